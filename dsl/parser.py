@@ -1,0 +1,428 @@
+"""Text → AST: the Lark LALR parser, the tree builder, and readable syntax errors.
+
+The builder runs inside the LALR parser (an inline transformer), so no parse tree is
+built and nothing recurses: deeply nested input costs a list, not the Python stack.
+Limits on length and depth are checked before anything else touches the tree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import replace
+from functools import lru_cache
+from importlib import resources
+
+from lark import Lark, Token
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+from dsl import ast
+from dsl.errors import SegmentError, SegmentLimitError, SegmentSyntaxError
+from dsl.syntax_messages import describe_expected, describe_found
+
+MAX_EXPRESSION_LENGTH = 256 * 1024  # characters
+MAX_DEPTH = 100  # nested and / or / not / where levels
+MAX_SAFE_INTEGER = 2**53 - 1  # exact in JSON, JavaScript and BSON doubles alike
+
+# The largest amount per unit that stays within 100 years of `now`.
+MAX_AMOUNT = {ast.Unit.HOURS: 876_600, ast.Unit.DAYS: 36_525, ast.Unit.WEEKS: 5_218,
+              ast.Unit.MONTHS: 1_200}
+
+_UNITS = {"HOUR": ast.Unit.HOURS, "HOURS": ast.Unit.HOURS, "DAY_UNIT": ast.Unit.DAYS,
+          "DAYS": ast.Unit.DAYS, "WEEK": ast.Unit.WEEKS, "WEEKS": ast.Unit.WEEKS,
+          "MONTH": ast.Unit.MONTHS, "MONTHS": ast.Unit.MONTHS}
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "/": "/", "\\": "\\",
+            '"': '"', "'": "'", "`": "`", "0": "\0"}
+_ESCAPE_RE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
+_TIMESTAMP_RE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?"
+    r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?$")
+
+
+def parse(text: str) -> ast.Expression:
+    """Parse SegmentQL text into an AST; raise SegmentSyntaxError (or a subclass) if it is not one."""
+    if not isinstance(text, str):
+        raise SegmentSyntaxError("an expression must be text")
+    if len(text) > MAX_EXPRESSION_LENGTH:
+        raise SegmentLimitError(
+            f"the expression is {len(text):,} characters long; the limit is "
+            f"{MAX_EXPRESSION_LENGTH:,}",
+            suggestion="split it into segments and combine them with `in segment`")
+    try:
+        tree = _parser().parse(text)
+    except SegmentError as error:
+        raise error.with_source(text) from None
+    except UnexpectedInput as error:
+        raise _syntax_error(text, error) from None
+    _check_depth(tree, text)
+    return tree
+
+
+def _check_depth(tree: ast.Expression, text: str) -> None:
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise SegmentLimitError.at(
+                node.span, f"the expression nests more than {MAX_DEPTH} levels deep",
+                source=text, suggestion="flatten it with all of (...) / any of (...)")
+        stack.extend((child, depth + 1) for child in ast.children(node))
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    grammar = resources.files("grammar").joinpath("segmentql.lark").read_text("utf-8")
+    return Lark(grammar, parser="lalr", lexer="basic", keep_all_tokens=True,
+                maybe_placeholders=True, transformer=_Builder())
+
+
+def tokens_before(text: str, offset: int) -> list[Token]:
+    """The tokens that end at or before `offset` (for error messages and, later, completion)."""
+    found = []
+    try:
+        for token in _parser().lex(text):
+            if token.end_pos > offset:
+                break
+            found.append(token)
+    except UnexpectedInput:
+        pass
+    return found
+
+
+# --- syntax errors in words ---------------------------------------------------------------
+
+def _syntax_error(text: str, error: UnexpectedInput) -> SegmentSyntaxError:
+    if isinstance(error, UnexpectedCharacters):
+        char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
+        if char in "\"'":
+            message, hint = "this text is never closed", f"add the closing {char} on the same line"
+        elif char == "`":
+            message, hint = "this back-quoted name is never closed", "add the closing `"
+        else:
+            message, hint = f"unexpected character {char!r}", None
+        return SegmentSyntaxError(message, line=error.line, column=error.column, source=text,
+                                  suggestion=hint)
+    assert isinstance(error, UnexpectedToken)
+    token = error.token
+    if token.type == "$END":
+        line, column = _end_position(text)
+        offset = len(text)
+    else:
+        line, column, offset = token.line, token.column, token.start_pos
+    expected = describe_expected(error.expected, tokens_before(text, offset))
+    found, hint = describe_found(token, error.expected)
+    end_column = column + max(1, len(token)) if token.type != "$END" else column
+    return SegmentSyntaxError(f"expected {expected}, but found {found}", line=line,
+                              column=column, end_column=end_column, source=text,
+                              suggestion=hint)
+
+
+def _end_position(text: str) -> tuple[int, int]:
+    stripped = text.rstrip()
+    line = stripped.count("\n") + 1
+    column = len(stripped) - (stripped.rfind("\n") + 1) + 1
+    return line, column
+
+
+# --- the tree builder -----------------------------------------------------------------------
+
+def _span(first, last) -> ast.Span:
+    start = first if isinstance(first, Token) else first.span
+    end = last if isinstance(last, Token) else last.span
+    if isinstance(start, Token):
+        line, column, start_pos = start.line, start.column, start.start_pos
+    else:
+        line, column, start_pos = start.line, start.column, start.start
+    if isinstance(end, Token):
+        end_line, end_column, end_pos = end.end_line, end.end_column, end.end_pos
+    else:
+        end_line, end_column, end_pos = end.end_line, end.end_column, end.end
+    return ast.Span(line, column, end_line, end_column, start_pos, end_pos)
+
+
+def _last(children):
+    return next(child for child in reversed(children) if child is not None)
+
+
+def _fail(where, message: str, suggestion: str | None = None):
+    span = _span(where, where)
+    raise SegmentSyntaxError.at(span, message, suggestion=suggestion)
+
+
+def _unescape(token: Token) -> str:
+    body = token[1:-1]
+    if "\\" not in body:
+        return body
+
+    def replace(match: re.Match) -> str:
+        code = match.group(1)
+        if code.startswith("u") and len(code) == 5:
+            return chr(int(code[1:], 16))
+        if code in _ESCAPES:
+            return _ESCAPES[code]
+        _fail(token, f"unknown escape \\{code} in {token}",
+              "escapes are \\\\, \\\", \\', \\n, \\t and \\uXXXX")
+
+    text = _ESCAPE_RE.sub(replace, body)
+    try:  # \uD83D\uDE00 pairs become one character; a lone half is an error
+        return text.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeDecodeError:
+        _fail(token, f"{token} holds an unpaired \\uD800-\\uDFFF escape")
+
+
+def _integer(token: Token, what: str, minimum: int, maximum: int) -> int:
+    if not re.fullmatch(r"-?\d+", token) or len(token) > 20:
+        _fail(token, f"{what} must be a whole number, not {token}")
+    value = int(token)
+    if not minimum <= value <= maximum:
+        _fail(token, f"{what} must be from {minimum:,} to {maximum:,}, not {token}")
+    return value
+
+
+def _amount(token: Token, unit: ast.Unit, minimum: int) -> int:
+    return _integer(token, f"the number of {unit.value}", minimum, MAX_AMOUNT[unit])
+
+
+class _Builder:
+    """Lark callbacks, one per grammar rule or alias: children in, AST node out."""
+
+    # boolean structure
+    def start(self, children):
+        return children[0] if children and children[0] is not None else ast.MatchAll()
+
+    def or_expr(self, children):
+        return ast.Or(tuple(children[::2]), span=_span(children[0], children[-1]))
+
+    def and_expr(self, children):
+        return ast.And(tuple(children[::2]), span=_span(children[0], children[-1]))
+
+    def not_(self, children):
+        return ast.Not(children[1], span=_span(children[0], children[1]))
+
+    def primary(self, children):  # "(" expression ")"
+        return children[1]
+
+    def expression_list(self, children):
+        return children[::2]
+
+    def all_of(self, children):
+        return self._group(ast.And, children)
+
+    def any_of(self, children):
+        return self._group(ast.Or, children)
+
+    @staticmethod
+    def _group(kind, children):
+        operands = children[3]
+        if len(operands) == 1:
+            return operands[0]
+        return kind(tuple(operands), span=_span(children[0], children[-1]))
+
+    # names and literals
+    def name(self, children):
+        token = children[0]
+        if token.type == "NAME":
+            return token
+        text = _unescape(token)
+        if not text.strip():
+            _fail(token, "a back-quoted name cannot be empty")
+        return Token.new_borrow_pos("QUOTED_NAME", text, token)
+
+    def string(self, children):
+        return ast.String(_unescape(children[0]), span=_span(children[0], children[0]))
+
+    def number(self, children):
+        token = children[0]
+        if re.fullmatch(r"-?\d+", token):
+            value = _integer(token, "a whole number", -MAX_SAFE_INTEGER, MAX_SAFE_INTEGER)
+        else:
+            value = float(token)
+            if value in (float("inf"), float("-inf")):
+                _fail(token, f"the number {token} is too large")
+        return ast.Number(value, span=_span(token, token))
+
+    def day(self, children):
+        token = children[0]
+        try:
+            value = dt.date.fromisoformat(token)
+        except ValueError:
+            _fail(token, f"{token} is not a calendar date")
+        return ast.Day(value, span=_span(token, token))
+
+    def timestamp(self, children):
+        token = children[0]
+        return ast.Timestamp(_parse_timestamp(token), span=_span(token, token))
+
+    def today(self, children):
+        return ast.Today(span=_span(children[0], children[0]))
+
+    def ago(self, children):
+        number, unit_token, _ago = children
+        unit = _UNITS[unit_token.type]
+        return ast.Ago(_amount(number, unit, 0), unit, span=_span(number, children[-1]))
+
+    def unit(self, children):
+        return children[0]
+
+    def literal_list(self, children):
+        return children[::2]
+
+    # field conditions
+    def compare(self, children):
+        name, op, value = children
+        return ast.Compare(str(name), op, value, span=_span(name, value))
+
+    def between(self, children):
+        name, _between, low, _and, high = children
+        return ast.Between(str(name), low, high, span=_span(name, high))
+
+    def in_values(self, children):
+        return ast.InValues(str(children[0]), tuple(children[3]), False,
+                            span=_span(children[0], children[-1]))
+
+    def not_in_values(self, children):
+        return ast.InValues(str(children[0]), tuple(children[4]), True,
+                            span=_span(children[0], children[-1]))
+
+    def has_value(self, children):
+        return ast.HasValue(str(children[0]), True, span=_span(children[0], children[-1]))
+
+    def has_no_value(self, children):
+        return ast.HasValue(str(children[0]), False, span=_span(children[0], children[-1]))
+
+    def is_true(self, children):
+        return ast.IsBool(str(children[0]), True, span=_span(children[0], children[-1]))
+
+    def is_false(self, children):
+        return ast.IsBool(str(children[0]), False, span=_span(children[0], children[-1]))
+
+    def in_last(self, children):
+        name, _in, _last, number, unit_token = children
+        unit = _UNITS[unit_token.type]
+        return ast.InLast(str(name), _amount(number, unit, 1), unit,
+                          span=_span(name, unit_token))
+
+    def op_equals(self, _):
+        return ast.CompareOp.EQUALS
+
+    def op_not_equals(self, _):
+        return ast.CompareOp.NOT_EQUALS
+
+    def op_gt(self, _):
+        return ast.CompareOp.GT
+
+    def op_gte(self, _):
+        return ast.CompareOp.GTE
+
+    def op_lt(self, _):
+        return ast.CompareOp.LT
+
+    def op_lte(self, _):
+        return ast.CompareOp.LTE
+
+    def op_starts_with(self, _):
+        return ast.CompareOp.STARTS_WITH
+
+    def op_ends_with(self, _):
+        return ast.CompareOp.ENDS_WITH
+
+    def op_contains(self, _):
+        return ast.CompareOp.CONTAINS
+
+    def op_not_contains(self, _):
+        return ast.CompareOp.NOT_CONTAINS
+
+    def op_before(self, _):
+        return ast.CompareOp.BEFORE
+
+    def op_after(self, _):
+        return ast.CompareOp.AFTER
+
+    # event conditions
+    def occurred(self, children):
+        event, name, _occurred, count, window, where = children
+        return ast.EventCondition(str(name), True, count, window, where,
+                                  span=_span(event, _last(children)))
+
+    def did_not_occur(self, children):
+        event, name, _did, _not, _occur, window, where = children
+        return ast.EventCondition(str(name), False, None, window, where,
+                                  span=_span(event, _last(children)))
+
+    def visited_condition(self, children):
+        visited, condition, count, window = children
+        if condition.field.lower() != "url":
+            _fail(visited, f"visited takes url, not {condition.field}",
+                  'write: visited url contains "/pricing"')
+        condition = _with_field(condition, "url")
+        return ast.EventCondition("PageVisit", True, count, window, condition,
+                                  span=_span(visited, _last(children)))
+
+    def times(self, children):
+        return children[0]
+
+    def at_least(self, children):
+        return self._count(ast.CountOp.AT_LEAST, children[0], children[2], children[3])
+
+    def at_most(self, children):
+        return self._count(ast.CountOp.AT_MOST, children[0], children[2], children[3])
+
+    def exactly(self, children):
+        return self._count(ast.CountOp.EXACTLY, children[0], children[1], children[2])
+
+    @staticmethod
+    def _count(op, first, number, last):
+        times = _integer(number, "the number of times", 0, 1_000_000)
+        return ast.Count(op, times, span=_span(first, last))
+
+    def last_window(self, children):
+        _in, _last, number, unit_token = children
+        unit = _UNITS[unit_token.type]
+        return ast.LastWindow(_amount(number, unit, 1), unit, span=_span(_in, unit_token))
+
+    def since_window(self, children):
+        return ast.SinceWindow(children[1], span=_span(children[0], children[1]))
+
+    def before_window(self, children):
+        return ast.BeforeWindow(children[1], span=_span(children[0], children[1]))
+
+    def between_window(self, children):
+        return ast.BetweenWindow(children[1], children[3], span=_span(children[0], children[3]))
+
+    def where(self, children):
+        _where, expression = children
+        for node in ast.walk(expression):
+            if not isinstance(node, (ast.And, ast.Or, ast.Not, *ast.FIELD_CONDITIONS)):
+                raise SegmentSyntaxError.at(
+                    node.span, "only event attribute conditions can follow where",
+                    suggestion="put event, list and segment conditions outside the where")
+        return expression
+
+    def in_list(self, children):
+        return ast.InList(children[2].value, span=_span(children[0], children[2]))
+
+    def in_segment(self, children):
+        return ast.InSegment(children[2].value, span=_span(children[0], children[2]))
+
+
+def _with_field(condition, field: str):
+    return replace(condition, field=field)
+
+
+def _parse_timestamp(token: Token) -> dt.datetime:
+    match = _TIMESTAMP_RE.match(token)
+    if match is None:
+        _fail(token, f"{token} is not a timestamp", "write YYYY-MM-DDTHH:MM:SSZ")
+    year, month, day, hour, minute, second, fraction, _z, sign, off_h, off_m = match.groups()
+    millis = int((fraction or "0")[:3].ljust(3, "0"))  # MongoDB keeps milliseconds
+    try:
+        tz = dt.timezone.utc
+        if sign:
+            offset = dt.timedelta(hours=int(off_h), minutes=int(off_m))
+            tz = dt.timezone(offset if sign == "+" else -offset)
+        value = dt.datetime(int(year), int(month), int(day), int(hour), int(minute),
+                            int(second or 0), millis * 1000, tzinfo=tz)
+        return value.astimezone(dt.timezone.utc)
+    except (ValueError, OverflowError):
+        _fail(token, f"{token} is not a valid time", "write YYYY-MM-DDTHH:MM:SSZ")

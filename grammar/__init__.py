@@ -1,0 +1,1 @@
+"""The SegmentQL grammar, as Lark grammar files: data, not code."""
