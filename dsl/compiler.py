@@ -1,0 +1,353 @@
+"""AST → one MongoDB aggregation pipeline over the contacts collection.
+
+The pipeline has this shape (docs/compiler.md explains it with examples):
+
+1. `$match`: the profile database, the range's buckets, and the *prefilter*: a necessary
+   condition of the expression made of index-friendly field and summary conditions. When
+   no event condition needs the events collection, this is the whole expression and the
+   pipeline ends here (plus the maximum).
+2. For each event condition the per-contact summary cannot answer (a `where`, a counted
+   window, or a window the summary leaves undecided), a `$lookup` into `events` by the
+   indexed `(contact, type, time)` key. Its join key is the contact's `_id` only where the
+   summary says such events can exist, and null elsewhere, so contacts whose summary
+   already decides the answer examine no event at all.
+3. `$match`: the exact expression, reading the looked-up counts.
+4. The maximum: `$sort` by bucket then `_id`, and `$limit`.
+
+Every value comes from the AST through `dsl.values`/`dsl.temporal` (the same rules the
+reference evaluator uses); names come from the checked schema, never from raw text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from dsl import ast, temporal
+from dsl.schema import FieldSchema, FieldType
+from dsl.typecheck import require_valid
+from dsl.values import bucket_bounds, fold, summary_key
+
+MAXIMUM_ORDER = {"bucket": 1, "_id": 1}
+_NEGATED = {ast.CompareOp.NOT_EQUALS: ast.CompareOp.EQUALS,
+            ast.CompareOp.NOT_CONTAINS: ast.CompareOp.CONTAINS}
+_NUMBER_OPS = {ast.CompareOp.GT: "$gt", ast.CompareOp.GTE: "$gte", ast.CompareOp.LT: "$lt",
+               ast.CompareOp.LTE: "$lte"}
+_END = r"(?![\s\S])"  # end of text; `$` would also match before a final newline
+
+
+def compile_segment(expr: ast.Expression, schema: FieldSchema, *, database: str,
+                    now: dt.datetime | None = None, range_from: float = 0,
+                    range_to: float = 100, maximum: int | None = None) -> list[dict]:
+    """The pipeline selecting the segment's members (whole contact documents).
+
+    `expr` must have its `in segment` references inlined; it is type-checked here, so
+    every field name that reaches the pipeline is a declared field."""
+    require_valid(expr, schema)
+    now = temporal.normalize_now(now)
+    compiler = _Compiler(schema, now)
+    exact = compiler.query(expr)
+
+    first: dict = {"database": database}
+    low, high = bucket_bounds(range_from, range_to)
+    if (low, high) != (0, 10_000):
+        first["bucket"] = {"$gte": low, "$lt": high}
+    if not compiler.lookups:
+        pipeline = [{"$match": _and(first, exact)}]
+    else:
+        pipeline = [{"$match": _and(first, compiler.prefilter(expr))}]
+        pipeline.append({"$addFields": {lookup.key: lookup.key_expression
+                                        for lookup in compiler.lookups}})
+        pipeline.extend(lookup.stage() for lookup in compiler.lookups)
+        pipeline.append({"$addFields": {lookup.count: {"$size": f"${lookup.count}"}
+                                        for lookup in compiler.lookups}})
+        pipeline.append({"$match": exact})
+        pipeline.append({"$project": {name: 0 for lookup in compiler.lookups
+                                      for name in (lookup.key, lookup.count)}})
+    if maximum is not None:
+        if maximum < 0:
+            raise ValueError("the maximum cannot be negative")
+        pipeline += [{"$sort": dict(MAXIMUM_ORDER)}, {"$limit": maximum}] if maximum else \
+            [{"$match": {"_id": {"$exists": False}}}]
+    return pipeline
+
+
+def _and(*queries: dict) -> dict:
+    parts = [query for query in queries if query]
+    if not parts:
+        return {}
+    if len(parts) == 1:
+        return parts[0]
+    merged: dict = {}
+    for part in parts:  # merge when keys do not collide; else an explicit $and
+        if merged.keys() & part.keys():
+            return {"$and": parts}
+        merged.update(part)
+    return merged
+
+
+def _not(query: dict) -> dict:
+    return {"$nor": [query]} if query else {"_id": {"$exists": False}}
+
+
+def _interval_query(interval: temporal.Interval) -> dict:
+    bounds = {}
+    if interval.lower is not None:
+        bounds["$gte" if interval.lower_inclusive else "$gt"] = interval.lower
+    if interval.upper is not None:
+        bounds["$lte" if interval.upper_inclusive else "$lt"] = interval.upper
+    return bounds
+
+
+@dataclass
+class _Lookup:
+    """An event condition answered by joining the events collection."""
+
+    index: int
+    database_events: dict  # the $match on events (type, time window, where)
+    key_expression: dict  # `$_id` where the summary says events can exist, else null
+    limit: int | None  # counting past this changes no answer
+    key: str = field(init=False)
+    count: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.key, self.count = f"_k{self.index}", f"_e{self.index}"
+
+    def stage(self) -> dict:
+        pipeline: list[dict] = [{"$match": self.database_events}]
+        if self.limit is not None:
+            pipeline.append({"$limit": self.limit})
+        pipeline.append({"$project": {"_id": 1}})
+        return {"$lookup": {"from": "events", "localField": self.key,
+                            "foreignField": "contact", "pipeline": pipeline, "as": self.count}}
+
+
+class _Compiler:
+    def __init__(self, schema: FieldSchema, now: dt.datetime) -> None:
+        self.schema = schema
+        self.now = now
+        self.lookups: list[_Lookup] = []
+        self._lookup_of: dict[int, _Lookup] = {}
+
+    # --- the exact query -------------------------------------------------------------
+    def query(self, node: ast.Expression) -> dict:
+        if isinstance(node, ast.And):
+            return {"$and": [self.query(operand) for operand in node.operands]}
+        if isinstance(node, ast.Or):
+            return {"$or": [self.query(operand) for operand in node.operands]}
+        if isinstance(node, ast.Not):
+            return _not(self.query(node.operand))
+        if isinstance(node, ast.MatchAll):
+            return {}
+        if isinstance(node, ast.InList):
+            return {"lists": node.name}
+        if isinstance(node, ast.InSegment):
+            raise ValueError(f"in segment {node.ref!r} must be inlined before compiling")
+        if isinstance(node, ast.EventCondition):
+            return self.event_query(node)
+        field_type = self.schema.get(node.field).type
+        return field_query(node, f"fields.{node.field}", f"folded.{node.field}",
+                           field_type, self.now)
+
+    # --- events ------------------------------------------------------------------------
+    def event_query(self, node: ast.EventCondition) -> dict:
+        summary = f"events.{summary_key(node.event_type)}"
+        window = temporal.window_interval(node.window, self.now)
+        needs = _required_times(node)  # the count answers "n >= needs" / "n == 0" forms
+        if node.where is None and node.window is None:
+            return _count_query(node, f"{summary}.count")
+        if node.where is None and needs in (0, 1):
+            occurred = self._summary_window(node, summary, window)
+            return occurred if needs == 1 else _not(occurred)
+        lookup = self._lookup(node, summary, window)
+        return _count_query(node, lookup.count)
+
+    def _summary_window(self, node: ast.EventCondition, summary: str,
+                        window: temporal.Interval) -> dict:
+        """"At least one event in the window" from first/last alone, where that is exact.
+
+        Since D ⇔ last in window; before D ⇔ first in window. A bounded window holds an
+        event if first or last falls in it, holds none if it lies outside [first, last],
+        and is undecided only when first < window < last: those contacts are joined."""
+        first, last = f"{summary}.first", f"{summary}.last"
+        if window.upper is None:
+            return {last: _interval_query(window)}
+        if window.lower is None:
+            return {first: _interval_query(window)}
+        undecided = {first: _below(window), last: _above(window)}
+        lookup = self._lookup(node, summary, window, key_when=undecided)
+        return {"$or": [{last: _interval_query(window)}, {first: _interval_query(window)},
+                        {**undecided, lookup.count: {"$gte": 1}}]}
+
+    def _lookup(self, node: ast.EventCondition, summary: str, window: temporal.Interval,
+                key_when: dict | None = None) -> _Lookup:
+        if id(node) in self._lookup_of:
+            return self._lookup_of[id(node)]
+        events: dict = {"type": node.event_type}
+        bounds = _interval_query(window)
+        if bounds:
+            events["time"] = bounds
+        if node.where is not None:
+            events = _and(events, self.where_query(node.where))
+        if key_when is None:  # events can exist in the window only if the summary says so
+            key_when = _possible(summary, window, 1)
+        lookup = _Lookup(len(self.lookups), events, _key_expression(key_when),
+                         _count_limit(node))
+        self.lookups.append(lookup)
+        self._lookup_of[id(node)] = lookup
+        return lookup
+
+    def where_query(self, node: ast.Expression) -> dict:
+        if isinstance(node, ast.And):
+            return {"$and": [self.where_query(operand) for operand in node.operands]}
+        if isinstance(node, ast.Or):
+            return {"$or": [self.where_query(operand) for operand in node.operands]}
+        if isinstance(node, ast.Not):
+            return _not(self.where_query(node.operand))
+        return field_query(node, f"attributes.{node.field}", f"folded.{node.field}",
+                           attribute_type(node), self.now)
+
+    # --- the prefilter: a necessary, index-friendly condition -------------------------------
+    def prefilter(self, node: ast.Expression) -> dict:
+        if not self._needs_lookup(node):
+            return self.query(node)
+        if isinstance(node, ast.And):
+            return _and(*(self.prefilter(operand) for operand in node.operands))
+        if isinstance(node, ast.Or):
+            parts = [self.prefilter(operand) for operand in node.operands]
+            return {"$or": parts} if all(parts) else {}
+        if isinstance(node, ast.EventCondition) and _required_times(node) >= 1:
+            return _possible(f"events.{summary_key(node.event_type)}",
+                             temporal.window_interval(node.window, self.now),
+                             _required_times(node))
+        return {}
+
+    def _needs_lookup(self, node: ast.Expression) -> bool:
+        return any(id(inner) in self._lookup_of for inner in ast.walk(node))
+
+
+def _possible(summary: str, window: temporal.Interval, times: int) -> dict:
+    """What the summary must say for `times` (>= 1) events in the window to be possible."""
+    possible = {f"{summary}.count": {"$gte": times}}
+    if window.lower is not None:
+        possible[f"{summary}.last"] = _interval_query(
+            temporal.Interval(window.lower, window.lower_inclusive))
+    if window.upper is not None:
+        possible[f"{summary}.first"] = _interval_query(
+            temporal.Interval(upper=window.upper, upper_inclusive=window.upper_inclusive))
+    return possible
+
+
+def _below(window: temporal.Interval) -> dict:
+    return {"$lt" if window.lower_inclusive else "$lte": window.lower}
+
+
+def _above(window: temporal.Interval) -> dict:
+    return {"$gt" if window.upper_inclusive else "$gte": window.upper}
+
+
+def _key_expression(condition: dict) -> dict:
+    """`$_id` when the summary fields satisfy `condition` (simple bounds only), else null."""
+    tests = [{operator: [f"${path}", bound]} for path, bounds in condition.items()
+             for operator, bound in bounds.items()]
+    # An aggregation comparison puts a missing field below every number and date.
+    return {"$cond": [{"$and": tests}, "$_id", None]}
+
+
+def _required_times(node: ast.EventCondition) -> int:
+    """The n for which the condition is "at least n events" (n >= 1), or 0 for "none"; -1
+    for the conditions that are neither (at most, exactly n > 0)."""
+    if not node.occurred:
+        return 0
+    if node.count is None:
+        return 1
+    if node.count.op is ast.CountOp.AT_LEAST:
+        return node.count.times
+    if node.count.times == 0:
+        return 0
+    return -1 if node.count.op is ast.CountOp.AT_MOST else node.count.times
+
+
+def _count_limit(node: ast.EventCondition) -> int | None:
+    """Counting events beyond this number cannot change the answer."""
+    if not node.occurred or node.count is None:
+        return 1
+    return node.count.times + (0 if node.count.op is ast.CountOp.AT_LEAST else 1) or 1
+
+
+def _count_query(node: ast.EventCondition, path: str) -> dict:
+    """The condition on the number of matching events stored at `path` (missing = 0)."""
+    if not node.occurred:
+        return _not({path: {"$gte": 1}})
+    if node.count is None:
+        return {path: {"$gte": 1}}
+    times = node.count.times
+    if node.count.op is ast.CountOp.AT_LEAST:
+        return {path: {"$gte": times}} if times else {}
+    if node.count.op is ast.CountOp.AT_MOST:
+        return _not({path: {"$gt": times}})
+    return {path: times} if times else _not({path: {"$gte": 1}})
+
+
+def attribute_type(node: ast.FieldCondition) -> FieldType | None:
+    """An event attribute's type is the type of the literal it is compared with."""
+    if isinstance(node, ast.IsBool):
+        return FieldType.BOOLEAN
+    if isinstance(node, ast.InLast):
+        return FieldType.DATE
+    literal = (node.value if isinstance(node, ast.Compare) else node.low
+               if isinstance(node, ast.Between) else node.values[0]
+               if isinstance(node, ast.InValues) else None)
+    if isinstance(literal, ast.String):
+        return FieldType.TEXT
+    if isinstance(literal, ast.Number):
+        return FieldType.NUMBER
+    if isinstance(literal, ast.DATE_LITERALS):
+        return FieldType.DATE
+    return None  # has value / has no value: any type
+
+
+def _equals(path: str, folded: str, literal: ast.Literal, now: dt.datetime) -> dict:
+    if isinstance(literal, ast.String):
+        return {folded: fold(literal.value)}
+    if isinstance(literal, ast.Number):
+        return {path: literal.value}
+    return {path: _interval_query(temporal.equals_interval(literal, now))}
+
+
+def field_query(node: ast.FieldCondition, path: str, folded: str,
+                field_type: FieldType | None, now: dt.datetime) -> dict:
+    """One field (or event attribute) condition as a query on `path`; text operators read
+    the casefolded copy at `folded`."""
+    if isinstance(node, ast.HasValue):
+        present = {path: {"$nin": [None, ""]}}
+        return present if node.present else {path: {"$in": [None, ""]}}
+    if isinstance(node, ast.IsBool):
+        return {path: node.value}
+    if isinstance(node, ast.InLast):
+        return {path: _interval_query(temporal.last_interval(node.amount, node.unit, now))}
+    if isinstance(node, ast.InValues):
+        if field_type is FieldType.TEXT:
+            found = {folded: {"$in": [fold(value.value) for value in node.values]}}
+        else:  # numbers: `in` is not an operator of dates or booleans
+            found = {path: {"$in": [value.value for value in node.values]}}
+        return _not(found) if node.negated else found
+    if isinstance(node, ast.Between):
+        if field_type is FieldType.NUMBER:
+            return {path: {"$gte": node.low.value, "$lte": node.high.value}}
+        return {path: _interval_query(temporal.between_interval(node.low, node.high, now))}
+    op = node.op
+    if op in _NEGATED:
+        positive = ast.Compare(node.field, _NEGATED[op], node.value)
+        return _not(field_query(positive, path, folded, field_type, now))
+    if op is ast.CompareOp.EQUALS:
+        return _equals(path, folded, node.value, now)
+    if op in _NUMBER_OPS:
+        return {path: {_NUMBER_OPS[op]: node.value.value}}
+    if op in (ast.CompareOp.BEFORE, ast.CompareOp.AFTER):
+        return {path: _interval_query(temporal.compare_interval(op, node.value, now))}
+    part = re.escape(fold(node.value.value))  # user text is always escaped before $regex
+    pattern = {ast.CompareOp.STARTS_WITH: f"^{part}", ast.CompareOp.ENDS_WITH: part + _END,
+               ast.CompareOp.CONTAINS: part}[op]
+    return {folded: {"$regex": pattern}}

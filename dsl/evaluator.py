@@ -1,0 +1,176 @@
+"""The reference evaluator: the meaning of an expression for one contact, in plain Python.
+
+It is the oracle the compiled MongoDB pipeline is tested against, so it is written for
+obviousness, not speed. It reads contacts and events in their stored shape (see
+docs/data-model.md): `{"id", "fields", "lists"}` and `{"type", "time", "attributes"}`.
+Text compares casefolded; a value of another type than the literal never matches a
+positive comparison; every negative operator is exactly `not` of its positive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+
+from dsl import ast, temporal
+from dsl.values import bucket_bounds, bucket_of, fold
+
+_NEGATED = {ast.CompareOp.NOT_EQUALS: ast.CompareOp.EQUALS,
+            ast.CompareOp.NOT_CONTAINS: ast.CompareOp.CONTAINS}
+
+
+def evaluate(expr: ast.Expression, contact: Mapping, events: Iterable[Mapping],
+             now: dt.datetime | None = None) -> bool:
+    """Does `contact` (with its `events`) match `expr` at time `now`?
+
+    `in segment` must have been inlined first (dsl.segments.inline_segments)."""
+    by_type: dict[str, list[Mapping]] = defaultdict(list)
+    for event in events:
+        by_type[event["type"]].append(event)
+    return _Evaluation(contact, by_type, temporal.normalize_now(now)).holds(expr)
+
+
+def select(expr: ast.Expression, database: str, contacts: Iterable[Mapping],
+           events: Iterable[Mapping], now: dt.datetime | None = None, *,
+           range_from: float = 0, range_to: float = 100,
+           maximum: int | None = None) -> list[str]:
+    """The ids of the segment's members, in the maximum's order: by bucket, then contact id.
+
+    `events` carry a `contact` key with the contact id they belong to."""
+    low, high = bucket_bounds(range_from, range_to)
+    events_of: dict[str, list[Mapping]] = defaultdict(list)
+    for event in events:
+        events_of[event["contact"]].append(event)
+    members = [
+        (bucket, contact["id"]) for contact in contacts
+        if low <= (bucket := bucket_of(database, contact["id"])) < high
+        and evaluate(expr, contact, events_of[contact["id"]], now)
+    ]
+    members.sort()
+    ids = [contact_id for _, contact_id in members]
+    return ids if maximum is None else ids[:maximum]
+
+
+class _Evaluation:
+    def __init__(self, contact: Mapping, events: Mapping[str, list[Mapping]],
+                 now: dt.datetime) -> None:
+        self.fields = contact.get("fields") or {}
+        self.lists = set(contact.get("lists") or ())
+        self.events = events
+        self.now = now
+
+    def holds(self, node: ast.Expression) -> bool:
+        if isinstance(node, ast.And):
+            return all(self.holds(operand) for operand in node.operands)
+        if isinstance(node, ast.Or):
+            return any(self.holds(operand) for operand in node.operands)
+        if isinstance(node, ast.Not):
+            return not self.holds(node.operand)
+        if isinstance(node, ast.MatchAll):
+            return True
+        if isinstance(node, ast.InList):
+            return node.name in self.lists
+        if isinstance(node, ast.EventCondition):
+            return self.event_holds(node)
+        if isinstance(node, ast.InSegment):
+            raise ValueError(f"in segment {node.ref!r} must be inlined before evaluation")
+        return value_matches(node, self.fields.get(node.field), self.now)
+
+    def event_holds(self, node: ast.EventCondition) -> bool:
+        window = temporal.window_interval(node.window, self.now)
+        times = sum(
+            1 for event in self.events.get(node.event_type, ())
+            if window.contains(event["time"])
+            and (node.where is None or _attributes_match(node.where, event, self.now))
+        )
+        return count_matches(node, times)
+
+
+def count_matches(node: ast.EventCondition, times: int) -> bool:
+    """`occurred` is at least once; `did not occur` is zero; at most N includes zero."""
+    if not node.occurred:
+        return times == 0
+    if node.count is None:
+        return times >= 1
+    if node.count.op is ast.CountOp.AT_LEAST:
+        return times >= node.count.times
+    if node.count.op is ast.CountOp.AT_MOST:
+        return times <= node.count.times
+    return times == node.count.times
+
+
+def _attributes_match(node: ast.Expression, event: Mapping, now: dt.datetime) -> bool:
+    attributes = event.get("attributes") or {}
+    if isinstance(node, ast.And):
+        return all(_attributes_match(operand, event, now) for operand in node.operands)
+    if isinstance(node, ast.Or):
+        return any(_attributes_match(operand, event, now) for operand in node.operands)
+    if isinstance(node, ast.Not):
+        return not _attributes_match(node.operand, event, now)
+    return value_matches(node, attributes.get(node.field), now)
+
+
+# --- one value against one field condition ------------------------------------------------
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _equals(value: object, literal: ast.Literal, now: dt.datetime) -> bool:
+    if isinstance(literal, ast.String):
+        return isinstance(value, str) and fold(value) == fold(literal.value)
+    if isinstance(literal, ast.Number):
+        return _is_number(value) and value == literal.value
+    return isinstance(value, dt.datetime) and temporal.equals_interval(literal, now).contains(value)
+
+
+def _compare(op: ast.CompareOp, value: object, literal: ast.Literal, now: dt.datetime) -> bool:
+    if op in _NEGATED:
+        return not _compare(_NEGATED[op], value, literal, now)
+    if op is ast.CompareOp.EQUALS:
+        return _equals(value, literal, now)
+    if op in (ast.CompareOp.GT, ast.CompareOp.GTE, ast.CompareOp.LT, ast.CompareOp.LTE):
+        if not (_is_number(value) and isinstance(literal, ast.Number)):
+            return False
+        bound = literal.value
+        return {ast.CompareOp.GT: value > bound, ast.CompareOp.GTE: value >= bound,
+                ast.CompareOp.LT: value < bound, ast.CompareOp.LTE: value <= bound}[op]
+    if op in (ast.CompareOp.STARTS_WITH, ast.CompareOp.ENDS_WITH, ast.CompareOp.CONTAINS):
+        if not (isinstance(value, str) and isinstance(literal, ast.String)):
+            return False
+        text, part = fold(value), fold(literal.value)
+        if op is ast.CompareOp.STARTS_WITH:
+            return text.startswith(part)
+        if op is ast.CompareOp.ENDS_WITH:
+            return text.endswith(part)
+        return part in text
+    # before / after
+    if not (isinstance(value, dt.datetime) and isinstance(literal, ast.DATE_LITERALS)):
+        return False
+    return temporal.compare_interval(op, literal, now).contains(value)
+
+
+def value_matches(node: ast.FieldCondition, value: object, now: dt.datetime) -> bool:
+    """Does a field's (or attribute's) value satisfy a field condition?"""
+    if isinstance(node, ast.Compare):
+        return _compare(node.op, value, node.value, now)
+    if isinstance(node, ast.HasValue):
+        present = value is not None and value != ""
+        return present == node.present
+    if isinstance(node, ast.IsBool):
+        return isinstance(value, bool) and value is node.value
+    if isinstance(node, ast.InValues):
+        found = any(_equals(value, literal, now) for literal in node.values)
+        return found != node.negated
+    if isinstance(node, ast.InLast):
+        return (isinstance(value, dt.datetime)
+                and temporal.last_interval(node.amount, node.unit, now).contains(value))
+    if isinstance(node, ast.Between):
+        if isinstance(node.low, ast.Number) and isinstance(node.high, ast.Number):
+            return _is_number(value) and node.low.value <= value <= node.high.value
+        if isinstance(node.low, ast.DATE_LITERALS) and isinstance(node.high, ast.DATE_LITERALS):
+            return (isinstance(value, dt.datetime) and
+                    temporal.between_interval(node.low, node.high, now).contains(value))
+        return False
+    raise TypeError(f"not a field condition: {node!r}")
