@@ -154,12 +154,14 @@ class _Compiler:
     def event_query(self, node: ast.EventCondition) -> dict:
         summary = f"events.{summary_key(node.event_type)}"
         window = temporal.window_interval(node.window, self.now)
-        needs = _required_times(node)  # the count answers "n >= needs" / "n == 0" forms
-        if node.where is None and node.window is None:
+        if node.where is None and node.window is None:  # the summary's count is exact
             return _count_query(node, f"{summary}.count")
-        if node.where is None and needs in (0, 1):
+        if _minimum(node) == 0 and node.occurred and node.count.op is ast.CountOp.AT_LEAST:
+            return {}  # at least 0 times: always
+        exists = _existence(node)
+        if node.where is None and exists is not None:
             occurred = self._summary_window(node, summary, window)
-            return occurred if needs == 1 else _not(occurred)
+            return occurred if exists else _not(occurred)
         lookup = self._lookup(node, summary, window)
         return _count_query(node, lookup.count)
 
@@ -217,10 +219,9 @@ class _Compiler:
         if isinstance(node, ast.Or):
             parts = [self.prefilter(operand) for operand in node.operands]
             return {"$or": parts} if all(parts) else {}
-        if isinstance(node, ast.EventCondition) and _required_times(node) >= 1:
+        if isinstance(node, ast.EventCondition) and _minimum(node) >= 1:
             return _possible(f"events.{summary_key(node.event_type)}",
-                             temporal.window_interval(node.window, self.now),
-                             _required_times(node))
+                             temporal.window_interval(node.window, self.now), _minimum(node))
         return {}
 
     def _needs_lookup(self, node: ast.Expression) -> bool:
@@ -255,18 +256,27 @@ def _key_expression(condition: dict) -> dict:
     return {"$cond": [{"$and": tests}, "$_id", None]}
 
 
-def _required_times(node: ast.EventCondition) -> int:
-    """The n for which the condition is "at least n events" (n >= 1), or 0 for "none"; -1
-    for the conditions that are neither (at most, exactly n > 0)."""
+def _existence(node: ast.EventCondition) -> bool | None:
+    """True when the condition means "at least one event", False when it means "no event",
+    None for any other count."""
+    if not node.occurred:
+        return False
+    if node.count is None:
+        return True
+    if node.count.op is ast.CountOp.AT_LEAST and node.count.times == 1:
+        return True
+    if node.count.op is not ast.CountOp.AT_LEAST and node.count.times == 0:
+        return False
+    return None
+
+
+def _minimum(node: ast.EventCondition) -> int:
+    """The fewest matching events the condition can hold with (0: it holds with none)."""
     if not node.occurred:
         return 0
     if node.count is None:
         return 1
-    if node.count.op is ast.CountOp.AT_LEAST:
-        return node.count.times
-    if node.count.times == 0:
-        return 0
-    return -1 if node.count.op is ast.CountOp.AT_MOST else node.count.times
+    return 0 if node.count.op is ast.CountOp.AT_MOST else node.count.times
 
 
 def _count_limit(node: ast.EventCondition) -> int | None:

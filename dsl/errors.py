@@ -7,8 +7,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from dsl.ast import Span
 
 
@@ -81,11 +79,16 @@ class SegmentJsonError(SegmentError):
         self.path = path
 
 
-@dataclass(frozen=True)
 class SegmentErrors(Exception):
-    """Several problems found at once (a type check reports them all)."""
+    """Several problems found at once (a type check reports them all).
 
-    errors: tuple[SegmentError, ...]
+    A plain class, not a frozen dataclass: Python must be able to set `__traceback__`
+    (contextlib's context managers do) on any exception it re-raises.
+    """
+
+    def __init__(self, errors: tuple[SegmentError, ...]) -> None:
+        super().__init__(errors)
+        self.errors = tuple(errors)
 
     def __str__(self) -> str:
         return "\n".join(str(error) for error in self.errors)
@@ -96,13 +99,15 @@ def _snippet(source: str | None, line: int | None, column: int | None,
     """The offending source line with a caret (or carets) under the problem."""
     if source is None or line is None or column is None:
         return None
-    lines = source.splitlines() or [""]
+    # Lines as the parser counts them: at "\n" only (splitlines() also splits at \f, \u2028...).
+    lines = source.split("\n")
     if not 1 <= line <= len(lines):
         return None
     text = lines[line - 1]
     # Long lines (machine-made expressions) are cut to a window around the column.
     start = max(0, column - 1 - 60)
-    shown = text[start:start + 120]
+    # Tabs and other spacing shown as one space each, so the caret stays under its column.
+    shown = "".join(" " if char.isspace() else char for char in text[start:start + 120])
     width = 1
     if end_line == line and end_column is not None and end_column > column:
         width = end_column - column

@@ -19,6 +19,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from dsl import ast
 from dsl.errors import SegmentError, SegmentLimitError, SegmentSyntaxError
 from dsl.syntax_messages import describe_expected, describe_found
+from dsl.values import parse_iso_datetime
 
 MAX_EXPRESSION_LENGTH = 256 * 1024  # characters
 MAX_DEPTH = 100  # nested and / or / not / where levels
@@ -35,9 +36,6 @@ _UNITS = {"HOUR": ast.Unit.HOURS, "HOURS": ast.Unit.HOURS, "DAY_UNIT": ast.Unit.
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "/": "/", "\\": "\\",
             '"': '"', "'": "'", "`": "`", "0": "\0"}
 _ESCAPE_RE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
-_TIMESTAMP_RE = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?"
-    r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?$")
 
 
 def parse(text: str) -> ast.Expression:
@@ -110,8 +108,11 @@ def _syntax_error(text: str, error: UnexpectedInput) -> SegmentSyntaxError:
         offset = len(text)
     else:
         line, column, offset = token.line, token.column, token.start_pos
-    expected = describe_expected(error.expected, tokens_before(text, offset))
-    found, hint = describe_found(token, error.expected)
+    # LALR merges look-aheads of similar states, so `error.expected` can list terminals that
+    # would fail a step later (a window after `a = 1`); `accepts()` tries each one.
+    accepted = error.interactive_parser.accepts()
+    expected = describe_expected(accepted, tokens_before(text, offset))
+    found, hint = describe_found(token, accepted)
     end_column = column + max(1, len(token)) if token.type != "$END" else column
     return SegmentSyntaxError(f"expected {expected}, but found {found}", line=line,
                               column=column, end_column=end_column, source=text,
@@ -411,18 +412,7 @@ def _with_field(condition, field: str):
 
 
 def _parse_timestamp(token: Token) -> dt.datetime:
-    match = _TIMESTAMP_RE.match(token)
-    if match is None:
-        _fail(token, f"{token} is not a timestamp", "write YYYY-MM-DDTHH:MM:SSZ")
-    year, month, day, hour, minute, second, fraction, _z, sign, off_h, off_m = match.groups()
-    millis = int((fraction or "0")[:3].ljust(3, "0"))  # MongoDB keeps milliseconds
-    try:
-        tz = dt.timezone.utc
-        if sign:
-            offset = dt.timedelta(hours=int(off_h), minutes=int(off_m))
-            tz = dt.timezone(offset if sign == "+" else -offset)
-        value = dt.datetime(int(year), int(month), int(day), int(hour), int(minute),
-                            int(second or 0), millis * 1000, tzinfo=tz)
-        return value.astimezone(dt.timezone.utc)
-    except (ValueError, OverflowError):
+    moment = parse_iso_datetime(token)  # the grammar has checked the shape; this the calendar
+    if moment is None:
         _fail(token, f"{token} is not a valid time", "write YYYY-MM-DDTHH:MM:SSZ")
+    return moment

@@ -15,15 +15,11 @@ UNITS = frozenset({"HOUR", "HOURS", "DAY_UNIT", "DAYS", "WEEK", "WEEKS", "MONTH"
 WINDOWS = frozenset({"_SINCE", "_BEFORE", "_BETWEEN"})
 COUNTS = frozenset({"_AT", "_EXACTLY"})
 
-# Words for the terminals that are not described as part of a group above.
+# Words for the terminals that are not described as part of a group above; any other
+# keyword is shown quoted ('and' or 'or'), so it never reads as part of the sentence.
 _WORDS = {
-    "$END": "the end of the expression", "_AND": "and", "_OR": "or", "RPAR": "')'",
-    "LPAR": "'('", "COMMA": "','", "_OF": "of", "_OCCURRED": "occurred", "_DID": "did not occur",
-    "_NOT": "not", "_OCCUR": "occur", "_LEAST": "least", "_MOST": "most", "_TIMES": "times",
-    "_TIME": "time", "_IN": "in", "_LAST": "last", "_LIST": "list", "_SEGMENT": "segment",
-    "_WHERE": "where", "_EQUAL": "equal", "_TO": "to", "_WITH": "with", "_CONTAIN": "contain",
-    "_NO": "no", "_VALUE": "value", "_TRUE": "true", "_FALSE": "false", "_AGO": "ago",
-    "_AT": "at least / at most", "_EXACTLY": "exactly",
+    "$END": "the end of the expression", "RPAR": "')'", "LPAR": "'('", "COMMA": "','",
+    "_DID": "'did not occur'", "_AT": "'at least' / 'at most'",
 }
 
 
@@ -37,18 +33,13 @@ def _join(words: list[str]) -> str:
 def describe_expected(expected: set[str], before: list[Token]) -> str:
     """What the parser wanted at the error, e.g. 'an operator such as equals, ... after field City'.
 
-    `before` are the tokens up to the error. After `event NAME` LALR's merged state still
-    lists field operators, so the token before the name decides which of the two is meant.
+    `expected` must be the terminals the parser really accepts there (see parser.py), and
+    `before` the tokens up to the error.
     """
     expected = set(expected)
     previous = before[-1] if before else None
-    after_event = len(before) >= 2 and before[-2].type == "_EVENT"
-    if after_event:
-        expected -= FIELD_OPERATORS | {"_IN", "_NOT"}
-    else:
-        expected -= {"_OCCURRED", "_DID"}
     parts: list[str] = []
-    if expected & FIELD_OPERATORS:
+    if _wants_operator(expected):
         after = ""
         if previous is not None and previous.type in ("NAME", "QUOTED_NAME"):
             after = f" after field {previous}"
@@ -76,14 +67,12 @@ def describe_expected(expected: set[str], before: list[Token]) -> str:
     if expected & UNITS:
         parts.append("a unit: hours, days, weeks or months")
         expected -= UNITS
-    if expected & COUNTS and expected & WINDOWS:
-        parts.append("at least / at most / exactly N times, a time window (in last, since, "
-                     "before, between) or where")
+    if expected & WINDOWS:
+        counts = "at least / at most / exactly N times, " if expected & COUNTS else ""
+        where = " or where" if "_WHERE" in expected else ""
+        parts.append(f"{counts}a time window (in last, since, before, between){where}")
         expected -= COUNTS | WINDOWS | {"_IN", "_WHERE"}
-    elif expected & WINDOWS:
-        parts.append("a time window (in last, since, before, between) or where")
-        expected -= WINDOWS | {"_IN", "_WHERE"}
-    parts.extend(_WORDS.get(name, name.lstrip("_").lower()) for name in sorted(expected))
+    parts.extend(_WORDS.get(name, f"'{name.lstrip('_').lower()}'") for name in sorted(expected))
     return _join(parts)
 
 
@@ -94,8 +83,14 @@ def describe_found(token: Token, expected: set[str]) -> tuple[str, str | None]:
     hint = None
     if token.type == "NAME" and expected & {"STRING"}:
         hint = f'put text values in quotes: "{token}"'
-    elif token.type == "NAME" and expected & FIELD_OPERATORS:
+    elif token.type == "NAME" and _wants_operator(expected):
         hint = "a field name with spaces is written in back-quotes: `Customer Status`"
-    elif token.type.startswith("_") and expected & {"NAME"}:
+    elif (token.type.startswith("_") or token.type in UNITS) and expected & {"NAME"}:
         hint = f"{token} is a keyword; a field named so is written `{token}`"
     return f"'{token}'", hint
+
+
+def _wants_operator(expected: set[str]) -> bool:
+    # `equals` can follow a field name and nothing else; some other operator words
+    # (before, between) also start an event window, so they prove nothing.
+    return "_EQUALS" in expected

@@ -18,9 +18,10 @@ BUCKETS = 10_000  # a contact's bucket is 0..9999: a range of 0.01 % resolution
 MAX_TEXT_LENGTH = 65_536
 MAX_SAFE_INTEGER = 2**53 - 1
 
+# ASCII digits only: Python's \d would also take other scripts' digits.
 _ISO_DATE = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?"
-    r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?)?")
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})"
+    r"(?:\.([0-9]{1,9}))?)?(?:([Zz])|([+-])([0-9]{2}):?([0-9]{2}))?)?")
 _TRUE_WORDS = frozenset({"true", "yes", "1"})
 _FALSE_WORDS = frozenset({"false", "no", "0"})
 _SAFE_KEY = re.compile(r"[A-Za-z0-9_\- ]{1,64}")
@@ -122,7 +123,7 @@ def _coerce_number(value: object) -> int | float | None:
         if not text:
             return None
         try:
-            value = int(text) if re.fullmatch(r"[+-]?\d{1,16}", text) else float(text)
+            value = int(text) if re.fullmatch(r"[+-]?[0-9]{1,16}", text) else float(text)
         except ValueError:
             raise ValueRejected(f"{text!r} is not a number") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)):

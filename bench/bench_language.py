@@ -1,0 +1,83 @@
+"""Parse, type-check and format times of SegmentQL expressions by size.
+
+    .venv/bin/python bench/bench_language.py [--repeat N]
+
+Reports the median (and p90) per expression: a typical ~100-character expression, and
+machine-generated expressions of about 1 KB, 10 KB and 100 KB. Time per KB shows whether
+cost grows linearly with size. Figures are written down in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import time
+
+from dsl.formatter import format_expression
+from dsl.parser import parse
+from dsl.schema import FieldDef, FieldSchema, FieldType
+from dsl.typecheck import check
+
+TYPICAL = ('City equals "Krakow" and event MailClick occurred at least 2 times '
+           'in last 30 days and Age > 30')
+SCHEMA = FieldSchema([FieldDef("City", FieldType.TEXT), FieldDef("Age", FieldType.NUMBER),
+                      FieldDef("Signup", FieldType.DATE), FieldDef("Newsletter", FieldType.BOOLEAN)])
+PIECES = [
+    'City starts with "Kra{i}"',
+    "Age between {i} and {j}",
+    "Signup after {i} days ago",
+    "Newsletter is true",
+    'event product_purchased occurred at least 2 times in last 90 days where (price > {i} '
+    'and category equals "shoes{i}")',
+    'not in list "VIP{i}"',
+    'visited url contains "/pricing/{i}" in last 7 days',
+    'City in ("a{i}", "b{j}", "c")',
+]
+
+
+def generated(size: int) -> str:
+    """A valid expression of about `size` characters: groups of varied conditions."""
+    parts: list[str] = []
+    length = 0
+    for n in itertools.count():
+        group = " or ".join(PIECES[(n + k) % len(PIECES)].format(i=n + k, j=n + k + 10)
+                            for k in range(3))
+        parts.append(f"({group})")
+        length += len(parts[-1]) + 5
+        if length >= size:
+            return " and ".join(parts)
+
+
+def measure(work, repeat: int) -> tuple[float, float]:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter_ns()
+        work()
+        samples.append((time.perf_counter_ns() - start) / 1000)
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.9) - 1]
+
+
+def main() -> None:
+    arguments = argparse.ArgumentParser(description=__doc__)
+    arguments.add_argument("--repeat", type=int, default=200)
+    repeat = arguments.parse_args().repeat
+    cases = [("typical", TYPICAL)] + [(f"{kb} KB", generated(kb * 1024)) for kb in (1, 10, 100)]
+    print(f"{'expression':>10} {'chars':>7} | {'parse µs':>10} {'p90':>9} {'µs/KB':>7} | "
+          f"{'check µs':>9} | {'format µs':>9}")
+    for label, text in cases:
+        runs = max(5, repeat // max(1, len(text) // 1024))
+        expr = parse(text)
+        assert not check(expr, SCHEMA), check(expr, SCHEMA)[:1]
+        assert parse(format_expression(expr)) == expr
+        parse_median, parse_p90 = measure(lambda: parse(text), runs)
+        check_median, _ = measure(lambda: check(expr, SCHEMA), runs)
+        format_median, _ = measure(lambda: format_expression(expr), runs)
+        per_kb = parse_median / (len(text) / 1024)
+        print(f"{label:>10} {len(text):>7} | {parse_median:>10.1f} {parse_p90:>9.1f} "
+              f"{per_kb:>7.1f} | {check_median:>9.1f} | {format_median:>9.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""The collections of the store and their fixed indexes (docs/data-model.md).
+
+Field indexes and event-type indexes are created on demand by store/fields.py and
+store/events.py, within caps that keep `contacts` under MongoDB's 64 indexes per
+collection: `_id` + 3 fixed + 40 field indexes + 20 event-type indexes = 64.
+"""
+
+from __future__ import annotations
+
+from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import CollectionInvalid, OperationFailure
+
+PROFILE_DATABASES = "profile_databases"
+FIELDS = "fields"
+CONTACTS = "contacts"
+EVENTS = "events"
+LISTS = "lists"
+
+MAX_FIELD_INDEXES = 40
+MAX_EVENT_TYPE_INDEXES = 20
+
+_NAMESPACE_EXISTS = 48
+
+FIXED_INDEXES: dict[str, list[IndexModel]] = {
+    PROFILE_DATABASES: [],
+    FIELDS: [
+        IndexModel([("database", ASCENDING), ("name_folded", ASCENDING)], unique=True,
+                   name="database_name_folded"),
+    ],
+    CONTACTS: [
+        IndexModel([("database", ASCENDING), ("id", ASCENDING)], unique=True,
+                   name="database_id"),
+        IndexModel([("database", ASCENDING), ("bucket", ASCENDING)], name="database_bucket"),
+        IndexModel([("database", ASCENDING), ("lists", ASCENDING)], name="database_lists"),
+    ],
+    EVENTS: [
+        IndexModel([("contact", ASCENDING), ("type", ASCENDING), ("time", ASCENDING)],
+                   name="contact_type_time"),
+        IndexModel([("database", ASCENDING), ("type", ASCENDING), ("time", ASCENDING)],
+                   name="database_type_time"),
+    ],
+    LISTS: [
+        IndexModel([("database", ASCENDING), ("name", ASCENDING)], name="database_name"),
+    ],
+}
+
+
+async def ensure_collections(db: AsyncDatabase) -> None:
+    """Create the collections and their fixed indexes; idempotent, safe to race."""
+    existing = set(await db.list_collection_names())
+    for name, indexes in FIXED_INDEXES.items():
+        if name not in existing:
+            try:
+                await db.create_collection(name)
+            except CollectionInvalid:
+                pass  # created meanwhile by another process
+            except OperationFailure as error:
+                if error.code != _NAMESPACE_EXISTS:
+                    raise
+        if indexes:
+            await db[name].create_indexes(indexes)
+
+
+def field_index_path(name: str, text: bool) -> str:
+    """The contact path a field's index covers: `folded.<name>` for text, else `fields.<name>`."""
+    return f"{'folded' if text else 'fields'}.{name}"
+
+
+def summary_index_path(key: str) -> str:
+    """The contact path of an event type's index: the `last` time of its summary."""
+    return f"events.{key}.last"
+
+
+async def contact_index_paths(db: AsyncDatabase) -> set[str]:
+    """The second key of every `(database, <path>)` index on contacts."""
+    paths = set()
+    async for index in await db[CONTACTS].list_indexes():
+        keys = list(index["key"])
+        if len(keys) == 2 and keys[0] == "database":
+            paths.add(keys[1])
+    return paths

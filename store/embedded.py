@@ -1,0 +1,349 @@
+"""The embedded MongoDB-wire server (SecantusDB) that runs when no MongoDB URI is set.
+
+One server per data directory, shared by every process that uses that directory (the
+GraphQL server and a CLI command run side by side on one folder of data), started by the
+first user and stopped by the last one. The protocol, with `fcntl.flock` locks:
+
+- `<data_dir>/start.lock`, held exclusively, serialises starting and stopping;
+- `<data_dir>/users.lock`, held *shared* by every process while it uses the server;
+- `<data_dir>/embedded.json` records `{pid, port}` of the running server.
+
+To acquire: take start.lock; reuse the recorded server when its process is alive and
+answers `ping`, else start a new one (a stale record is replaced); take a shared lock on
+users.lock; drop start.lock. To release: take start.lock; drop the shared lock; try a
+non-blocking *exclusive* lock on users.lock: getting it means nobody else uses the
+server, so stop it (SIGTERM, wait, SIGKILL as a last resort) and remove embedded.json.
+
+A user that dies without releasing loses its locks with its process (the kernel drops
+flock locks), so the server keeps running for the others; the next user to release it
+last stops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pymongo import AsyncMongoClient
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "embedded.json"
+START_LOCK = "start.lock"
+USERS_LOCK = "users.lock"
+LOG_FILE = "embedded.log"
+CONFIG_FILE = "secantusd.toml"
+STORAGE_DIR = "db"
+
+START_TIMEOUT_S = 60.0  # the first start on a slow machine (CI, 2 cores) takes a few seconds
+STOP_TIMEOUT_S = 20.0  # SIGTERM: the server drains connections and closes WiredTiger
+KILL_TIMEOUT_S = 5.0
+PING_TIMEOUT_MS = 2000
+
+_CONFIG_TEXT = """\
+# SecantusDB settings for SegmentQL's embedded store (see `secantusd-py --help`).
+# SegmentQL passes host, port, storage path and log level on the command line; this file
+# exists so that no secantusd.toml elsewhere (./, ~/.secantus, /etc/secantus) is picked up.
+# Tuning such as `cache_size` can be added here.
+"""
+
+
+class EmbeddedServerError(RuntimeError):
+    """The embedded server could not be started or reached; the message says why."""
+
+
+@dataclass(frozen=True)
+class EmbeddedServer:
+    """A running embedded server: its process id and loopback port."""
+
+    pid: int
+    port: int
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+
+
+class EmbeddedLease:
+    """One process's use of the embedded server of a data directory (see `acquire`).
+
+    `release()` (or `await aclose()`) ends the use; the last user stops the server. It is
+    idempotent, and also runs at interpreter exit when it was forgotten."""
+
+    def __init__(self, data_dir: Path, server: EmbeddedServer, users_fd: int,
+                 started: bool, start_seconds: float | None) -> None:
+        self.data_dir = data_dir
+        self.server = server
+        self.started = started  # True when this lease started the server
+        self.start_seconds = start_seconds  # how long the start took, when it started it
+        self._users_fd: int | None = users_fd
+        self._lock = threading.Lock()
+        atexit.register(self.release)
+
+    @property
+    def uri(self) -> str:
+        return self.server.uri
+
+    @property
+    def released(self) -> bool:
+        return self._users_fd is None
+
+    def release(self) -> bool:
+        """Stop using the server; stop it when this was its last user. True if it stopped."""
+        with self._lock:
+            if self._users_fd is None:
+                return False
+            users_fd, self._users_fd = self._users_fd, None
+            atexit.unregister(self.release)
+            start_fd = _open_lock(self.data_dir / START_LOCK)
+            try:
+                fcntl.flock(start_fd, fcntl.LOCK_EX)
+                fcntl.flock(users_fd, fcntl.LOCK_UN)
+                try:
+                    fcntl.flock(users_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return False  # another process (or lease) still uses it
+                state = _read_state(self.data_dir)
+                server = state if state is not None else self.server
+                _stop(server, self.data_dir)
+                _remove_state(self.data_dir)
+                return True
+            finally:
+                os.close(users_fd)
+                fcntl.flock(start_fd, fcntl.LOCK_UN)
+                os.close(start_fd)
+
+    async def aclose(self) -> bool:
+        return await asyncio.to_thread(self.release)
+
+
+async def acquire(data_dir: Path | str, *, start_timeout: float = START_TIMEOUT_S) -> EmbeddedLease:
+    """Use the embedded server of `data_dir`: the running one, or a new one started now.
+
+    The data lives in `<data_dir>/db` and survives restarts. Raises EmbeddedServerError
+    (with the tail of the server's log) when a new server does not answer in time."""
+    data_dir = Path(data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    start_fd = _open_lock(data_dir / START_LOCK)
+    users_fd = _open_lock(data_dir / USERS_LOCK)
+    try:
+        await asyncio.to_thread(fcntl.flock, start_fd, fcntl.LOCK_EX)
+        try:
+            server = await _running_server(data_dir)
+            started = server is None
+            start_seconds = None
+            if server is None:
+                begin = time.perf_counter()
+                server = await _start(data_dir, start_timeout)
+                start_seconds = time.perf_counter() - begin
+                log.info("started the embedded store (pid %d, port %d) in %.2f s",
+                         server.pid, server.port, start_seconds)
+            # Nobody holds users.lock exclusively without holding start.lock: no wait here.
+            fcntl.flock(users_fd, fcntl.LOCK_SH)
+        finally:
+            fcntl.flock(start_fd, fcntl.LOCK_UN)
+    except BaseException:
+        os.close(users_fd)
+        raise
+    finally:
+        os.close(start_fd)
+    return EmbeddedLease(data_dir, server, users_fd, started, start_seconds)
+
+
+def read_state(data_dir: Path | str) -> EmbeddedServer | None:
+    """The server recorded in `<data_dir>/embedded.json`, whether or not it still runs."""
+    return _read_state(Path(data_dir).resolve())
+
+
+# --- internals -----------------------------------------------------------------------
+
+def _open_lock(path: Path) -> int:
+    # O_CLOEXEC: a child process (the server itself) must never inherit a lock.
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+
+def _read_state(data_dir: Path) -> EmbeddedServer | None:
+    try:
+        data = json.loads((data_dir / STATE_FILE).read_text())
+        return EmbeddedServer(pid=int(data["pid"]), port=int(data["port"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_state(data_dir: Path, server: EmbeddedServer) -> None:
+    path = data_dir / STATE_FILE
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps({"pid": server.pid, "port": server.port,
+                                     "started_at": time.time()}))
+    os.replace(temporary, path)
+
+
+def _remove_state(data_dir: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (data_dir / STATE_FILE).unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    with contextlib.suppress(OSError, IndexError):
+        if stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            return False  # exited, not yet reaped by its parent
+    return True
+
+
+def _is_our_server(pid: int, data_dir: Path) -> bool:
+    """Whether `pid` is the server of this data directory (not a recycled pid)."""
+    if not _alive(pid):
+        return False
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    try:
+        args = cmdline.read_bytes().split(b"\0")
+    except OSError:
+        return True  # no /proc (macOS): trust the record
+    return str(data_dir / STORAGE_DIR).encode() in args
+
+
+async def _ping(port: int, timeout_ms: int = PING_TIMEOUT_MS) -> bool:
+    client: AsyncMongoClient = AsyncMongoClient(
+        "127.0.0.1", port, directConnection=True, serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms, timeoutMS=timeout_ms)
+    try:
+        await client.admin.command("ping")
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "does not answer"
+        return False
+    finally:
+        await client.close()
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+async def _running_server(data_dir: Path) -> EmbeddedServer | None:
+    """The recorded server when it runs and answers; else clear the stale record."""
+    server = _read_state(data_dir)
+    if server is None:
+        return None
+    if _is_our_server(server.pid, data_dir):
+        if await _ping(server.port):
+            return server
+        log.warning("the embedded store (pid %d) does not answer; restarting it", server.pid)
+        await asyncio.to_thread(_stop, server, data_dir)
+    _remove_state(data_dir)
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _server_command() -> list[str]:
+    script = Path(sys.executable).parent / "secantusd-py"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "secantus"]
+
+
+def _log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - 8192))
+            text = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:]) or "(the log is empty)"
+
+
+async def _start(data_dir: Path, timeout: float) -> EmbeddedServer:
+    config = data_dir / CONFIG_FILE
+    if not config.exists():
+        config.write_text(_CONFIG_TEXT)
+    log_path = data_dir / LOG_FILE
+    deadline = time.monotonic() + timeout
+    attempts = 3  # another program may take the free port before the server binds it
+    for attempt in range(1, attempts + 1):
+        port = _free_port()
+        command = [*_server_command(), "--config", str(config), "--host", "127.0.0.1",
+                   "--port", str(port), "--storage-path", str(data_dir / STORAGE_DIR),
+                   "--log-level", "WARNING"]
+        with log_path.open("ab") as log_file:
+            log_file.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting on port "
+                           f"{port}\n".encode())
+            log_file.flush()
+            process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+                cwd=data_dir, start_new_session=True, close_fds=True)
+        # Reap it as soon as it exits, so a stopped server never lingers as a zombie.
+        threading.Thread(target=process.wait, name=f"reap-secantusd-{process.pid}",
+                         daemon=True).start()
+        server = EmbeddedServer(pid=process.pid, port=port)
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                break
+            if _port_open(port) and await _ping(port):
+                _write_state(data_dir, server)
+                return server
+            await asyncio.sleep(0.05)
+        else:
+            await asyncio.to_thread(_stop, server, data_dir)
+            raise EmbeddedServerError(
+                f"the embedded store did not answer within {timeout:.0f} s "
+                f"(data in {data_dir}); the end of {log_path}:\n{_log_tail(log_path)}")
+        if attempt == attempts or time.monotonic() >= deadline:
+            raise EmbeddedServerError(
+                f"the embedded store exited on start with status {process.returncode} "
+                f"(data in {data_dir}); the end of {log_path}:\n{_log_tail(log_path)}")
+        log.warning("the embedded store exited on start (status %s); trying another port",
+                    process.returncode)
+    raise AssertionError("unreachable")
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return not _alive(pid)
+
+
+def _stop(server: EmbeddedServer, data_dir: Path) -> None:
+    """Stop the server cleanly: SIGTERM and wait; SIGKILL only if it does not exit."""
+    if not _is_our_server(server.pid, data_dir):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(server.pid, signal.SIGTERM)
+    if _wait_gone(server.pid, STOP_TIMEOUT_S):
+        return
+    log.warning("the embedded store (pid %d) did not stop in %.0f s; killing it",
+                server.pid, STOP_TIMEOUT_S)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(server.pid, signal.SIGKILL)
+    _wait_gone(server.pid, KILL_TIMEOUT_S)

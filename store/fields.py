@@ -1,0 +1,151 @@
+"""Profile databases and their field schemas, as stored in `profile_databases` and `fields`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+
+import pymongo
+from pymongo import ASCENDING, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from dsl.schema import STANDARD_FIELDS, FieldDef, FieldSchema, FieldType, validate_field_name
+from dsl.values import fold, to_millis
+from store.collections import (CONTACTS, FIELDS, MAX_FIELD_INDEXES, PROFILE_DATABASES,
+                               contact_index_paths, field_index_path)
+from store.errors import StoreInputError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DATABASE = "main"
+_DATABASE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_TYPES = ", ".join(kind.value for kind in FieldType)
+INDEX_BUILD_TIMEOUT_S = 600  # building an index over many contacts outlasts a query's limit
+
+
+def validate_database_name(database: str) -> None:
+    """Raise StoreInputError unless `database` can name a profile database."""
+    if not isinstance(database, str) or not _DATABASE_NAME.fullmatch(database):
+        raise StoreInputError(
+            f"{database!r} is not a profile database name",
+            suggestion="a name has 1 to 64 letters A-Z, digits, _ and -")
+
+
+async def require_database(db: AsyncDatabase, database: str) -> None:
+    """Raise StoreInputError unless the profile database exists."""
+    validate_database_name(database)
+    if await db[PROFILE_DATABASES].find_one({"_id": database}, {"_id": 1}) is None:
+        raise StoreInputError(f"no profile database {database}", suggestion=_known(
+            await list_databases(db)))
+
+
+def _known(databases: list[str]) -> str:
+    return "the profile databases are " + ", ".join(databases) if databases else ""
+
+
+async def list_databases(db: AsyncDatabase) -> list[str]:
+    """The names of the profile databases, sorted."""
+    cursor = db[PROFILE_DATABASES].find({}, {"_id": 1})
+    return sorted([document["_id"] async for document in cursor])
+
+
+async def ensure_database(db: AsyncDatabase, database: str) -> bool:
+    """Create the profile database with its standard fields (idempotent). True if new."""
+    validate_database_name(database)
+    now = to_millis(dt.datetime.now(dt.timezone.utc))
+    result = await db[PROFILE_DATABASES].update_one(
+        {"_id": database}, {"$setOnInsert": {"created_at": now}}, upsert=True)
+    await db[FIELDS].bulk_write([
+        UpdateOne({"_id": f"{database}:{field.name}"},
+                  {"$setOnInsert": _field_document(database, field, now)}, upsert=True)
+        for field in STANDARD_FIELDS
+    ], ordered=False)
+    await _ensure_field_indexes(db, list(STANDARD_FIELDS))
+    return result.upserted_id is not None
+
+
+def _field_document(database: str, field: FieldDef, now: dt.datetime) -> dict:
+    return {"database": database, "name": field.name, "name_folded": fold(field.name),
+            "type": field.type.value, "standard": field.standard, "created_at": now}
+
+
+async def load_schema(db: AsyncDatabase, database: str) -> FieldSchema:
+    """The field schema of a profile database (StoreInputError if there is none)."""
+    validate_database_name(database)
+    fields = [FieldDef(document["name"], FieldType(document["type"]),
+                       bool(document.get("standard")))
+              async for document in db[FIELDS].find({"database": database})
+              .sort("created_at", ASCENDING)]
+    if not fields:
+        await require_database(db, database)
+    return FieldSchema(fields)
+
+
+async def define_field(db: AsyncDatabase, database: str, name: str,
+                       type: FieldType | str) -> FieldDef:
+    """Declare a custom field. Defining the same name with the same type again does nothing;
+    a name taken (ignoring letter case) or a different type is refused (StoreInputError)."""
+    await require_database(db, database)
+    validate_field_name(name)
+    field_type = _field_type(name, type)
+    folded = fold(name)
+    existing = await db[FIELDS].find_one({"database": database, "name_folded": folded})
+    if existing is None:
+        document = _field_document(database, FieldDef(name, field_type),
+                                   to_millis(dt.datetime.now(dt.timezone.utc)))
+        try:
+            await db[FIELDS].insert_one({"_id": f"{database}:{name}", **document})
+        except DuplicateKeyError:  # defined meanwhile by someone else
+            existing = await db[FIELDS].find_one({"database": database, "name_folded": folded})
+            if existing is None:
+                raise
+    if existing is not None:
+        known = FieldDef(existing["name"], FieldType(existing["type"]),
+                         bool(existing.get("standard")))
+        if known.name != name:
+            raise StoreInputError(
+                f"a field named {known.name} already exists ({known.type.value}) in "
+                f"profile database {database}",
+                suggestion="field names differ by more than letter case; use "
+                           f"{known.name} or pick another name")
+        if known.type is not field_type:
+            raise StoreInputError(
+                f"field {known.name} already exists as {known.type.value} in profile "
+                f"database {database}; it cannot be redefined as {field_type.value}",
+                suggestion="pick another name for the new field")
+        field = known
+    else:
+        field = FieldDef(name, field_type)
+    await _ensure_field_indexes(db, [field])
+    return field
+
+
+def _field_type(name: str, type: FieldType | str) -> FieldType:
+    if isinstance(type, FieldType):
+        return type
+    try:
+        return FieldType(str(type).lower())
+    except ValueError:
+        raise StoreInputError(f"field {name}: {type!r} is not a field type",
+                              suggestion=f"the types are {_TYPES}") from None
+
+
+async def _ensure_field_indexes(db: AsyncDatabase, fields: list[FieldDef]) -> None:
+    """One `(database, <path>)` index per field name and kind, shared by every profile
+    database; at most MAX_FIELD_INDEXES of them (a field beyond is usable, unindexed)."""
+    existing = await contact_index_paths(db)
+    field_paths = {path for path in existing if path.startswith(("fields.", "folded."))}
+    for field in fields:
+        path = field_index_path(field.name, field.type is FieldType.TEXT)
+        if path in existing:
+            continue
+        if len(field_paths) >= MAX_FIELD_INDEXES:
+            log.warning("field %s is not indexed: the store keeps at most %d field indexes",
+                        field.name, MAX_FIELD_INDEXES)
+            continue
+        with pymongo.timeout(INDEX_BUILD_TIMEOUT_S):
+            await db[CONTACTS].create_index([("database", ASCENDING), (path, ASCENDING)])
+        field_paths.add(path)
+        existing.add(path)

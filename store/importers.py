@@ -1,0 +1,230 @@
+"""File importers: contacts from JSON Lines or CSV, events from JSON Lines (INTERFACES.md).
+
+Files are streamed (never read whole) and written in batches of BATCH_SIZE rows. A rejected
+row is reported with its 1-based line number in the file as `index`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+import orjson
+from pymongo.asynchronous.database import AsyncDatabase
+
+from dsl.schema import FieldSchema
+from store.contacts import upsert_contacts
+from store.errors import StoreInputError
+from store.events import track_events
+from store.fields import load_schema
+from store.results import RowError, WriteReport
+
+BATCH_SIZE = 1000
+CSV_ID = "id"
+CSV_LISTS = "lists"
+CSV_LIST_SEPARATOR = ";"
+_BOM = codecs.BOM_UTF8
+
+Writer = Callable[[AsyncDatabase, str, list[dict]], Awaitable[WriteReport]]
+
+
+class _Progress:
+    """A rich progress bar of bytes read (or nothing, when not asked for)."""
+
+    def __init__(self, bar, task) -> None:
+        self._bar = bar
+        self._task = task
+
+    def update(self, done: int) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done)
+
+
+@contextmanager
+def _progress(path: Path, enabled: bool, what: str) -> Iterator[_Progress]:
+    if not enabled:
+        yield _Progress(None, None)
+        return
+    from rich.console import Console
+    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
+                               TimeRemainingColumn, TransferSpeedColumn)
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
+               TransferSpeedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+        task = bar.add_task(f"importing {what} from {path.name}",
+                            total=os.path.getsize(path))
+        yield _Progress(bar, task)
+        bar.update(task, completed=os.path.getsize(path))
+
+
+async def import_contacts(store, database: str, path: Path | str, *,
+                          progress: bool = False) -> WriteReport:
+    """Import contacts from a `.csv` file (a header row: `id`, field names, an optional
+    `lists` column with `;`-separated names; an empty cell changes nothing) or JSON Lines
+    (other extensions; a file whose first character is not `{` is read as CSV)."""
+    path = Path(path)
+    schema = await load_schema(store.db, database)
+    with path.open("rb") as handle, _progress(path, progress, "contacts") as bar:
+        if _is_csv(path, handle):
+            rows = _csv_rows(handle, schema, bar)
+        else:
+            rows = _jsonl_rows(handle, bar)
+        return await _import(store.db, database, rows, upsert_contacts)
+
+
+async def import_events(store, database: str, path: Path | str, *,
+                        progress: bool = False) -> WriteReport:
+    """Import events from JSON Lines, one event object a line."""
+    path = Path(path)
+    await load_schema(store.db, database)  # refuses an unknown profile database up front
+    with path.open("rb") as handle, _progress(path, progress, "events") as bar:
+        if path.suffix.lower() == ".csv":
+            raise StoreInputError(f"{path.name}: events are imported from JSON Lines, one "
+                                  "event object a line, not CSV")
+        return await _import(store.db, database, _jsonl_rows(handle, bar), track_events)
+
+
+def _is_csv(path: Path, handle: BinaryIO) -> bool:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return True
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return False
+    head = handle.peek(4096)[:4096] if hasattr(handle, "peek") else b""
+    head = head.removeprefix(_BOM).lstrip()
+    return bool(head) and not head.startswith(b"{")
+
+
+async def _import(db: AsyncDatabase, database: str,
+                  rows: Iterator[tuple[int, dict | RowError]], write: Writer) -> WriteReport:
+    report = WriteReport()
+    batch: list[dict] = []
+    lines: list[int] = []
+
+    async def flush() -> None:
+        result = await write(db, database, batch)
+        report.stored += result.stored
+        report.duplicates += result.duplicates
+        report.rejected.extend(RowError(lines[error.index], error.id, error.message)
+                               for error in result.rejected)
+        batch.clear()
+        lines.clear()
+
+    for line, row in rows:
+        if isinstance(row, RowError):
+            report.rejected.append(row)
+            continue
+        batch.append(row)
+        lines.append(line)
+        if len(batch) >= BATCH_SIZE:
+            await flush()
+    if batch:
+        await flush()
+    report.rejected.sort(key=lambda error: error.index)
+    return report
+
+
+def _jsonl_rows(handle: BinaryIO, bar: _Progress) -> Iterator[tuple[int, dict | RowError]]:
+    done = 0
+    for number, line in enumerate(handle, start=1):
+        done += len(line)
+        if number % 256 == 0:
+            bar.update(done)
+        if number == 1:
+            line = line.removeprefix(_BOM)
+        if not line.strip():
+            continue
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            yield number, RowError(number, None, f"not valid JSON: {error}")
+            continue
+        if not isinstance(value, dict):
+            yield number, RowError(number, None, "expected a JSON object, not "
+                                                 f"{_json_kind(value)}")
+            continue
+        yield number, value
+    bar.update(done)
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    return "a number"
+
+
+def _csv_rows(handle: BinaryIO, schema: FieldSchema,
+              bar: _Progress) -> Iterator[tuple[int, dict | RowError]]:
+    text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
+    reader = csv.reader(text)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except (csv.Error, UnicodeDecodeError) as error:
+        raise StoreInputError(f"line 1: the CSV header cannot be read: {error}") from None
+    columns = _check_header(header, schema)
+    id_column = columns.pop(CSV_ID, None)
+    lists_column = columns.pop(CSV_LISTS, None)
+    start = reader.line_num + 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except (csv.Error, UnicodeDecodeError) as error:
+            yield start, RowError(start, None, f"not a CSV row: {error}")
+            start = reader.line_num + 1
+            continue
+        number, start = start, reader.line_num + 1
+        if number % 256 == 0:
+            bar.update(handle.tell())
+        if not any(cell.strip() for cell in cells):
+            continue  # a blank line
+        if len(cells) != len(header):
+            yield number, RowError(number, None, f"{len(cells)} cells, but the header has "
+                                                 f"{len(header)} columns")
+            continue
+        row: dict = {}
+        if id_column is not None and cells[id_column].strip():
+            row["id"] = cells[id_column].strip()
+        fields = {name: cells[column] for name, column in columns.items()
+                  if cells[column] != ""}
+        if fields:
+            row["fields"] = fields
+        if lists_column is not None:
+            names = [name.strip() for name in cells[lists_column].split(CSV_LIST_SEPARATOR)]
+            if any(names):
+                row["lists"] = [name for name in names if name]
+        yield number, row
+    bar.update(handle.tell())
+
+
+def _check_header(header: list[str], schema: FieldSchema) -> dict[str, int]:
+    """{column name: position}; StoreInputError for an unknown field or a repeated column."""
+    columns: dict[str, int] = {}
+    for position, raw in enumerate(header):
+        name = raw.strip()
+        if not name:
+            raise StoreInputError(f"line 1: column {position + 1} of the CSV header has no name")
+        if name in columns:
+            raise StoreInputError(f"line 1: the CSV header names {name} twice")
+        if name not in (CSV_ID, CSV_LISTS) and schema.get(name) is None:
+            hint = schema.suggest(name)
+            did_you_mean = f" (did you mean {hint}?)" if hint else ""
+            raise StoreInputError(f"line 1: the CSV header has an unknown field "
+                                  f"{name}{did_you_mean}; declare it first")
+        columns[name] = position
+    return columns

@@ -1,0 +1,37 @@
+"""What a batch write reports: exactly what was and was not stored (INTERFACES.md WriteResult)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A row that was not stored. `index` is the row's 0-based position in the batch (the
+    importers use the 1-based line number in the file instead); `id` the row's id if any."""
+
+    index: int
+    id: str | None
+    message: str
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "id": self.id, "message": self.message}
+
+
+@dataclass
+class WriteReport:
+    """`stored`: rows written (new or updated); `duplicates`: rows already stored before
+    (an event id seen again: stored once); `rejected`: the rows refused, with why."""
+
+    stored: int = 0
+    duplicates: int = 0
+    rejected: list[RowError] = field(default_factory=list)
+
+    def add(self, other: WriteReport) -> None:
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        self.rejected.extend(other.rejected)
+
+    def to_dict(self) -> dict:
+        return {"stored": self.stored, "duplicates": self.duplicates,
+                "rejected": [error.to_dict() for error in self.rejected]}

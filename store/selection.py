@@ -1,0 +1,82 @@
+"""Running an expression against a profile database: resolve, compile, aggregate.
+
+`dsl/` builds the pipeline; this module only supplies what the pipeline needs from the
+store (the field schema, the referenced segments) and runs it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from dsl import ast
+from dsl.compiler import MAXIMUM_ORDER, compile_segment
+from dsl.json_codec import from_json
+from dsl.segments import inline_segments, referenced_segments
+from dsl.temporal import normalize_now
+from dsl.values import fold
+from store.fields import load_schema
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to select: an expression with a range and a maximum, at a time `now`."""
+
+    expression: ast.Expression
+    now: dt.datetime
+    range_from: float = 0
+    range_to: float = 100
+    maximum: int | None = None
+
+    @classmethod
+    def at(cls, expression: ast.Expression, now: dt.datetime | None = None, **settings):
+        return cls(expression, normalize_now(now), **settings)
+
+
+async def resolve_segments(db, database: str, expr: ast.Expression, *,
+                           defining: str | None = None) -> ast.Expression:
+    """`expr` with `in segment` references replaced by those segments' current definitions
+    (by name, case-insensitively, or by id), transitively; a cycle is an error naming it."""
+    definitions: dict[str, ast.Expression] = {}
+    names: dict[str, str] = {}
+    pending = referenced_segments(expr)
+    while pending:
+        ref = pending.pop()
+        if ref in definitions:
+            continue
+        found = await db.segments.find_one(
+            {"database": database, "$or": [{"_id": ref}, {"name_folded": fold(ref)}]},
+            {"name": 1, "json": 1})
+        if found is None:
+            continue  # inline_segments reports the unknown name with its position
+        definitions[ref] = from_json(found["json"])
+        names[ref] = found["name"]
+        pending.extend(referenced_segments(definitions[ref]))
+    return inline_segments(expr, definitions, names=names, start=defining)
+
+
+async def pipeline_for(db, database: str, selection: Selection) -> list[dict]:
+    schema = await load_schema(db, database)
+    expr = await resolve_segments(db, database, selection.expression)
+    return compile_segment(expr, schema, database=database, now=selection.now,
+                           range_from=selection.range_from, range_to=selection.range_to,
+                           maximum=selection.maximum)
+
+
+async def count_members(db, database: str, selection: Selection) -> int:
+    pipeline = await pipeline_for(db, database, selection)
+    async for row in await db.contacts.aggregate(pipeline + [{"$count": "members"}]):
+        return row["members"]
+    return 0
+
+
+async def iter_members(db, database: str, selection: Selection, *,
+                       projection: dict | None = None) -> AsyncIterator[dict]:
+    """The members in the maximum's order (bucket, then id), streamed from a cursor."""
+    pipeline = await pipeline_for(db, database, selection)
+    if selection.maximum is None:
+        pipeline.append({"$sort": dict(MAXIMUM_ORDER)})
+    pipeline.append({"$project": projection or {"_id": 0, "id": 1}})
+    async for document in await db.contacts.aggregate(pipeline, batchSize=1000):
+        yield document

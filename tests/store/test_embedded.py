@@ -1,0 +1,159 @@
+"""The embedded server's lifecycle: start, reuse across processes, stop with the last
+user, data kept across restarts, stale records replaced. Each test has its own data dir
+(its own server), separate from the run's shared one."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from store import embedded
+from store.connection import StoreSettings, open_store
+from store.contacts import get_contact, upsert_contacts
+
+pytestmark = pytest.mark.asyncio
+
+# A second process: opens the store on the data dir, prints what it uses, and holds it
+# until it reads a line on standard input (or at once with "--exit").
+_USER = textwrap.dedent("""
+    import asyncio, json, sys
+    from pathlib import Path
+    from store.connection import StoreSettings, open_store
+
+    async def main():
+        settings = StoreSettings(data_dir=Path(sys.argv[1]), db_name="lifecycle")
+        async with open_store(settings) as store:
+            print(json.dumps({"pid": store.embedded.pid, "port": store.embedded.port}),
+                  flush=True)
+            if sys.argv[2] != "--exit":
+                await asyncio.to_thread(sys.stdin.readline)
+
+    asyncio.run(main())
+""")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _spawn_user(data_dir: Path, hold: bool) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", _USER, str(data_dir), "--hold" if hold else "--exit"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def _read_user(process: subprocess.Popen) -> dict:
+    line = process.stdout.readline()
+    if not line:
+        process.wait(timeout=30)
+        raise AssertionError(f"the second process failed:\n{process.stderr.read()}")
+    return json.loads(line)
+
+
+def _finish(process: subprocess.Popen) -> None:
+    out, err = process.communicate(input="\n", timeout=60)
+    assert process.returncode == 0, err
+
+
+def _alive(pid: int) -> bool:
+    return embedded._alive(pid)
+
+
+async def test_start_reuse_and_stop_with_the_last_user(tmp_path: Path) -> None:
+    lease = await embedded.acquire(tmp_path)
+    try:
+        assert lease.started and lease.start_seconds is not None
+        recorded = json.loads((tmp_path / "embedded.json").read_text())
+        assert (recorded["pid"], recorded["port"]) == (lease.server.pid, lease.server.port)
+        assert (tmp_path / "db").is_dir()
+        assert (tmp_path / "embedded.log").exists()
+
+        # A second process reuses the running server instead of opening the folder twice.
+        second = _spawn_user(tmp_path, hold=False)
+        used = _read_user(second)
+        _finish(second)
+        assert used == {"pid": lease.server.pid, "port": lease.server.port}
+        assert _alive(lease.server.pid), "the second user's exit stopped a server in use"
+        assert await embedded._ping(lease.server.port)
+
+        # A second lease in this process is a user too.
+        again = await embedded.acquire(tmp_path)
+        assert not again.started and again.server == lease.server
+        assert not await again.aclose()
+        assert _alive(lease.server.pid)
+    finally:
+        stopped = await lease.aclose()
+    assert stopped
+    assert not _alive(lease.server.pid)
+    assert not (tmp_path / "embedded.json").exists()
+    assert not await lease.aclose()  # idempotent
+
+
+async def test_the_last_user_stops_it_whoever_started_it(tmp_path: Path) -> None:
+    lease = await embedded.acquire(tmp_path)
+    holder = _spawn_user(tmp_path, hold=True)
+    try:
+        used = _read_user(holder)
+        assert used == {"pid": lease.server.pid, "port": lease.server.port}
+        assert not await lease.aclose()  # the other process still uses it
+        assert _alive(lease.server.pid)
+        assert embedded.read_state(tmp_path) == lease.server
+    finally:
+        _finish(holder)  # the holder is now the last user: it stops the server
+    assert not _alive(lease.server.pid)
+    assert not (tmp_path / "embedded.json").exists()
+
+
+async def test_data_survives_a_restart(tmp_path: Path) -> None:
+    settings = StoreSettings(data_dir=tmp_path, db_name="restart")
+    async with open_store(settings) as store:
+        first = store.embedded
+        report = await upsert_contacts(store.db, "main", [
+            {"id": "c1", "fields": {"Email": "anna@example.com"}, "lists": ["VIP"]}])
+        assert report.stored == 1
+    assert not _alive(first.pid)
+    async with open_store(settings) as store:
+        assert store.embedded.pid != first.pid
+        contact = await get_contact(store.db, "main", "c1")
+    assert contact is not None
+    assert contact["fields"]["Email"] == "anna@example.com"
+    assert contact["lists"] == ["VIP"]
+
+
+async def test_a_stale_record_is_replaced(tmp_path: Path) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (tmp_path / "embedded.json").write_text(json.dumps({"pid": gone.pid, "port": 1}))
+    lease = await embedded.acquire(tmp_path)
+    try:
+        assert lease.started and lease.server.pid != gone.pid
+        assert embedded.read_state(tmp_path) == lease.server
+    finally:
+        await lease.aclose()
+
+
+async def test_a_recorded_pid_of_another_program_is_left_alone(tmp_path: Path) -> None:
+    # The pid is alive (this very process) but it is not our server: not signalled.
+    (tmp_path / "embedded.json").write_text(json.dumps({"pid": os.getpid(), "port": 1}))
+    lease = await embedded.acquire(tmp_path)
+    try:
+        assert lease.started and lease.server.pid != os.getpid()
+    finally:
+        await lease.aclose()
+
+
+async def test_a_server_that_cannot_start_says_why(tmp_path: Path) -> None:
+    (tmp_path / "db").write_text("not a directory")
+    began = time.monotonic()
+    with pytest.raises(embedded.EmbeddedServerError) as caught:
+        await embedded.acquire(tmp_path, start_timeout=30)
+    assert time.monotonic() - began < 30
+    message = str(caught.value)
+    assert "embedded.log" in message and str(tmp_path) in message
+    assert not (tmp_path / "embedded.json").exists()
