@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dsl import ast, temporal
@@ -39,14 +40,18 @@ _END = r"(?![\s\S])"  # end of text; `$` would also match before a final newline
 
 def compile_segment(expr: ast.Expression, schema: FieldSchema, *, database: str,
                     now: dt.datetime | None = None, range_from: float = 0,
-                    range_to: float = 100, maximum: int | None = None) -> list[dict]:
+                    range_to: float = 100, maximum: int | None = None,
+                    latest_events: Mapping[str, dt.datetime | None] | None = None) -> list[dict]:
     """The pipeline selecting the segment's members (whole contact documents).
 
     `expr` must have its `in segment` references inlined; it is type-checked here, so
-    every field name that reaches the pipeline is a declared field."""
+    every field name that reaches the pipeline is a declared field. `latest_events` maps
+    an event type to the time of its latest stored event (None: there is none), when the
+    caller knows it: a window that ends at or after it leaves no contact undecided, so its
+    condition is answered from the summaries alone."""
     require_valid(expr, schema)
     now = temporal.normalize_now(now)
-    compiler = _Compiler(schema, now)
+    compiler = _Compiler(schema, now, latest_events or {})
     exact = compiler.query(expr)
 
     first: dict = {"database": database}
@@ -124,9 +129,11 @@ class _Lookup:
 
 
 class _Compiler:
-    def __init__(self, schema: FieldSchema, now: dt.datetime) -> None:
+    def __init__(self, schema: FieldSchema, now: dt.datetime,
+                 latest_events: Mapping[str, dt.datetime | None]) -> None:
         self.schema = schema
         self.now = now
+        self.latest_events = latest_events
         self.lookups: list[_Lookup] = []
         self._lookup_of: dict[int, _Lookup] = {}
 
@@ -173,6 +180,8 @@ class _Compiler:
         event if first or last falls in it, holds none if it lies outside [first, last],
         and is undecided only when first < window < last: those contacts are joined."""
         first, last = f"{summary}.first", f"{summary}.last"
+        if window.lower is not None and self._nothing_after(node.event_type, window):
+            window = temporal.Interval(window.lower, window.lower_inclusive)  # last <= upper
         if window.upper is None:
             return {last: _interval_query(window)}
         if window.lower is None:
@@ -181,6 +190,14 @@ class _Compiler:
         lookup = self._lookup(node, summary, window, key_when=undecided)
         return {"$or": [{last: _interval_query(window)}, {first: _interval_query(window)},
                         {**undecided, lookup.count: {"$gte": 1}}]}
+
+    def _nothing_after(self, event_type: str, window: temporal.Interval) -> bool:
+        """No stored event of this type lies after the window (its latest time is known)."""
+        if window.upper is None or event_type not in self.latest_events:
+            return False
+        latest = self.latest_events[event_type]
+        return latest is None or latest < window.upper or (
+            latest == window.upper and window.upper_inclusive)
 
     def _lookup(self, node: ast.EventCondition, summary: str, window: temporal.Interval,
                 key_when: dict | None = None) -> _Lookup:

@@ -37,7 +37,8 @@ class Selection:
 async def resolve_segments(db, database: str, expr: ast.Expression, *,
                            defining: str | None = None) -> ast.Expression:
     """`expr` with `in segment` references replaced by those segments' current definitions
-    (by name, case-insensitively, or by id), transitively; a cycle is an error naming it."""
+    (by name, case-insensitively, or by id), transitively; a cycle is an error naming it.
+    A segment in the bin is not found (so an expression naming it is refused)."""
     definitions: dict[str, ast.Expression] = {}
     names: dict[str, str] = {}
     pending = referenced_segments(expr)
@@ -46,7 +47,8 @@ async def resolve_segments(db, database: str, expr: ast.Expression, *,
         if ref in definitions:
             continue
         found = await db.segments.find_one(
-            {"database": database, "$or": [{"_id": ref}, {"name_folded": fold(ref)}]},
+            {"database": database, "in_bin": {"$ne": True},
+             "$or": [{"_id": ref}, {"name_folded": fold(ref)}]},
             {"name": 1, "json": 1})
         if found is None:
             continue  # inline_segments reports the unknown name with its position
@@ -56,12 +58,25 @@ async def resolve_segments(db, database: str, expr: ast.Expression, *,
     return inline_segments(expr, definitions, names=names, start=defining)
 
 
+async def latest_event_times(db, database: str, expr: ast.Expression) -> dict:
+    """The time of the latest stored event of each type `expr` uses (None: none stored);
+    one indexed look-up per type, so the compiler can skip joins the summaries make moot."""
+    types = {node.event_type for node in ast.walk(expr) if isinstance(node, ast.EventCondition)}
+    latest = {}
+    for event_type in types:
+        found = await db.events.find_one({"database": database, "type": event_type},
+                                         {"time": 1}, sort=[("time", -1)])
+        latest[event_type] = found["time"] if found else None
+    return latest
+
+
 async def pipeline_for(db, database: str, selection: Selection) -> list[dict]:
     schema = await load_schema(db, database)
     expr = await resolve_segments(db, database, selection.expression)
     return compile_segment(expr, schema, database=database, now=selection.now,
                            range_from=selection.range_from, range_to=selection.range_to,
-                           maximum=selection.maximum)
+                           maximum=selection.maximum,
+                           latest_events=await latest_event_times(db, database, expr))
 
 
 async def count_members(db, database: str, selection: Selection) -> int:
