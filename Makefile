@@ -21,4 +21,4 @@ test: setup
 	$(BIN)/python -m pytest
 
 bench: setup
-	$(BIN)/python bench/bench_language.py
+	$(BIN)/python -m bench.bench_language

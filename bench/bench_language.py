@@ -1,6 +1,6 @@
 """Parse, type-check and format times of SegmentQL expressions by size.
 
-    .venv/bin/python bench/bench_language.py [--repeat N]
+    .venv/bin/python -m bench.bench_language [--repeat N]
 
 Reports the median (and p90) per expression: a typical ~100-character expression, and
 machine-generated expressions of about 1 KB, 10 KB and 100 KB. Time per KB shows whether

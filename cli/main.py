@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import getpass
+import os
 import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -29,8 +31,14 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="SegmentQL: dynamic segments of a contact database.")
 fields_app = typer.Typer(no_args_is_help=True, help="The field schema of a profile database.")
 import_app = typer.Typer(no_args_is_help=True, help="Import contacts or events.")
+segments_app = typer.Typer(no_args_is_help=True, help="Saved segments.")
+lists_app = typer.Typer(no_args_is_help=True, help="Static lists.")
+campaigns_app = typer.Typer(no_args_is_help=True, help="Campaigns.")
 app.add_typer(fields_app, name="fields")
 app.add_typer(import_app, name="import")
+app.add_typer(segments_app, name="segments")
+app.add_typer(lists_app, name="lists")
+app.add_typer(campaigns_app, name="campaigns")
 
 INPUT_ERROR = 2
 
@@ -285,3 +293,335 @@ def import_events(path: Annotated[Path, typer.Argument(metavar="FILE")],
                   mongo_uri: MongoUri = None) -> None:
     """Import events from JSON Lines."""
     _import("events", path, database, data_dir, mongo_uri)
+
+
+# --- segments ----------------------------------------------------------------------------------
+
+def _actor() -> str:
+    """Who a change from the command line is recorded as: `cli:$USER`."""
+    try:
+        user = os.environ.get("USER") or getpass.getuser()
+    except Exception:  # no user name in this environment
+        user = "unknown"
+    return f"cli:{user}"
+
+
+def _time(moment: dt.datetime | None) -> str:
+    from store.csv_out import iso_utc
+
+    return iso_utc(moment) if moment is not None else "-"
+
+
+def _percent(value: float) -> str:
+    return f"{value:g}"
+
+
+@segments_app.command("create")
+def segments_create(
+    name: str, expression: Expression,
+    description: Annotated[Optional[str], typer.Option("--description")] = None,
+    tags: Annotated[Optional[list[str]], typer.Option("--tag", help="A tag; repeat for more.")] = None,
+    range_text: Annotated[Optional[str], typer.Option("--range", help="FROM:TO percent.")] = None,
+    maximum: Annotated[Optional[int], typer.Option("--maximum")] = None,
+    database: Database = "main", data_dir: DataDir = None, mongo_uri: MongoUri = None,
+) -> None:
+    """Save a segment (a name a live segment has already is an input error)."""
+    async def work(text: str, low: float, high: float):
+        from store.segments import create_segment
+
+        async with _store(data_dir, mongo_uri) as store:
+            return await create_segment(store.db, database=database, name=name,
+                                        expression=text, description=description,
+                                        tags=tags or [], range_from=low, range_to=high,
+                                        maximum=maximum, actor=_actor())
+
+    def run():
+        low, high = _parse_range(range_text) if range_text else (0.0, 100.0)
+        segment = asyncio.run(work(_read(expression), low, high))
+        typer.echo(f"created segment {segment.name} (id {segment.id}, version {segment.version})")
+    _run(run)
+
+
+@segments_app.command("list")
+def segments_list(
+    search: Annotated[Optional[str], typer.Option("--search", help="Part of the name.")] = None,
+    tag: Annotated[Optional[str], typer.Option("--tag")] = None,
+    in_bin: Annotated[bool, typer.Option("--bin", help="List the bin instead.")] = False,
+    database: Database = "main", data_dir: DataDir = None, mongo_uri: MongoUri = None,
+) -> None:
+    """List segments by name: id, version, name, tags."""
+    async def work():
+        from store.segment_search import list_segments
+
+        async with _store(data_dir, mongo_uri) as store:
+            after = None
+            while True:
+                page = await list_segments(store.db, database, search=search, tag=tag,
+                                           in_bin=in_bin, first=200, after=after)
+                for segment in page.items:
+                    tags = f"  [{', '.join(segment.tags)}]" if segment.tags else ""
+                    typer.echo(f"{segment.id}  v{segment.version}  {segment.name}{tags}")
+                if not page.has_next:
+                    return
+                after = page.end_cursor
+    _run(lambda: asyncio.run(work()))
+
+
+@segments_app.command("show")
+def segments_show(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Segment name or id.")],
+    now: Now = None,
+    count: Annotated[bool, typer.Option("--count/--no-count",
+                                        help="Count the members now (logged).")] = True,
+    database: Database = "main", data_dir: DataDir = None, mongo_uri: MongoUri = None,
+) -> None:
+    """Show a segment: its definition, version, current count and last count."""
+    async def work(moment):
+        from store.segment_runs import count_segment
+        from store.segments import find_segment
+
+        async with _store(data_dir, mongo_uri) as store:
+            segment = await find_segment(store.db, database, name, in_bin=None)
+            members = None
+            if count and not segment.in_bin:
+                members = await count_segment(store.db, segment.id, now=moment, actor=_actor())
+            return segment, members
+
+    def run():
+        segment, members = asyncio.run(work(_parse_now(now)))
+        lines = [
+            ("name", segment.name), ("id", segment.id), ("database", segment.database),
+            ("version", segment.version), ("in bin", "yes" if segment.in_bin else "no"),
+            ("description", segment.description or ""), ("tags", ", ".join(segment.tags)),
+            ("access groups", ", ".join(segment.access_groups)),
+            ("expression", segment.expression or "(every contact)"),
+            ("range", f"{_percent(segment.range_from)}:{_percent(segment.range_to)} %"),
+            ("maximum", segment.maximum if segment.maximum is not None else "none"),
+            ("updated", f"{_time(segment.updated_at)} by {segment.updated_by}"),
+            ("created", f"{_time(segment.created_at)} by {segment.created_by}"),
+        ]
+        if members is not None:
+            lines.append(("count", members))
+        last = ("never" if segment.last_count is None
+                else f"{segment.last_count} at {_time(segment.last_count_at)}")
+        lines.append(("last count", last))
+        for label, value in lines:
+            typer.echo(f"{label + ':':<15}{value}")
+    _run(run)
+
+
+def _segment_command(name: str, action: str, in_bin: bool | None, data_dir, mongo_uri,
+                     database: str):
+    async def work():
+        from store import segment_bin
+        from store.segments import find_segment
+
+        async with _store(data_dir, mongo_uri) as store:
+            segment = await find_segment(store.db, database, name, in_bin=in_bin)
+            if action == "delete":
+                await segment_bin.delete_segment(store.db, segment.id, actor=_actor())
+                return f"moved segment {segment.name} to the bin"
+            if action == "restore":
+                await segment_bin.restore_segment(store.db, segment.id, actor=_actor())
+                return f"restored segment {segment.name}"
+            await segment_bin.purge_segment(store.db, segment.id, actor=_actor())
+            return f"purged segment {segment.name} (id {segment.id})"
+    _run(lambda: typer.echo(asyncio.run(work())))
+
+
+SegmentName = Annotated[str, typer.Argument(metavar="NAME", help="Segment name or id.")]
+
+
+@segments_app.command("delete")
+def segments_delete(name: SegmentName, database: Database = "main", data_dir: DataDir = None,
+                    mongo_uri: MongoUri = None) -> None:
+    """Move a segment to the bin (refused while segments or campaigns use it)."""
+    _segment_command(name, "delete", False, data_dir, mongo_uri, database)
+
+
+@segments_app.command("restore")
+def segments_restore(name: SegmentName, database: Database = "main", data_dir: DataDir = None,
+                     mongo_uri: MongoUri = None) -> None:
+    """Bring a segment back from the bin."""
+    _segment_command(name, "restore", True, data_dir, mongo_uri, database)
+
+
+@segments_app.command("purge")
+def segments_purge(name: SegmentName, database: Database = "main", data_dir: DataDir = None,
+                   mongo_uri: MongoUri = None) -> None:
+    """Remove a segment in the bin for good, with its versions and computation log."""
+    _segment_command(name, "purge", True, data_dir, mongo_uri, database)
+
+
+@segments_app.command("history")
+def segments_history(name: SegmentName, database: Database = "main", data_dir: DataDir = None,
+                     mongo_uri: MongoUri = None) -> None:
+    """List a segment's versions: when, who, what changed, and the expression."""
+    async def work():
+        from store.segment_history import segment_history
+        from store.segments import find_segment
+
+        async with _store(data_dir, mongo_uri) as store:
+            segment = await find_segment(store.db, database, name, in_bin=None)
+            return await segment_history(store.db, segment.id)
+
+    def run():
+        for version in asyncio.run(work()):
+            note = f"  ({version.note})" if version.note else ""
+            typer.echo(f"v{version.version}  {_time(version.at)}  {version.by}  changed: "
+                       f"{', '.join(version.changed)}{note}")
+            typer.echo(f"    {version.definition.expression or '(every contact)'}")
+    _run(run)
+
+
+# --- export ------------------------------------------------------------------------------------
+
+@app.command("export")
+def export_command(
+    segment_name: Annotated[str, typer.Argument(metavar="SEGMENT", help="Segment name or id.")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="CSV file (default: stdout).")] = None,
+    now: Now = None,
+    database: Database = "main", data_dir: DataDir = None, mongo_uri: MongoUri = None,
+) -> None:
+    """Write a segment's current members as CSV: a header row (id, then the fields)."""
+    async def work(moment):
+        from store.exports import export_csv, write_csv
+        from store.segments import find_segment
+
+        async with _store(data_dir, mongo_uri) as store:
+            segment = await find_segment(store.db, database, segment_name)
+            if out is None:
+                async for text in export_csv(store.db, segment.id, now=moment, actor=_actor()):
+                    typer.echo(text, nl=False)
+                return
+            # Written beside the target and moved over it when complete: a failed export
+            # never leaves a truncated file under the name asked for.
+            partial = out.with_name(out.name + ".part")
+            try:
+                with partial.open("wb") as handle:
+                    await write_csv(store.db, segment.id, handle, now=moment, actor=_actor())
+                partial.replace(out)
+            finally:
+                partial.unlink(missing_ok=True)
+    _run(lambda: asyncio.run(work(_parse_now(now))))
+
+
+# --- lists -------------------------------------------------------------------------------------
+
+@lists_app.command("create")
+def lists_create(name: str, database: Database = "main", data_dir: DataDir = None,
+                 mongo_uri: MongoUri = None) -> None:
+    """Create an empty static list (names are unique ignoring letter case)."""
+    async def work():
+        from store.lists import create_list
+
+        async with _store(data_dir, mongo_uri) as store:
+            return await create_list(store.db, database, name, actor=_actor())
+    _run(lambda: typer.echo(f"created list {asyncio.run(work()).name}"))
+
+
+@lists_app.command("add")
+def lists_add(name: str, ids: Annotated[list[str], typer.Argument(metavar="ID...")],
+              database: Database = "main", data_dir: DataDir = None,
+              mongo_uri: MongoUri = None) -> None:
+    """Add contacts to a static list by id (unknown ids are reported, not fatal)."""
+    async def work():
+        from store.lists import add_to_list
+
+        async with _store(data_dir, mongo_uri) as store:
+            return await add_to_list(store.db, database, name, ids)
+
+    def run():
+        change = asyncio.run(work())
+        for contact_id in change.unknown:
+            typer.echo(f"no contact {contact_id}", err=True)
+        typer.echo(f"added {change.changed}, already in the list {change.unchanged}, "
+                   f"unknown {len(change.unknown)}")
+    _run(run)
+
+
+@lists_app.command("list")
+def lists_list(database: Database = "main", data_dir: DataDir = None,
+               mongo_uri: MongoUri = None) -> None:
+    """List the static lists of a database."""
+    async def work():
+        from store.lists import list_lists
+
+        async with _store(data_dir, mongo_uri) as store:
+            return await list_lists(store.db, database)
+    _run(lambda: [typer.echo(item.name) for item in asyncio.run(work())])
+
+
+# --- campaigns ---------------------------------------------------------------------------------
+
+@campaigns_app.command("create")
+def campaigns_create(
+    name: str,
+    channel: Annotated[str, typer.Option("--channel", help="email, sms or push")],
+    segment_name: Annotated[str, typer.Option("--segment", help="Target segment name or id.")],
+    database: Database = "main", data_dir: DataDir = None, mongo_uri: MongoUri = None,
+) -> None:
+    """Create a draft campaign targeting a segment."""
+    async def work():
+        from store.campaigns import create_campaign
+        from store.segments import find_segment
+
+        async with _store(data_dir, mongo_uri) as store:
+            segment = await find_segment(store.db, database, segment_name)
+            return await create_campaign(store.db, name=name, channel=channel,
+                                         segment_id=segment.id, actor=_actor())
+
+    def run():
+        campaign = asyncio.run(work())
+        typer.echo(f"created campaign {campaign.name} (id {campaign.id}, {campaign.channel})")
+    _run(run)
+
+
+@campaigns_app.command("send")
+def campaigns_send(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Campaign name or id.")],
+    now: Now = None,
+    database: Database = "main", data_dir: DataDir = None, mongo_uri: MongoUri = None,
+) -> None:
+    """Send a campaign: freeze its recipients now (sending it again changes nothing)."""
+    async def work(moment):
+        from store.campaigns import find_campaign, send_campaign
+
+        async with _store(data_dir, mongo_uri) as store:
+            campaign = await find_campaign(store.db, database, name)
+            was_sent = campaign.status == "sent"
+            return was_sent, await send_campaign(store.db, campaign.id, moment, actor=_actor())
+
+    def run():
+        was_sent, campaign = asyncio.run(work(_parse_now(now)))
+        already = " (already sent; nothing changed)" if was_sent else ""
+        typer.echo(f"sent campaign {campaign.name} to {campaign.recipient_count} recipients "
+                   f"(segment version {campaign.segment_version}, at "
+                   f"{_time(campaign.now)}){already}")
+    _run(run)
+
+
+@campaigns_app.command("recipients")
+def campaigns_recipients(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Campaign name or id.")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="CSV file (default: stdout).")] = None,
+    database: Database = "main", data_dir: DataDir = None, mongo_uri: MongoUri = None,
+) -> None:
+    """Write a sent campaign's recipients as CSV (id, then the channel's address field)."""
+    async def work():
+        from store.campaigns import find_campaign
+        from store.recipients import export_recipients_csv
+
+        async with _store(data_dir, mongo_uri) as store:
+            campaign = await find_campaign(store.db, database, name)
+            handle = out.open("w", encoding="utf-8", newline="") if out else None
+            try:
+                async for text in export_recipients_csv(store.db, campaign.id):
+                    if handle is None:
+                        typer.echo(text, nl=False)
+                    else:
+                        handle.write(text)
+            finally:
+                if handle is not None:
+                    handle.close()
+    _run(lambda: asyncio.run(work()))

@@ -15,7 +15,14 @@ PROFILE_DATABASES = "profile_databases"
 FIELDS = "fields"
 CONTACTS = "contacts"
 EVENTS = "events"
+EVENT_TYPES = "event_types"
+SUMMARY_PENDING = "summary_pending"
 LISTS = "lists"
+SEGMENTS = "segments"
+SEGMENT_VERSIONS = "segment_versions"
+SEGMENT_RUNS = "segment_runs"
+CAMPAIGNS = "campaigns"
+CAMPAIGN_RECIPIENTS = "campaign_recipients"
 
 MAX_FIELD_INDEXES = 40
 MAX_EVENT_TYPE_INDEXES = 20
@@ -40,8 +47,34 @@ FIXED_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("database", ASCENDING), ("type", ASCENDING), ("time", ASCENDING)],
                    name="database_type_time"),
     ],
+    EVENT_TYPES: [IndexModel([("database", ASCENDING), ("type", ASCENDING)], name="database_type")],
+    SUMMARY_PENDING: [],
     LISTS: [
         IndexModel([("database", ASCENDING), ("name", ASCENDING)], name="database_name"),
+    ],
+    # Names are unique among the live segments of a database only: a segment in the bin
+    # gives its name up (restoring it is refused while another live segment has it).
+    SEGMENTS: [
+        IndexModel([("database", ASCENDING), ("name_folded", ASCENDING)], unique=True,
+                   partialFilterExpression={"in_bin": False}, name="live_name_unique"),
+        IndexModel([("database", ASCENDING), ("in_bin", ASCENDING), ("name_folded", ASCENDING),
+                    ("_id", ASCENDING)], name="database_bin_name_id"),
+        IndexModel([("references", ASCENDING)], name="references"),
+    ],
+    SEGMENT_VERSIONS: [
+        IndexModel([("segment", ASCENDING), ("version", ASCENDING)], unique=True,
+                   name="segment_version"),
+    ],
+    SEGMENT_RUNS: [
+        IndexModel([("segment", ASCENDING), ("at", ASCENDING)], name="segment_at"),
+    ],
+    CAMPAIGNS: [
+        IndexModel([("database", ASCENDING), ("name_folded", ASCENDING)], unique=True,
+                   name="database_name_folded"),
+        IndexModel([("segment_id", ASCENDING)], name="segment_id"),
+    ],
+    CAMPAIGN_RECIPIENTS: [
+        IndexModel([("campaign", ASCENDING), ("_id", ASCENDING)], name="campaign_id"),
     ],
 }
 

@@ -14,6 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from store import embedded
 from store.collections import ensure_collections
+from store.events import repair_interrupted
 from store.fields import DEFAULT_DATABASE, ensure_database
 
 _DB_NAME = re.compile(r"[A-Za-z0-9_-]{1,63}")
@@ -90,6 +91,7 @@ async def prepare(db: AsyncDatabase) -> None:
     """Collections, indexes, the `main` profile database and every database's standard
     fields; idempotent."""
     await ensure_collections(db)
+    await repair_interrupted(db)
     await ensure_database(db, DEFAULT_DATABASE)
     async for document in db["profile_databases"].find({"_id": {"$ne": DEFAULT_DATABASE}},
                                                        {"_id": 1}):

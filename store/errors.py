@@ -8,3 +8,24 @@ from dsl.errors import SegmentTypeError
 
 class StoreInputError(SegmentTypeError):
     """A bad or unknown name (profile database, field), or a conflicting definition."""
+
+
+class NotFoundError(StoreInputError):
+    """No segment, list or campaign by that name or id (GraphQL may answer null instead)."""
+
+
+class NameTakenError(StoreInputError):
+    """A name already used by another live segment, list or campaign of the database."""
+
+
+class InUseError(StoreInputError):
+    """A segment others depend on cannot go to the bin or be purged; `users` names them
+    (`"segment <name>"`, `"campaign <name>"`) so a caller can show the list."""
+
+    def __init__(self, message: str, *, users: list[str], suggestion: str | None = None) -> None:
+        super().__init__(message, suggestion=suggestion)
+        self.users = list(users)
+
+
+class ConflictError(StoreInputError):
+    """Someone else changed the object between our read and our write; reload and retry."""

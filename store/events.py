@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import socket
 from collections.abc import Iterable
 
 import pymongo
@@ -16,14 +18,14 @@ from pymongo.errors import BulkWriteError
 
 from dsl.values import (ValueRejected, normalize_attributes, parse_iso_datetime, summary_key,
                         to_millis)
-from store.collections import (CONTACTS, EVENTS, MAX_EVENT_TYPE_INDEXES, contact_index_paths,
-                               summary_index_path)
+from store.collections import (CONTACTS, EVENT_TYPES, EVENTS, MAX_EVENT_TYPE_INDEXES,
+                               SUMMARY_PENDING, contact_index_paths, summary_index_path)
 from store.contacts import MAX_ID_LENGTH, contact_key
 from store.fields import INDEX_BUILD_TIMEOUT_S, load_schema, validate_database_name
 from store.results import RowError, WriteReport
 
-__all__ = ["RowError", "WriteReport", "event_key", "list_event_types", "rebuild_summaries",
-           "track_events"]
+__all__ = ["EventIngest", "RowError", "WriteReport", "event_key", "latest_event_times",
+           "list_event_types", "rebuild_summaries", "repair_interrupted", "track_events"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ MAX_BATCH = 10_000
 _DUPLICATE_KEY = 11000
 _ROW_KEYS = frozenset({"id", "contact", "type", "time", "attributes"})
 _SUMMARY_BATCH = 1000
+_OWNER = {"host": socket.gethostname(), "pid": os.getpid()}
 
 
 class _Rejected(Exception):
@@ -92,91 +95,156 @@ def _parse_row(row: object, database: str) -> tuple[str | None, str, dict]:
 async def track_events(db: AsyncDatabase, database: str, rows: list[dict]) -> WriteReport:
     """Store events. An event id seen before (in this database) is a duplicate: stored
     once, counted in `duplicates`, and never counted twice in the contact's summary."""
-    if len(rows) > MAX_BATCH:
-        raise ValueError(f"at most {MAX_BATCH} events per call, not {len(rows)}")
-    await load_schema(db, database)  # refuses an unknown profile database
-    report = WriteReport()
-    parsed: list[tuple[int, str | None, str, dict]] = []
-    for index, row in enumerate(rows):
-        try:
-            event_id, contact, document = _parse_row(row, database)
-        except _Rejected as error:
-            raw_id = row.get("id") if isinstance(row, dict) else None
-            report.rejected.append(RowError(index, raw_id if isinstance(raw_id, str) else None,
-                                            str(error)))
-            continue
-        parsed.append((index, event_id, contact, document))
+    ingest = EventIngest(db, database)
+    report = await ingest.add(rows)
+    await ingest.apply()
+    return report
 
-    keys = list({document["contact"] for _, _, _, document in parsed})
-    existing = set()
-    if keys:
-        existing = {document["_id"] async for document in
-                    db[CONTACTS].find({"_id": {"$in": keys}}, {"_id": 1})}
-    documents: list[dict] = []
-    positions: list[tuple[int, str | None]] = []
-    for index, event_id, contact, document in parsed:
-        if document["contact"] not in existing:
-            report.rejected.append(RowError(index, event_id,
-                                            f"no contact {contact} in database {database}"))
-            continue
-        document = {"_id": event_key(database, event_id) if event_id is not None
-                    else ObjectId(), **document}
-        documents.append(document)
-        positions.append((index, event_id))
 
-    failed: dict[int, dict] = {}
-    if documents:
+class EventIngest:
+    """Stores events batch by batch and applies their summaries in one pass per contact.
+
+    `add` inserts a batch and adds the newly stored events (never duplicates) to summary
+    changes kept in memory; `apply` writes them: one `$inc`/`$min`/`$max` update per
+    contact, whatever the number of its events, exact in any order of arrival. Updating a
+    contact is the expensive write, so an import applies once at the end (or when
+    `pending_contacts` grows large) rather than once per batch.
+
+    Before a batch is inserted a marker naming its contacts is stored in `summary_pending`
+    and it is removed after `apply`: a process that dies in between leaves the marker, and
+    `repair_interrupted` recomputes those contacts' summaries from their events."""
+
+    def __init__(self, db: AsyncDatabase, database: str) -> None:
+        self.db = db
+        self.database = database
+        self._checked = False
+        self._contacts: dict[str, dict[str, list]] = {}  # contact -> key -> [count, first, last]
+        self._types: dict[str, list] = {}  # event type -> [count, first, last]
+        self._markers: list[ObjectId] = []
+        # Contacts already seen to exist: an import names the same contacts batch after
+        # batch, and checking existence costs a look-up per contact.
+        self._known: set[str] = set()
+
+    @property
+    def pending_contacts(self) -> int:
+        return len(self._contacts)
+
+    async def add(self, rows: list[dict]) -> WriteReport:
+        if len(rows) > MAX_BATCH:
+            raise ValueError(f"at most {MAX_BATCH} events per call, not {len(rows)}")
+        if not self._checked:
+            await load_schema(self.db, self.database)  # refuses an unknown profile database
+            self._checked = True
+        report = WriteReport()
+        documents, positions = await self._valid_documents(rows, report)
+        if documents:
+            marker = ObjectId()
+            await self.db[SUMMARY_PENDING].insert_one(
+                {"_id": marker, "database": self.database, "owner": _OWNER,
+                 "contacts": sorted({document["contact"] for document in documents})})
+            self._markers.append(marker)
+            for document in await self._insert(documents, positions, report):
+                self._count(document)
+        report.rejected.sort(key=lambda error: error.index)
+        return report
+
+    async def apply(self) -> None:
+        """Write the pending summary changes, then drop the markers they covered."""
+        operations = []
+        for contact, types in self._contacts.items():
+            operations.append(UpdateOne({"_id": contact}, _summary_update("events.", types)))
+        for start in range(0, len(operations), _SUMMARY_BATCH):
+            await self.db[CONTACTS].bulk_write(operations[start:start + _SUMMARY_BATCH],
+                                               ordered=False)
+        if self._types:
+            await self.db[EVENT_TYPES].bulk_write([
+                UpdateOne({"_id": f"{self.database}:{event_type}"},
+                          {**_summary_update("", {"": change}),
+                           "$setOnInsert": {"database": self.database, "type": event_type}},
+                          upsert=True)
+                for event_type, change in self._types.items()], ordered=False)
+            await _ensure_type_indexes(self.db, set(self._types))
+        if self._markers:
+            await self.db[SUMMARY_PENDING].delete_many({"_id": {"$in": self._markers}})
+        self._contacts, self._types, self._markers = {}, {}, []
+
+    async def _valid_documents(self, rows: list[dict], report: WriteReport):
+        parsed: list[tuple[int, str | None, str, dict]] = []
+        for index, row in enumerate(rows):
+            try:
+                event_id, contact, document = _parse_row(row, self.database)
+            except _Rejected as error:
+                raw_id = row.get("id") if isinstance(row, dict) else None
+                report.rejected.append(RowError(index, raw_id if isinstance(raw_id, str) else None,
+                                                str(error)))
+                continue
+            parsed.append((index, event_id, contact, document))
+        keys = list({document["contact"] for _, _, _, document in parsed} - self._known)
+        if keys:
+            self._known.update([document["_id"] async for document in
+                                self.db[CONTACTS].find({"_id": {"$in": keys}}, {"_id": 1})])
+        existing = self._known
+        documents: list[dict] = []
+        positions: list[tuple[int, str | None]] = []
+        for index, event_id, contact, document in parsed:
+            if document["contact"] not in existing:
+                report.rejected.append(RowError(
+                    index, event_id, f"no contact {contact} in database {self.database}"))
+                continue
+            documents.append({"_id": event_key(self.database, event_id) if event_id is not None
+                              else ObjectId(), **document})
+            positions.append((index, event_id))
+        return documents, positions
+
+    async def _insert(self, documents: list[dict], positions, report: WriteReport) -> list[dict]:
+        """Insert; return the documents newly stored (a repeated event id is a duplicate)."""
+        failed: dict[int, dict] = {}
         try:
-            await db[EVENTS].insert_many(documents, ordered=False)
+            await self.db[EVENTS].insert_many(documents, ordered=False)
         except BulkWriteError as error:
             if error.details.get("writeConcernErrors"):
                 raise
             failed = {write_error["index"]: write_error
                       for write_error in error.details.get("writeErrors", [])}
-    inserted: list[dict] = []
-    for position, document in enumerate(documents):
-        write_error = failed.get(position)
-        if write_error is None:
-            inserted.append(document)
-            report.stored += 1
-        elif write_error.get("code") == _DUPLICATE_KEY:
-            report.duplicates += 1
-        else:
-            index, event_id = positions[position]
-            report.rejected.append(RowError(
-                index, event_id, f"not stored: {write_error.get('errmsg', 'the write failed')}"))
-    report.rejected.sort(key=lambda error: error.index)
-    if inserted:
-        await _add_to_summaries(db, inserted)
-        await _ensure_type_indexes(db, {document["type"] for document in inserted})
-    return report
+        inserted = []
+        for position, document in enumerate(documents):
+            write_error = failed.get(position)
+            if write_error is None:
+                inserted.append(document)
+                report.stored += 1
+            elif write_error.get("code") == _DUPLICATE_KEY:
+                report.duplicates += 1
+            else:
+                index, event_id = positions[position]
+                report.rejected.append(RowError(
+                    index, event_id, f"not stored: {write_error.get('errmsg', 'the write failed')}"))
+        return inserted
+
+    def _count(self, document: dict) -> None:
+        contact = self._contacts.setdefault(document["contact"], {})
+        _merge(contact, summary_key(document["type"]), document["time"])
+        _merge(self._types, document["type"], document["time"])
 
 
-async def _add_to_summaries(db: AsyncDatabase, inserted: list[dict]) -> None:
-    """Count newly inserted events into their contacts' summaries: one update per contact,
-    `$inc` the count, `$min` first and `$max` last (exact in any order of arrival)."""
-    per_contact: dict[str, dict[str, list]] = {}
-    for document in inserted:
-        types = per_contact.setdefault(document["contact"], {})
-        key = summary_key(document["type"])
-        summary = types.get(key)
-        if summary is None:
-            types[key] = [1, document["time"], document["time"]]
-        else:
-            summary[0] += 1
-            summary[1] = min(summary[1], document["time"])
-            summary[2] = max(summary[2], document["time"])
-    operations = []
-    for contact, types in per_contact.items():
-        increments, minimums, maximums = {}, {}, {}
-        for key, (count, first, last) in types.items():
-            increments[f"events.{key}.count"] = count
-            minimums[f"events.{key}.first"] = first
-            maximums[f"events.{key}.last"] = last
-        operations.append(UpdateOne({"_id": contact}, {"$inc": increments, "$min": minimums,
-                                                       "$max": maximums}))
-    for start in range(0, len(operations), _SUMMARY_BATCH):
-        await db[CONTACTS].bulk_write(operations[start:start + _SUMMARY_BATCH], ordered=False)
+def _merge(changes: dict[str, list | None], key: str, time: dt.datetime) -> None:
+    change = changes.get(key)
+    if change is None:
+        changes[key] = [1, time, time]
+    else:
+        change[0] += 1
+        change[1] = min(change[1], time)
+        change[2] = max(change[2], time)
+
+
+def _summary_update(prefix: str, changes: dict[str, list]) -> dict:
+    """`$inc` counts, `$min` first and `$max` last: exact whatever the order of arrival."""
+    increments, minimums, maximums = {}, {}, {}
+    for key, (count, first, last) in changes.items():
+        path = f"{prefix}{key}." if key else ""
+        increments[f"{path}count"] = count
+        minimums[f"{path}first"] = first
+        maximums[f"{path}last"] = last
+    return {"$inc": increments, "$min": minimums, "$max": maximums}
 
 
 async def _ensure_type_indexes(db: AsyncDatabase, event_types: set[str]) -> None:
@@ -243,4 +311,56 @@ async def rebuild_summaries(db: AsyncDatabase, database: str,
 async def list_event_types(db: AsyncDatabase, database: str) -> list[str]:
     """The event types seen in a profile database, sorted."""
     validate_database_name(database)
-    return sorted(await db[EVENTS].distinct("type", {"database": database}))
+    return sorted([document["type"] async for document in
+                   db[EVENT_TYPES].find({"database": database}, {"type": 1})])
+
+
+async def latest_event_times(db: AsyncDatabase, database: str,
+                             event_types: Iterable[str]) -> dict[str, dt.datetime | None]:
+    """The time of the latest stored event of each type (None: none stored yet)."""
+    wanted = sorted(set(event_types))
+    latest: dict[str, dt.datetime | None] = dict.fromkeys(wanted)
+    async for document in db[EVENT_TYPES].find(
+            {"_id": {"$in": [f"{database}:{event_type}" for event_type in wanted]}},
+            {"type": 1, "last": 1}):
+        latest[document["type"]] = document["last"]
+    return latest
+
+
+async def repair_interrupted(db: AsyncDatabase) -> int:
+    """Recompute the summaries a dead ingesting process left unapplied (its markers in
+    `summary_pending`); returns the number of markers repaired. Markers of live processes,
+    or of other hosts (whose processes this host cannot see), are left alone."""
+    repaired = 0
+    async for marker in db[SUMMARY_PENDING].find({"owner.host": _OWNER["host"]}):
+        if _process_alive(marker["owner"]["pid"]):
+            continue
+        await rebuild_summaries(db, marker["database"], marker["contacts"])
+        await _rebuild_event_types(db, marker["database"])
+        await db[SUMMARY_PENDING].delete_one({"_id": marker["_id"]})
+        repaired += 1
+    return repaired
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def _rebuild_event_types(db: AsyncDatabase, database: str) -> None:
+    with pymongo.timeout(INDEX_BUILD_TIMEOUT_S):
+        async for group in await db[EVENTS].aggregate([
+                {"$match": {"database": database}},
+                {"$group": {"_id": "$type", "count": {"$sum": 1}, "first": {"$min": "$time"},
+                            "last": {"$max": "$time"}}}], allowDiskUse=True):
+            await db[EVENT_TYPES].update_one(
+                {"_id": f"{database}:{group['_id']}"},
+                {"$set": {"database": database, "type": group["_id"], "count": group["count"],
+                          "first": group["first"], "last": group["last"]}}, upsert=True)

@@ -21,11 +21,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 from dsl.schema import FieldSchema
 from store.contacts import upsert_contacts
 from store.errors import StoreInputError
-from store.events import track_events
+from store.events import EventIngest
 from store.fields import load_schema
 from store.results import RowError, WriteReport
 
 BATCH_SIZE = 1000
+# An events import keeps summary changes in memory (a few hundred bytes a contact) and
+# writes them when this many contacts are pending, and at the end.
+MAX_PENDING_CONTACTS = 200_000
 CSV_ID = "id"
 CSV_LISTS = "lists"
 CSV_LIST_SEPARATOR = ";"
@@ -80,14 +83,26 @@ async def import_contacts(store, database: str, path: Path | str, *,
 
 async def import_events(store, database: str, path: Path | str, *,
                         progress: bool = False) -> WriteReport:
-    """Import events from JSON Lines, one event object a line."""
+    """Import events from JSON Lines, one event object a line. Contact summaries are
+    written once per contact at the end (see store.events.EventIngest), so the imported
+    events count in segments when the import returns."""
     path = Path(path)
     await load_schema(store.db, database)  # refuses an unknown profile database up front
     with path.open("rb") as handle, _progress(path, progress, "events") as bar:
         if path.suffix.lower() == ".csv":
             raise StoreInputError(f"{path.name}: events are imported from JSON Lines, one "
                                   "event object a line, not CSV")
-        return await _import(store.db, database, _jsonl_rows(handle, bar), track_events)
+        ingest = EventIngest(store.db, database)
+
+        async def write(_db: AsyncDatabase, _database: str, rows: list[dict]) -> WriteReport:
+            report = await ingest.add(rows)
+            if ingest.pending_contacts >= MAX_PENDING_CONTACTS:
+                await ingest.apply()
+            return report
+
+        report = await _import(store.db, database, _jsonl_rows(handle, bar), write)
+        await ingest.apply()  # summaries are written once per contact, at the end
+        return report
 
 
 def _is_csv(path: Path, handle: BinaryIO) -> bool:

@@ -16,6 +16,7 @@ from dsl.json_codec import from_json
 from dsl.segments import inline_segments, referenced_segments
 from dsl.temporal import normalize_now
 from dsl.values import fold
+from store.events import latest_event_times
 from store.fields import load_schema
 
 
@@ -58,25 +59,15 @@ async def resolve_segments(db, database: str, expr: ast.Expression, *,
     return inline_segments(expr, definitions, names=names, start=defining)
 
 
-async def latest_event_times(db, database: str, expr: ast.Expression) -> dict:
-    """The time of the latest stored event of each type `expr` uses (None: none stored);
-    one indexed look-up per type, so the compiler can skip joins the summaries make moot."""
-    types = {node.event_type for node in ast.walk(expr) if isinstance(node, ast.EventCondition)}
-    latest = {}
-    for event_type in types:
-        found = await db.events.find_one({"database": database, "type": event_type},
-                                         {"time": 1}, sort=[("time", -1)])
-        latest[event_type] = found["time"] if found else None
-    return latest
-
-
 async def pipeline_for(db, database: str, selection: Selection) -> list[dict]:
     schema = await load_schema(db, database)
     expr = await resolve_segments(db, database, selection.expression)
+    event_types = {node.event_type for node in ast.walk(expr)
+                   if isinstance(node, ast.EventCondition)}
     return compile_segment(expr, schema, database=database, now=selection.now,
                            range_from=selection.range_from, range_to=selection.range_to,
                            maximum=selection.maximum,
-                           latest_events=await latest_event_times(db, database, expr))
+                           latest_events=await latest_event_times(db, database, event_types))
 
 
 async def count_members(db, database: str, selection: Selection) -> int:

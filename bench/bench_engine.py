@@ -1,0 +1,189 @@
+"""Import and evaluation on the embedded store, beside hand-written queries for the same answers.
+
+    .venv/bin/python -m bench.generate --contacts 100000 --events 1000000 --out bench-data
+    .venv/bin/python -m bench.bench_engine --data bench-data --store bench-store
+
+Reports: import rates (contacts, events) against the store's raw `insert_many` rate for the
+same event documents; then for typical segments the median time of `count` through our
+pipeline and through the fastest hand-written query we know for the same answer, the
+documents and keys examined (from `explain`), and whether the pipeline touches `events`.
+Every hand-written answer is checked equal to ours. Figures go to docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import statistics
+import time
+from pathlib import Path
+
+import orjson
+
+from bench.generate import DEFAULT_NOW
+from dsl.parser import parse
+from dsl.schema import FieldType
+from dsl.values import normalize_attributes, parse_iso_datetime
+from store import embedded
+from store.connection import StoreSettings, open_store
+from store.fields import define_field
+from store.importers import import_contacts, import_events
+from store.selection import Selection, count_members, pipeline_for
+
+NOW = DEFAULT_NOW
+DAY = dt.timedelta(days=1)
+RAW_SAMPLE = 200_000
+
+
+def hand_count(collection: str, pipeline: list[dict]):
+    return collection, pipeline + [{"$count": "n"}]
+
+
+# (label, expression, range, maximum, hand-written (collection, pipeline) for the same count)
+CASES = [
+    ("field condition", 'City equals "Krakow"', (0, 100), None,
+     hand_count("contacts", [{"$match": {"database": "main", "folded.City": "krakow"}}])),
+    ("occurred in window", "event MailClick occurred in last 30 days", (0, 100), None,
+     hand_count("contacts", [{"$match": {"database": "main",
+                                         "events.MailClick.last": {"$gte": NOW - 30 * DAY}}}])),
+    ("did not occur in window", "event MailOpen did not occur in last 30 days", (0, 100), None,
+     hand_count("contacts", [{"$match": {"database": "main", "$nor": [
+         {"events.MailOpen.last": {"$gte": NOW - 30 * DAY}}]}}])),
+    ("counted window", "event MailClick occurred at least 3 times in last 30 days", (0, 100), None,
+     hand_count("events", [
+         {"$match": {"database": "main", "type": "MailClick",
+                     "time": {"$gte": NOW - 30 * DAY, "$lte": NOW}}},
+         {"$group": {"_id": "$contact", "n": {"$sum": 1}}}, {"$match": {"n": {"$gte": 3}}}])),
+    ("event attribute", "event product_purchased occurred where price > 100", (0, 100), None,
+     hand_count("events", [
+         {"$match": {"database": "main", "type": "product_purchased",
+                     "attributes.price": {"$gt": 100}}},
+         {"$group": {"_id": "$contact"}}])),
+    ("mix, range and maximum",
+     'City in ("Krakow", "Warsaw") and Age between 25 and 40 and '
+     'event MailOpen occurred in last 90 days', (0, 50), 1000,
+     hand_count("contacts", [
+         {"$match": {"database": "main", "bucket": {"$gte": 0, "$lt": 5000},
+                     "folded.City": {"$in": ["krakow", "warsaw"]},
+                     "fields.Age": {"$gte": 25, "$lte": 40},
+                     "events.MailOpen.last": {"$gte": NOW - 90 * DAY}}},
+         {"$sort": {"bucket": 1, "_id": 1}}, {"$limit": 1000}])),
+]
+
+
+def examined(explain: dict) -> tuple[int, int]:
+    """(documents, keys) examined, summed over every executionStats in an explain."""
+    docs = keys = 0
+    stack = [explain]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stats = node.get("executionStats")
+            if isinstance(stats, dict):
+                docs += stats.get("totalDocsExamined", 0)
+                keys += stats.get("totalKeysExamined", 0)
+            stack.extend(value for key, value in node.items() if key != "executionStats")
+        elif isinstance(node, list):
+            stack.extend(node)
+    return docs, keys
+
+
+async def median_time(work, repeat: int) -> tuple[float, object]:
+    samples, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = await work()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples), result
+
+
+async def raw_insert_rate(db, events_path: Path) -> float:
+    """The store's own insert_many rate for the same event documents, same indexes."""
+    documents = []
+    with events_path.open("rb") as handle:
+        for line in handle:
+            row = orjson.loads(line)
+            attributes, folded = normalize_attributes(row.get("attributes"))
+            documents.append({"_id": f"main:{row['id']}", "database": "main",
+                              "contact": f"main:{row['contact']}", "type": row["type"],
+                              "time": parse_iso_datetime(row["time"]),
+                              "attributes": attributes, "folded": folded})
+            if len(documents) == RAW_SAMPLE:
+                break
+    raw = db.raw_events
+    await raw.drop()
+    await raw.create_index([("contact", 1), ("type", 1), ("time", 1)])
+    await raw.create_index([("database", 1), ("type", 1), ("time", 1)])
+    start = time.perf_counter()
+    for offset in range(0, len(documents), 1000):
+        await raw.insert_many(documents[offset:offset + 1000], ordered=False)
+    rate = len(documents) / (time.perf_counter() - start)
+    await raw.drop()
+    return rate
+
+
+async def run(data: Path, store_dir: Path, skip_import: bool, repeat: int) -> None:
+    lease = await embedded.acquire(store_dir)
+    settings = StoreSettings.from_env(mongo_uri=lease.uri, db_name="bench",
+                                      query_timeout_ms=600_000)
+    try:
+        async with open_store(settings) as store:
+            if not skip_import:
+                for name, kind in orjson.loads((data / "fields.json").read_bytes()).items():
+                    await define_field(store.db, "main", name, FieldType(kind))
+                for label, importer, path in (("contacts", import_contacts, data / "contacts.jsonl"),
+                                              ("events", import_events, data / "events.jsonl")):
+                    start = time.perf_counter()
+                    report = await importer(store, "main", path, progress=False)
+                    seconds = time.perf_counter() - start
+                    print(f"import {label}: {report.stored} stored, {len(report.rejected)} "
+                          f"rejected in {seconds:.1f} s = {report.stored / seconds:,.0f} rows/s",
+                          flush=True)
+                raw = await raw_insert_rate(store.db, data / "events.jsonl")
+                print(f"raw insert_many of the same event documents: {raw:,.0f} docs/s", flush=True)
+            print(f"\n| segment | members | ours ms | hand-written ms | ratio | ours docs/keys "
+                  f"examined | hand docs/keys | joins events |")
+            print("|---|---|---|---|---|---|---|---|")
+            for label, text, (low, high), maximum, (collection, hand) in CASES:
+                selection = Selection.at(parse(text), NOW, range_from=low, range_to=high,
+                                         maximum=maximum)
+                ours_s, ours = await median_time(
+                    lambda: count_members(store.db, "main", selection), repeat)
+
+                async def hand_written():
+                    rows = [row async for row in await store.db[collection].aggregate(hand)]
+                    return rows[0]["n"] if rows else 0
+
+                hand_s, theirs = await median_time(hand_written, repeat)
+                assert ours == theirs, (label, ours, theirs)
+                pipeline = await pipeline_for(store.db, "main", selection)
+                ours_explain = await store.db.command(
+                    "explain", {"aggregate": "contacts", "pipeline": pipeline, "cursor": {}},
+                    verbosity="executionStats")
+                hand_explain = await store.db.command(
+                    "explain", {"aggregate": collection, "pipeline": hand, "cursor": {}},
+                    verbosity="executionStats")
+                joins = any("$lookup" in stage for stage in pipeline)
+                ours_docs, ours_keys = examined(ours_explain)
+                hand_docs, hand_keys = examined(hand_explain)
+                print(f"| {label} | {ours} | {ours_s * 1000:.0f} | {hand_s * 1000:.0f} | "
+                      f"{ours_s / hand_s:.2f} | {ours_docs}/{ours_keys} | {hand_docs}/{hand_keys} "
+                      f"| {'yes' if joins else 'no (0 event documents)'} |", flush=True)
+    finally:
+        lease.release()
+
+
+def main() -> None:
+    arguments = argparse.ArgumentParser(description=__doc__)
+    arguments.add_argument("--data", type=Path, default=Path("bench-data"))
+    arguments.add_argument("--store", type=Path, default=Path("bench-store"))
+    arguments.add_argument("--skip-import", action="store_true",
+                           help="reuse the data already imported into --store")
+    arguments.add_argument("--repeat", type=int, default=5)
+    options = arguments.parse_args()
+    asyncio.run(run(options.data, options.store, options.skip_import, options.repeat))
+
+
+if __name__ == "__main__":
+    main()

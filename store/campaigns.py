@@ -1,0 +1,204 @@
+"""Campaigns: a name, a channel and a target segment; sending freezes the recipients.
+
+`campaigns`: `{_id: <token_hex(8)>, database, name, name_folded, channel, segment_id,
+status: "draft" | "sending" | "sent", segment_version, now, recipient_count, created_at,
+created_by, send_started_at, sent_at, sent_by}`; names unique per database ignoring case.
+
+Sending (`send_campaign`):
+1. `draft` → `sending`, atomically, recording the segment version and the evaluation time
+   `now` the send uses. Only one sender wins this step; a sender that finds the campaign
+   already `sending` (a concurrent send, or a retry after a crash) continues that send with
+   the recorded version and `now`, so it selects exactly the same members.
+2. The members are streamed from that version's definition in chunks, and each one that
+   can receive the channel is upserted into `campaign_recipients` under
+   `_id: "<campaign id>:<contact id>"`: a resumed or concurrent send never adds anyone twice.
+3. `sending` → `sent` with `recipient_count` counted from the stored recipients.
+A sent campaign is returned as it is: sending it again changes nothing.
+
+Who can receive what: email needs a value in `Email`, SMS a value in `MobilePhone` ("a
+value" as the language means it: not missing, not null, not empty text). Push has no
+address field in the standard schema (device tokens belong to the delivery system), so
+every member of the segment is a push recipient.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass, replace
+
+from pymongo import ASCENDING, ReturnDocument, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from dsl.temporal import normalize_now
+from dsl.values import fold, to_millis
+from store.collections import CAMPAIGN_RECIPIENTS, CAMPAIGNS
+from store.errors import NameTakenError, NotFoundError, StoreInputError
+from store.fields import DEFAULT_DATABASE
+from store.members import member_chunks, require_live
+from store.segment_definition import normalize_name
+from store.segment_history import get_version
+from store.segment_runs import timed_run
+from store.segments import require_segment, selection_of
+
+CHANNELS = ("email", "sms", "push")
+ADDRESS_FIELDS = {"email": "Email", "sms": "MobilePhone", "push": None}
+STATUSES = ("draft", "sending", "sent")
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: str
+    database: str
+    name: str
+    channel: str
+    segment_id: str
+    status: str
+    created_at: dt.datetime
+    created_by: str
+    segment_version: int | None = None
+    now: dt.datetime | None = None
+    recipient_count: int | None = None
+    send_started_at: dt.datetime | None = None
+    sent_at: dt.datetime | None = None
+    sent_by: str | None = None
+
+    @classmethod
+    def from_document(cls, document: dict) -> Campaign:
+        return cls(id=document["_id"], database=document["database"], name=document["name"],
+                   channel=document["channel"], segment_id=document["segment_id"],
+                   status=document["status"], created_at=document["created_at"],
+                   created_by=document["created_by"],
+                   segment_version=document.get("segment_version"), now=document.get("now"),
+                   recipient_count=document.get("recipient_count"),
+                   send_started_at=document.get("send_started_at"),
+                   sent_at=document.get("sent_at"), sent_by=document.get("sent_by"))
+
+
+def _now() -> dt.datetime:
+    return to_millis(dt.datetime.now(dt.timezone.utc))
+
+
+def _channel(channel: object) -> str:
+    text = channel.lower() if isinstance(channel, str) else channel
+    if text not in CHANNELS:
+        raise StoreInputError(f"{channel!r} is not a channel",
+                              suggestion="the channels are " + ", ".join(CHANNELS))
+    return text
+
+
+async def create_campaign(db: AsyncDatabase, *, name: str, channel: str, segment_id: str,
+                          actor: str, database: str | None = None) -> Campaign:
+    """A draft campaign targeting a live segment. Its profile database is the segment's
+    (`database`, when given, must be that one)."""
+    name = normalize_name(name, "campaign name")
+    channel = _channel(channel)
+    segment = await require_segment(db, segment_id)
+    if database is not None and database != segment.database:
+        raise StoreInputError(f"segment {segment.name} belongs to profile database "
+                              f"{segment.database}, not {database}",
+                              suggestion="target a segment of the campaign's database")
+    if segment.in_bin:
+        raise StoreInputError(f"segment {segment.name} is in the bin",
+                              suggestion="restore it first, or target another segment")
+    document = {"_id": secrets.token_hex(8), "database": segment.database, "name": name,
+                "name_folded": fold(name), "channel": channel, "segment_id": segment.id,
+                "status": "draft", "created_at": _now(), "created_by": actor}
+    try:
+        await db[CAMPAIGNS].insert_one(document)
+    except DuplicateKeyError:
+        raise NameTakenError(f"a campaign named {name} already exists in profile database "
+                             f"{segment.database}",
+                             suggestion="campaign names are unique ignoring letter case") from None
+    return Campaign.from_document(document)
+
+
+async def get_campaign(db: AsyncDatabase, campaign_id: str) -> Campaign | None:
+    document = await db[CAMPAIGNS].find_one({"_id": campaign_id})
+    return Campaign.from_document(document) if document else None
+
+
+async def require_campaign(db: AsyncDatabase, campaign_id: str) -> Campaign:
+    campaign = await get_campaign(db, campaign_id)
+    if campaign is None:
+        raise NotFoundError(f"no campaign with id {campaign_id}")
+    return campaign
+
+
+async def find_campaign(db: AsyncDatabase, database: str, ref: str) -> Campaign:
+    """The campaign of `database` with id `ref`, or named `ref` ignoring letter case."""
+    async for document in db[CAMPAIGNS].find(
+            {"database": database, "$or": [{"_id": ref}, {"name_folded": fold(ref)}]}):
+        return Campaign.from_document(document)
+    raise NotFoundError(f"no campaign named {ref!r} in profile database {database}")
+
+
+async def list_campaigns(db: AsyncDatabase, database: str = DEFAULT_DATABASE, *,
+                         segment_id: str | None = None) -> list[Campaign]:
+    """The campaigns of a database (or of one segment), by name."""
+    query: dict = {"database": database}
+    if segment_id is not None:
+        query["segment_id"] = segment_id
+    cursor = db[CAMPAIGNS].find(query).sort("name_folded", ASCENDING)
+    return [Campaign.from_document(document) async for document in cursor]
+
+
+async def send_campaign(db: AsyncDatabase, campaign_id: str, now: dt.datetime | None = None,
+                        *, actor: str) -> Campaign:
+    """Send a campaign: freeze its recipients (see the module docstring). Idempotent."""
+    campaign = await require_campaign(db, campaign_id)
+    if campaign.status == "sent":
+        return campaign
+    if campaign.status == "draft":
+        segment = await require_segment(db, campaign.segment_id)
+        require_live(segment)
+        started = await db[CAMPAIGNS].find_one_and_update(
+            {"_id": campaign.id, "status": "draft"},
+            {"$set": {"status": "sending", "segment_version": segment.version,
+                      "now": normalize_now(now), "send_started_at": _now(),
+                      "sent_by": actor}},
+            return_document=ReturnDocument.AFTER)
+        if started is None:  # someone else started (or finished) it meanwhile
+            return await send_campaign(db, campaign_id, now, actor=actor)
+        campaign = Campaign.from_document(started)
+    return await _finish(db, campaign, actor)
+
+
+async def _finish(db: AsyncDatabase, campaign: Campaign, actor: str) -> Campaign:
+    segment = await require_segment(db, campaign.segment_id)
+    version = await get_version(db, segment.id, campaign.segment_version)
+    selection = selection_of(version.definition, campaign.now)
+    field = ADDRESS_FIELDS[campaign.channel]
+    projection = {"_id": 0, "id": 1} if field is None else {"_id": 0, "id": 1,
+                                                            f"fields.{field}": 1}
+    at_version = replace(segment, version=campaign.segment_version)  # logged as used
+    async with timed_run(db, at_version, purpose="send", actor=actor,
+                         now=selection.now) as run:
+        async for chunk in member_chunks(db, segment.database, selection,
+                                         projection=projection):
+            run.count += len(chunk)
+            operations = []
+            for member in chunk:
+                address = None
+                if field is not None:
+                    address = member.get("fields", {}).get(field)
+                    if address is None or address == "":
+                        continue
+                operations.append(UpdateOne(
+                    {"_id": f"{campaign.id}:{member['id']}"},
+                    {"$setOnInsert": {"campaign": campaign.id, "database": campaign.database,
+                                      "contact": member["id"], "address": address,
+                                      "segment_version": campaign.segment_version,
+                                      "now": campaign.now, "at": _now()}},
+                    upsert=True))
+            if operations:
+                await db[CAMPAIGN_RECIPIENTS].bulk_write(operations, ordered=False)
+    count = await db[CAMPAIGN_RECIPIENTS].count_documents({"campaign": campaign.id})
+    sent = await db[CAMPAIGNS].find_one_and_update(
+        {"_id": campaign.id, "status": "sending"},
+        {"$set": {"status": "sent", "recipient_count": count, "sent_at": _now()}},
+        return_document=ReturnDocument.AFTER)
+    if sent is None:  # a concurrent sender finished first: same recipients, same count
+        return await require_campaign(db, campaign.id)
+    return Campaign.from_document(sent)
