@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 setup: $(VENV)/.installed
 
 run: setup
-	$(BIN)/segmentql --help
+	examples/tour.sh
 
 test: setup
 	$(BIN)/python -m pytest
