@@ -196,7 +196,8 @@ def _remove_state(data_dir: Path) -> None:
         (data_dir / STATE_FILE).unlink()
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` is running on this host (a zombie counts as gone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -212,7 +213,7 @@ def _alive(pid: int) -> bool:
 
 def _is_our_server(pid: int, data_dir: Path) -> bool:
     """Whether `pid` is the server of this data directory (not a recycled pid)."""
-    if not _alive(pid):
+    if not process_alive(pid):
         return False
     cmdline = Path(f"/proc/{pid}/cmdline")
     try:
@@ -328,10 +329,10 @@ async def _start(data_dir: Path, timeout: float) -> EmbeddedServer:
 def _wait_gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not process_alive(pid):
             return True
         time.sleep(0.05)
-    return not _alive(pid)
+    return not process_alive(pid)
 
 
 def _stop(server: EmbeddedServer, data_dir: Path) -> None:

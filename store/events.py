@@ -21,6 +21,7 @@ from dsl.values import (ValueRejected, normalize_attributes, parse_iso_datetime,
 from store.collections import (CONTACTS, EVENT_TYPES, EVENTS, MAX_EVENT_TYPE_INDEXES,
                                SUMMARY_PENDING, contact_index_paths, summary_index_path)
 from store.contacts import MAX_ID_LENGTH, contact_key
+from store.embedded import process_alive
 from store.fields import INDEX_BUILD_TIMEOUT_S, load_schema, validate_database_name
 from store.results import RowError, WriteReport
 
@@ -333,25 +334,13 @@ async def repair_interrupted(db: AsyncDatabase) -> int:
     or of other hosts (whose processes this host cannot see), are left alone."""
     repaired = 0
     async for marker in db[SUMMARY_PENDING].find({"owner.host": _OWNER["host"]}):
-        if _process_alive(marker["owner"]["pid"]):
+        if marker["owner"]["pid"] == os.getpid() or process_alive(marker["owner"]["pid"]):
             continue
         await rebuild_summaries(db, marker["database"], marker["contacts"])
         await _rebuild_event_types(db, marker["database"])
         await db[SUMMARY_PENDING].delete_one({"_id": marker["_id"]})
         repaired += 1
     return repaired
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 async def _rebuild_event_types(db: AsyncDatabase, database: str) -> None:

@@ -62,7 +62,7 @@ def _finish(process: subprocess.Popen) -> None:
 
 
 def _alive(pid: int) -> bool:
-    return embedded._alive(pid)
+    return embedded.process_alive(pid)
 
 
 async def test_start_reuse_and_stop_with_the_last_user(tmp_path: Path) -> None:
