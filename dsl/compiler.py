@@ -36,6 +36,7 @@ _NEGATED = {ast.CompareOp.NOT_EQUALS: ast.CompareOp.EQUALS,
 _NUMBER_OPS = {ast.CompareOp.GT: "$gt", ast.CompareOp.GTE: "$gte", ast.CompareOp.LT: "$lt",
                ast.CompareOp.LTE: "$lte"}
 _END = r"(?![\s\S])"  # end of text; `$` would also match before a final newline
+_NOTHING = {"_id": {"$exists": False}}  # a query no document matches
 
 
 def compile_segment(expr: ast.Expression, schema: FieldSchema, *, database: str,
@@ -74,7 +75,7 @@ def compile_segment(expr: ast.Expression, schema: FieldSchema, *, database: str,
         if maximum < 0:
             raise ValueError("the maximum cannot be negative")
         pipeline += [{"$sort": dict(MAXIMUM_ORDER)}, {"$limit": maximum}] if maximum else \
-            [{"$match": {"_id": {"$exists": False}}}]
+            [{"$match": _NOTHING}]
     return pipeline
 
 
@@ -93,10 +94,14 @@ def _and(*queries: dict) -> dict:
 
 
 def _not(query: dict) -> dict:
-    return {"$nor": [query]} if query else {"_id": {"$exists": False}}
+    return {"$nor": [query]} if query else dict(_NOTHING)
 
 
 def _interval_query(interval: temporal.Interval) -> dict:
+    """The bounds of a (half-)bounded interval; an unbounded one is no condition at all, and
+    `{path: {}}` would wrongly mean "equals an empty document"."""
+    if interval.lower is None and interval.upper is None:
+        raise ValueError("an unbounded interval has no query")
     bounds = {}
     if interval.lower is not None:
         bounds["$gte" if interval.lower_inclusive else "$gt"] = interval.lower
@@ -110,9 +115,9 @@ class _Lookup:
     """An event condition answered by joining the events collection."""
 
     index: int
-    database_events: dict  # the $match on events (type, time window, where)
+    events_match: dict  # the $match on events (type, time window, where)
     key_expression: dict  # `$_id` where the summary says events can exist, else null
-    limit: int | None  # counting past this changes no answer
+    limit: int  # counting past this changes no answer
     key: str = field(init=False)
     count: str = field(init=False)
 
@@ -120,10 +125,8 @@ class _Lookup:
         self.key, self.count = f"_k{self.index}", f"_e{self.index}"
 
     def stage(self) -> dict:
-        pipeline: list[dict] = [{"$match": self.database_events}]
-        if self.limit is not None:
-            pipeline.append({"$limit": self.limit})
-        pipeline.append({"$project": {"_id": 1}})
+        pipeline = [{"$match": self.events_match}, {"$limit": self.limit},
+                    {"$project": {"_id": 1}}]
         return {"$lookup": {"from": "events", "localField": self.key,
                             "foreignField": "contact", "pipeline": pipeline, "as": self.count}}
 
@@ -204,9 +207,8 @@ class _Compiler:
         if id(node) in self._lookup_of:
             return self._lookup_of[id(node)]
         events: dict = {"type": node.event_type}
-        bounds = _interval_query(window)
-        if bounds:
-            events["time"] = bounds
+        if window != temporal.Interval():
+            events["time"] = _interval_query(window)
         if node.where is not None:
             events = _and(events, self.where_query(node.where))
         if key_when is None:  # events can exist in the window only if the summary says so
@@ -296,7 +298,7 @@ def _minimum(node: ast.EventCondition) -> int:
     return 0 if node.count.op is ast.CountOp.AT_MOST else node.count.times
 
 
-def _count_limit(node: ast.EventCondition) -> int | None:
+def _count_limit(node: ast.EventCondition) -> int:
     """Counting events beyond this number cannot change the answer."""
     if not node.occurred or node.count is None:
         return 1

@@ -10,7 +10,7 @@ Sending (`send_campaign`):
    already `sending` (a concurrent send, or a retry after a crash) continues that send with
    the recorded version and `now`, so it selects exactly the same members.
 2. The members are streamed from that version's definition in chunks, and each one that
-   can receive the channel is upserted into `campaign_recipients` under
+   can receive the channel is inserted into `campaign_recipients` under
    `_id: "<campaign id>:<contact id>"`: a resumed or concurrent send never adds anyone twice.
 3. `sending` → `sent` with `recipient_count` counted from the stored recipients.
 A sent campaign is returned as it is: sending it again changes nothing.
@@ -27,9 +27,9 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass, replace
 
-from pymongo import ASCENDING, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from dsl.temporal import normalize_now
 from dsl.values import fold, to_millis
@@ -45,6 +45,7 @@ from store.segments import require_segment, selection_of
 CHANNELS = ("email", "sms", "push")
 ADDRESS_FIELDS = {"email": "Email", "sms": "MobilePhone", "push": None}
 STATUSES = ("draft", "sending", "sent")
+_DUPLICATE_KEY = 11000
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,20 @@ async def send_campaign(db: AsyncDatabase, campaign_id: str, now: dt.datetime | 
     return await _finish(db, campaign, actor)
 
 
+async def _insert_new(db: AsyncDatabase, documents: list[dict]) -> None:
+    """Insert recipients; one already there (a resumed or concurrent send) is kept as it
+    is. Plain inserts, not upserts: several times faster, and the `_id` is the guard."""
+    if not documents:
+        return
+    try:
+        await db[CAMPAIGN_RECIPIENTS].insert_many(documents, ordered=False)
+    except BulkWriteError as error:
+        if error.details.get("writeConcernErrors") or any(
+                write_error.get("code") != _DUPLICATE_KEY
+                for write_error in error.details.get("writeErrors", [])):
+            raise
+
+
 async def _finish(db: AsyncDatabase, campaign: Campaign, actor: str) -> Campaign:
     segment = await require_segment(db, campaign.segment_id)
     version = await get_version(db, segment.id, campaign.segment_version)
@@ -178,22 +193,19 @@ async def _finish(db: AsyncDatabase, campaign: Campaign, actor: str) -> Campaign
         async for chunk in member_chunks(db, segment.database, selection,
                                          projection=projection):
             run.count += len(chunk)
-            operations = []
+            documents = []
             for member in chunk:
                 address = None
                 if field is not None:
                     address = member.get("fields", {}).get(field)
                     if address is None or address == "":
                         continue
-                operations.append(UpdateOne(
-                    {"_id": f"{campaign.id}:{member['id']}"},
-                    {"$setOnInsert": {"campaign": campaign.id, "database": campaign.database,
-                                      "contact": member["id"], "address": address,
-                                      "segment_version": campaign.segment_version,
-                                      "now": campaign.now, "at": _now()}},
-                    upsert=True))
-            if operations:
-                await db[CAMPAIGN_RECIPIENTS].bulk_write(operations, ordered=False)
+                documents.append({"_id": f"{campaign.id}:{member['id']}",
+                                  "campaign": campaign.id, "database": campaign.database,
+                                  "contact": member["id"], "address": address,
+                                  "segment_version": campaign.segment_version,
+                                  "now": campaign.now, "at": _now()})
+            await _insert_new(db, documents)
     count = await db[CAMPAIGN_RECIPIENTS].count_documents({"campaign": campaign.id})
     sent = await db[CAMPAIGNS].find_one_and_update(
         {"_id": campaign.id, "status": "sending"},

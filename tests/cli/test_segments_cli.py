@@ -1,51 +1,29 @@
 """`segmentql segments ...`, `export`, `lists ...` and `campaigns ...` against the shared
-store server, each test on a database of its own (SEGMENTQL_MONGO_DB)."""
+store server, each test on a database of its own (the `segmentql` fixture)."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-import uuid
 
 import orjson
 import pytest
-from pymongo import AsyncMongoClient
-from typer.testing import CliRunner
-
-from cli.main import app
-
-
-async def _drop(uri: str, name: str) -> None:
-    client = AsyncMongoClient(uri)
-    try:
-        await client.drop_database(name)
-    finally:
-        await client.close()
 
 
 @pytest.fixture
-def cli(store_server, monkeypatch, tmp_path):
-    """`cli(*args)` runs segmentql on this test's database and returns the result."""
-    name = f"test_{uuid.uuid4().hex[:20]}"
-    monkeypatch.setenv("SEGMENTQL_MONGO_DB", name)
+def cli(segmentql, monkeypatch, tmp_path):
+    """`segmentql` on a database with a City field and three contacts; changes are made as
+    user alice."""
     monkeypatch.setenv("USER", "alice")
-    monkeypatch.delenv("SEGMENTQL_MONGO_URI", raising=False)
-    runner = CliRunner()
-
-    def run(*args: str, input: str | None = None):
-        return runner.invoke(app, [*args, "--mongo-uri", store_server], input=input)
-
     contacts = tmp_path / "contacts.jsonl"
     contacts.write_text("\n".join(orjson.dumps(row).decode() for row in [
         {"id": "c1", "fields": {"Email": "anna@example.com", "City": "Krakow, PL"}},
         {"id": "c2", "fields": {"Email": "bob@example.com", "City": "Warsaw"}},
         {"id": "c3", "fields": {"City": "Krakow, PL"}},
     ]) + "\n")
-    assert run("fields", "add", "City", "text").exit_code == 0
-    assert run("import", "contacts", str(contacts)).exit_code == 0
-    yield run
-    asyncio.run(_drop(store_server, name))
+    assert segmentql("fields", "add", "City", "text").exit_code == 0
+    assert segmentql("import", "contacts", str(contacts)).exit_code == 0
+    return segmentql
 
 
 def ok(result) -> str:
