@@ -37,6 +37,7 @@ _NUMBER_OPS = {ast.CompareOp.GT: "$gt", ast.CompareOp.GTE: "$gte", ast.CompareOp
                ast.CompareOp.LTE: "$lte"}
 _END = r"(?![\s\S])"  # end of text; `$` would also match before a final newline
 _NOTHING = {"_id": {"$exists": False}}  # a query no document matches
+_EARLIEST = dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc)  # before any stored time
 
 
 def compile_segment(expr: ast.Expression, schema: FieldSchema, *, database: str,
@@ -248,14 +249,19 @@ class _Compiler:
 
 
 def _possible(summary: str, window: temporal.Interval, times: int) -> dict:
-    """What the summary must say for `times` (>= 1) events in the window to be possible."""
-    possible = {f"{summary}.count": {"$gte": times}}
+    """What the summary must say for `times` (>= 1) events in the window to be possible.
+
+    `last` leads: it exists exactly when the count is at least 1, and it is the indexed
+    summary field, so this is an index range even without a window."""
+    possible = {f"{summary}.last": {"$gte": _EARLIEST}}
     if window.lower is not None:
         possible[f"{summary}.last"] = _interval_query(
             temporal.Interval(window.lower, window.lower_inclusive))
     if window.upper is not None:
         possible[f"{summary}.first"] = _interval_query(
             temporal.Interval(upper=window.upper, upper_inclusive=window.upper_inclusive))
+    if times > 1:
+        possible[f"{summary}.count"] = {"$gte": times}
     return possible
 
 
