@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test bench
+.PHONY: setup run tour test bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 setup: $(VENV)/.installed
 
+# Loads the demo data (once: a second run only checks it is there), then serves GraphQL;
+# `segmentql serve` prints the URL and the development API key.
 run: setup
+	$(BIN)/segmentql demo
+	$(BIN)/segmentql serve
+
+tour: setup
 	examples/tour.sh
 
 test: setup

@@ -625,3 +625,104 @@ def campaigns_recipients(
                 if handle is not None:
                     handle.close()
     _run(lambda: asyncio.run(work()))
+
+
+# --- the server and the demo data ----------------------------------------------------------
+
+DEV_KEY_FILE = "dev-api-key"
+KEEP_ALIVE_SECONDS = 75
+
+
+def development_key(data_dir: Path | None, mongo_uri: str | None) -> str:
+    """SEGMENTQL_API_KEY; else, on the embedded store, the key kept in `<data dir>/dev-api-key`
+    (made on first use, so a restart prints the same key); else a new random key."""
+    from store.api_keys import new_secret
+    from store.connection import StoreSettings
+
+    if key := os.environ.get("SEGMENTQL_API_KEY", "").strip():
+        return key
+    settings = StoreSettings.from_env(data_dir=data_dir, mongo_uri=mongo_uri)
+    if settings.mongo_uri:
+        return new_secret()
+    path = settings.data_dir / DEV_KEY_FILE
+    try:
+        key = path.read_text().strip()
+        if key:
+            return key
+    except FileNotFoundError:
+        pass
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key = new_secret()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    data_dir: DataDir = None, mongo_uri: MongoUri = None,
+) -> None:
+    """Run the GraphQL server (GraphiQL on GET /graphql); prints the URL and a development
+    admin key (SEGMENTQL_API_KEY sets it)."""
+    def run():
+        import logging
+
+        import uvicorn
+
+        from graph.app import create_app
+        from store.api_keys import MIN_KEY_LENGTH
+        from store.connection import StoreSettings
+
+        key = development_key(data_dir, mongo_uri)
+        if len(key) < MIN_KEY_LENGTH or any(char.isspace() for char in key):
+            raise InputError(f"SEGMENTQL_API_KEY must have at least {MIN_KEY_LENGTH} "
+                             "characters and no spaces")
+        settings = StoreSettings.from_env(data_dir=data_dir, mongo_uri=mongo_uri)
+        shown = f"[{host}]" if ":" in host else host
+        typer.echo(f"SegmentQL GraphQL server: http://{shown}:{port}/graphql "
+                   "(GraphiQL in a browser)")
+        typer.echo(f"Development API key (admin): {key}")
+        typer.echo(f"  curl -H 'Authorization: Bearer {key}' -H 'content-type: application/json' "
+                   f"-d '{{\"query\": \"{{ fields {{ name type }} }}\"}}' "
+                   f"http://{shown}:{port}/graphql")
+        sys.stdout.flush()
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
+                                                       "%(message)s")
+        # Keep-alive longer than clients keep idle connections (httpx 5 s, browsers ~60 s),
+        # so a client never reuses a connection the server is closing at that moment.
+        uvicorn.run(create_app(settings, dev_key=key), host=host, port=port,
+                    log_level="info", access_log=False, lifespan="on",
+                    timeout_keep_alive=KEEP_ALIVE_SECONDS)
+    _run(run)
+
+
+@app.command("demo")
+def demo_command(
+    contacts: Annotated[int, typer.Option("--contacts", min=1, max=100_000,
+                                          help="How many demo contacts.")] = 3000,
+    reload: Annotated[bool, typer.Option("--reload", help="Load again even when the demo "
+                                                          "data is there (nothing is duplicated).")] = False,
+    database: Database = "main", data_dir: DataDir = None, mongo_uri: MongoUri = None,
+) -> None:
+    """Load a realistic demo data set: contacts, fields, lists, events, segments, campaigns.
+    Running it again duplicates nothing."""
+    async def work():
+        from cli.demo import load_demo
+
+        async with _store(data_dir, mongo_uri) as store:
+            return await load_demo(store, database, contacts=contacts, reload=reload,
+                                   say=typer.echo)
+
+    def run():
+        report = asyncio.run(work())
+        if not report.already_loaded:
+            typer.echo(f"demo data loaded into profile database {database}")
+    _run(run)
+
+
+# The language services (explain, complete, diagnose, segments diff) live in their own
+# module and register themselves on `app` when it is imported.
+from cli import language_services as _language_services  # noqa: E402,F401

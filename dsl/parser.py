@@ -92,26 +92,37 @@ def tokens_before(text: str, offset: int) -> list[Token]:
 
 def _syntax_error(text: str, error: UnexpectedInput) -> SegmentSyntaxError:
     if isinstance(error, UnexpectedCharacters):
-        char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
-        if char in "\"'":
-            message, hint = "this text is never closed", f"add the closing {char} on the same line"
-        elif char == "`":
-            message, hint = "this back-quoted name is never closed", "add the closing `"
-        else:
-            message, hint = f"unexpected character {char!r}", None
-        return SegmentSyntaxError(message, line=error.line, column=error.column, source=text,
-                                  suggestion=hint)
+        return character_error(text, error.pos_in_stream, error.line, error.column)
     assert isinstance(error, UnexpectedToken)
     token = error.token
-    if token.type == "$END":
-        line, column = _end_position(text)
-        offset = len(text)
-    else:
-        line, column, offset = token.line, token.column, token.start_pos
+    offset = len(text) if token.type == "$END" else token.start_pos
     # LALR merges look-aheads of similar states, so `error.expected` can list terminals that
     # would fail a step later (a window after `a = 1`); `accepts()` tries each one.
     accepted = error.interactive_parser.accepts()
-    expected = describe_expected(accepted, tokens_before(text, offset))
+    return token_error(text, token, accepted, tokens_before(text, offset))
+
+
+def character_error(text: str, position: int, line: int, column: int) -> SegmentSyntaxError:
+    """The error for a character no token can start with (an unclosed quote, a stray `@`)."""
+    char = text[position] if position < len(text) else ""
+    if char in "\"'":
+        message, hint = "this text is never closed", f"add the closing {char} on the same line"
+    elif char == "`":
+        message, hint = "this back-quoted name is never closed", "add the closing `"
+    else:
+        message, hint = f"unexpected character {char!r}", None
+    return SegmentSyntaxError(message, line=line, column=column, source=text, suggestion=hint)
+
+
+def token_error(text: str, token: Token, accepted: set[str],
+                before: list[Token]) -> SegmentSyntaxError:
+    """The error for `token` where the parser accepts only the terminals `accepted`;
+    `before` ends with the token preceding it (only the last one is read)."""
+    if token.type == "$END":
+        line, column = _end_position(text)
+    else:
+        line, column = token.line, token.column
+    expected = describe_expected(accepted, before)
     found, hint = describe_found(token, accepted)
     end_column = column + max(1, len(token)) if token.type != "$END" else column
     return SegmentSyntaxError(f"expected {expected}, but found {found}", line=line,

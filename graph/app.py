@@ -1,0 +1,165 @@
+"""The HTTP application: GraphQL at `/graphql` (GraphiQL on GET), CSV exports, one store.
+
+    POST /graphql                                 GraphQL (GET: the GraphiQL IDE)
+    GET  /export/segments/{id}.csv[?now=T]        a segment's current members, streamed
+    GET  /export/segments/{id}/events.jsonl       the members' events, JSON Lines, streamed
+    GET  /export/campaigns/{id}/recipients.csv    a sent campaign's recipients, streamed
+    GET  /healthz                                 "ok" (no key needed)
+
+Every request but GraphiQL's page and /healthz needs `Authorization: Bearer <api key>`
+(graph/auth.py); bodies are limited (graph/limits.py). The lifespan opens ONE store for
+the whole app (with the embedded server, a lease held until the app stops) and, when a
+development key is given, stores its hash.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import orjson
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+
+from dsl.errors import SegmentError as LanguageError
+from dsl.errors import SegmentErrors
+from dsl.values import parse_iso_datetime
+from graph.auth import AuthMiddleware, KeyCache, access_of
+from graph.context import Context, context_of
+from graph.limits import MAX_BODY_BYTES, BodyLimitMiddleware, Gate
+from graph.schema import schema
+from store.api_keys import ensure_development_key
+from store.campaigns import get_campaign
+from store.connection import StoreSettings, open_store
+from store.exports import export_csv, export_events
+from store.recipients import export_recipients_csv
+from store.segments import get_segment
+
+log = logging.getLogger("segmentql.graph")
+
+
+class GraphQLView(GraphQL):
+    async def get_context(self, request, response) -> Context:  # type: ignore[override]
+        return context_of(request)
+
+
+def _problem(status: int, message: str) -> Response:
+    return Response(orjson.dumps({"errors": [{"message": message}]}), status_code=status,
+                    media_type="application/json")
+
+
+def _filename(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "export"
+
+
+async def _stream(request: Request, chunks: AsyncIterator[str], media_type: str,
+                  filename: str) -> Response:
+    """Start the export (its checks run before the first chunk), then stream the rest."""
+    try:
+        first = await anext(chunks, "")
+    except (LanguageError, SegmentErrors) as error:
+        return _problem(409, str(error))
+
+    async def body() -> AsyncIterator[bytes]:
+        if first:
+            yield first.encode("utf-8")
+        async for text in chunks:
+            yield text.encode("utf-8")
+
+    return StreamingResponse(body(), media_type=media_type, headers={
+        "content-disposition": f'attachment; filename="{filename}"',
+        "cache-control": "no-store"})
+
+
+def _now(request: Request):
+    text = request.query_params.get("now")
+    if text is None:
+        return None, None
+    moment = parse_iso_datetime(text)
+    if moment is None:
+        return None, _problem(400, f"now={text!r} is not an ISO 8601 timestamp such as "
+                                   "2024-05-01T10:00:00Z")
+    return moment, None
+
+
+async def _visible_segment(request: Request):
+    access = access_of(request.scope)
+    segment = await get_segment(request.state.store.db, request.path_params["segment_id"])
+    if segment is None or not access.can_see(segment.database):
+        return None, _problem(404, f"no segment with id {request.path_params['segment_id']}")
+    if segment.in_bin:
+        return None, _problem(409, f"segment {segment.name} is in the bin; restore it first")
+    return segment, None
+
+
+async def export_segment_csv(request: Request) -> Response:
+    segment, problem = await _visible_segment(request)
+    now, bad_now = _now(request)
+    if problem or bad_now:
+        return problem or bad_now
+    chunks = export_csv(request.state.store.db, segment.id, now=now,
+                        actor=access_of(request.scope).actor)
+    return await _stream(request, chunks, "text/csv; charset=utf-8",
+                         _filename(segment.name) + ".csv")
+
+
+async def export_segment_events(request: Request) -> Response:
+    segment, problem = await _visible_segment(request)
+    now, bad_now = _now(request)
+    if problem or bad_now:
+        return problem or bad_now
+    chunks = export_events(request.state.store.db, segment.id, now=now,
+                           actor=access_of(request.scope).actor)
+    return await _stream(request, chunks, "application/jsonl; charset=utf-8",
+                         _filename(segment.name) + "-events.jsonl")
+
+
+async def export_campaign_recipients(request: Request) -> Response:
+    access = access_of(request.scope)
+    campaign_id = request.path_params["campaign_id"]
+    campaign = await get_campaign(request.state.store.db, campaign_id)
+    if campaign is None or not access.can_see(campaign.database):
+        return _problem(404, f"no campaign with id {campaign_id}")
+    chunks = export_recipients_csv(request.state.store.db, campaign.id)
+    return await _stream(request, chunks, "text/csv; charset=utf-8",
+                         _filename(campaign.name) + "-recipients.csv")
+
+
+async def healthz(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+def create_app(settings: StoreSettings | None = None, *, dev_key: str | None = None,
+               body_limit: int = MAX_BODY_BYTES) -> Starlette:
+    """The application on the store `settings` describe (default: from the environment).
+    `dev_key`: a development admin key to store (its hash) when the app starts."""
+    cache = KeyCache()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict]:
+        async with open_store(settings) as store:
+            if dev_key is not None:
+                await ensure_development_key(store.db, dev_key)
+            app.state.store = store
+            yield {"store": store}
+
+    routes = [
+        Route("/graphql", GraphQLView(schema, graphql_ide="graphiql"), methods=["GET", "POST"]),
+        Route("/export/segments/{segment_id}.csv", export_segment_csv),
+        Route("/export/segments/{segment_id}/events.jsonl", export_segment_events),
+        Route("/export/campaigns/{campaign_id}/recipients.csv", export_campaign_recipients),
+        Route("/healthz", healthz),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[
+        Middleware(AuthMiddleware, cache=cache),
+        Middleware(BodyLimitMiddleware, limit=body_limit),
+    ])
+    app.state.key_cache = cache
+    app.state.gate = Gate()
+    return app

@@ -1,0 +1,177 @@
+"""Campaigns: create, send (the recipients are frozen then), read, recipients page by page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry import UNSET, Private
+
+from graph.contacts import Contact, contact_from_document
+from graph.context import Info, value
+from graph.errors import SegmentError, attempt
+from graph.pagination import Connection, connection, page_size, read_page
+from store.campaigns import Campaign as StoredCampaign
+from store.campaigns import create_campaign, get_campaign, list_campaigns, send_campaign
+from store.contacts import contact_key
+from store.errors import NotFoundError
+from store.fields import DEFAULT_DATABASE
+from store.recipients import Recipient as StoredRecipient
+from store.recipients import list_recipients
+
+if TYPE_CHECKING:
+    from graph.segments import Segment
+
+
+@strawberry.enum
+class Channel(enum.Enum):
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+
+
+@strawberry.enum
+class CampaignStatus(enum.Enum):
+    DRAFT = "draft"
+    SENDING = "sending"
+    SENT = "sent"
+
+
+@strawberry.type(description="A contact a send chose, with the address it had then.")
+class Recipient:
+    contact_id: strawberry.ID
+    address: str | None = strawberry.field(description="Email or MobilePhone at the send "
+                                                       "(null for push).")
+    segment_version: int
+    now: dt.datetime
+    database: Private[str]
+
+    @strawberry.field(description="The contact as it is now (null if it is gone).")
+    async def contact(self, info: Info) -> Contact | None:
+        document = await info.context.loaders.contacts.load(
+            contact_key(self.database, self.contact_id))
+        return contact_from_document(document, self.database) if document else None
+
+
+RecipientConnection = Connection[Recipient]
+
+
+@strawberry.type(description="A campaign: a name, a channel and a target segment. Sending it "
+                             "freezes its recipients.")
+class Campaign:
+    id: strawberry.ID
+    name: str
+    channel: Channel
+    segment_id: strawberry.ID
+    status: CampaignStatus
+    recipient_count: int | None
+    segment_version: int | None = strawberry.field(description="The version the send used.")
+    database: str
+    now: dt.datetime | None = strawberry.field(description="The evaluation time the send used.")
+    created_at: dt.datetime
+    created_by: str
+    sent_at: dt.datetime | None
+    sent_by: str | None
+
+    @strawberry.field(description="The target segment (null once purged).")
+    async def segment(self, info: Info) -> Annotated[Segment, strawberry.lazy(
+            "graph.segments")] | None:
+        from graph.segments import segment_from_store
+
+        segment = await info.context.loaders.segments.load(str(self.segment_id))
+        return segment_from_store(segment) if segment else None
+
+    @strawberry.field(description="The recipients by contact id, a page at a time (empty "
+                                  "before the send).")
+    async def recipients(self, info: Info, first: int | None = 50,
+                         after: str | None = UNSET) -> RecipientConnection:
+        first, after = value(first, 50), value(after)
+        page = await read_page(list_recipients(info.context.db, str(self.id),
+                                               first=page_size(first), after=after))
+        database = self.database
+        return connection(page, lambda item: _recipient(item, database), after)
+
+
+def _recipient(item: StoredRecipient, database: str) -> Recipient:
+    return Recipient(contact_id=strawberry.ID(item.contact_id), address=item.address,
+                     segment_version=item.segment_version, now=item.now, database=database)
+
+
+def campaign_from_store(campaign: StoredCampaign) -> Campaign:
+    return Campaign(id=strawberry.ID(campaign.id), name=campaign.name,
+                    channel=Channel(campaign.channel),
+                    segment_id=strawberry.ID(campaign.segment_id),
+                    status=CampaignStatus(campaign.status),
+                    recipient_count=campaign.recipient_count,
+                    segment_version=campaign.segment_version, database=campaign.database,
+                    now=campaign.now, created_at=campaign.created_at,
+                    created_by=campaign.created_by, sent_at=campaign.sent_at,
+                    sent_by=campaign.sent_by)
+
+
+@strawberry.type
+class CampaignResult:
+    campaign: Campaign | None
+    errors: list[SegmentError]
+
+
+async def visible_campaign(info: Info, campaign_id: str) -> StoredCampaign | None:
+    campaign = await get_campaign(info.context.db, str(campaign_id))
+    if campaign is None or not info.context.access.can_see(campaign.database):
+        return None
+    return campaign
+
+
+async def _result(work) -> CampaignResult:
+    campaign, errors = await attempt(work)
+    return CampaignResult(campaign=campaign_from_store(campaign) if campaign else None,
+                          errors=errors)
+
+
+@strawberry.type
+class CampaignQueries:
+    @strawberry.field(description="A campaign by id.")
+    async def campaign(self, info: Info, id: strawberry.ID) -> Campaign | None:
+        campaign = await visible_campaign(info, id)
+        return campaign_from_store(campaign) if campaign else None
+
+    @strawberry.field(description="The campaigns of a profile database, by name.")
+    async def campaigns(self, info: Info,
+                        database: str | None = DEFAULT_DATABASE) -> list[Campaign]:
+        database = value(database, DEFAULT_DATABASE)
+        if not info.context.access.can_see(database):
+            return []
+        return [campaign_from_store(item)
+                for item in await list_campaigns(info.context.db, database)]
+
+
+@strawberry.type
+class CampaignMutations:
+    @strawberry.mutation(description="A draft campaign targeting a live segment (its profile "
+                                     "database is the segment's).")
+    async def create_campaign(self, info: Info, name: str, channel: Channel,
+                              segment_id: strawberry.ID) -> CampaignResult:
+        async def work():
+            from graph.segments import writable_segment
+
+            segment = await writable_segment(info, segment_id, "change campaigns")
+            return await create_campaign(info.context.db, name=name, channel=channel.value,
+                                         segment_id=segment.id, actor=info.context.actor)
+        return await _result(work())
+
+    @strawberry.mutation(description="Send a campaign: freeze its recipients from the segment's "
+                                     "current definition at `now` (default: the current time). "
+                                     "Sending it again changes nothing.")
+    async def send_campaign(self, info: Info, id: strawberry.ID,
+                            now: dt.datetime | None = UNSET) -> CampaignResult:
+        now = value(now)
+        async def work():
+            info.context.access.require("editor", "change campaigns")
+            campaign = await visible_campaign(info, id)
+            if campaign is None:
+                raise NotFoundError(f"no campaign with id {id}")
+            return await info.context.heavy(send_campaign(info.context.db, campaign.id, now,
+                                                          actor=info.context.actor))
+        return await _result(work())

@@ -1,0 +1,100 @@
+"""Contacts and events in (admin): `upsertContacts` and `trackEvents`.
+
+Each answers `WriteResult {stored duplicates rejected {index id message}}`: a row that does
+not fit is rejected with its reason and the rest of the batch is stored. An event id sent
+again is a duplicate, stored once (so a client retries a batch it got no answer for).
+A refusal of the whole batch (a role, a database) is in `errors`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import strawberry
+
+from graph.context import Info, value
+from strawberry import UNSET
+from graph.errors import Refused, RowError, SegmentError, attempt
+from graph.scalars import JSON
+from store.contacts import MAX_BATCH as MAX_CONTACTS
+from store.contacts import upsert_contacts
+from store.events import MAX_BATCH as MAX_EVENTS
+from store.events import track_events
+from store.fields import DEFAULT_DATABASE
+from store.results import WriteReport
+
+
+@strawberry.input(description="A contact: its id (generated when missing), field values "
+                              "(null removes a field) and lists to add it to.")
+class ContactInput:
+    id: strawberry.ID | None = UNSET
+    fields: JSON | None = UNSET
+    lists: list[str] | None = UNSET
+
+
+@strawberry.input(description="An event: `id` (optional, makes a retry safe), the contact's "
+                              "id, the type, when, and flat attributes.")
+class EventInput:
+    id: str | None = UNSET
+    contact: str
+    type: str
+    time: dt.datetime
+    attributes: JSON | None = UNSET
+
+
+@strawberry.type(description="Exactly what a batch stored: `stored` rows written, "
+                             "`duplicates` already stored before, `rejected` the rest.")
+class WriteResult:
+    stored: int
+    duplicates: int
+    rejected: list[RowError]
+    errors: list[SegmentError] = strawberry.field(
+        default_factory=list, description="Why nothing was stored, when the whole batch is refused.")
+
+
+def _result(report: WriteReport | None, errors: list[SegmentError]) -> WriteResult:
+    if report is None:
+        return WriteResult(stored=0, duplicates=0, rejected=[], errors=errors)
+    return WriteResult(stored=report.stored, duplicates=report.duplicates,
+                       rejected=[RowError(index=row.index, id=row.id, message=row.message)
+                                 for row in report.rejected], errors=[])
+
+
+def _check_size(rows: list, limit: int, what: str) -> None:
+    if len(rows) > limit:
+        raise Refused(f"at most {limit} {what} per request, not {len(rows)}", code="INPUT")
+
+
+@strawberry.type
+class IngestionMutations:
+    @strawberry.mutation(description="Store contacts (admin): new ids are created, existing "
+                                     "ones get the given fields updated and lists added.")
+    async def upsert_contacts(self, info: Info, *, database: str | None = DEFAULT_DATABASE,
+                              contacts: list[ContactInput]) -> WriteResult:
+        database = value(database, DEFAULT_DATABASE)
+        async def work():
+            info.context.access.require("admin", "import contacts", database)
+            _check_size(contacts, MAX_CONTACTS, "contacts")
+            rows = [{"id": None if value(row.id) is None else str(row.id),
+                     "fields": value(row.fields), "lists": value(row.lists)}
+                    for row in contacts]
+            return await info.context.heavy(upsert_contacts(info.context.db, database, rows))
+        return _result(*await attempt(work()))
+
+    @strawberry.mutation(description="Store events (admin); an event id seen before is a "
+                                     "duplicate, stored once.")
+    async def track_events(self, info: Info, *, database: str | None = DEFAULT_DATABASE,
+                           events: list[EventInput]) -> WriteResult:
+        database = value(database, DEFAULT_DATABASE)
+        async def work():
+            info.context.access.require("admin", "track events", database)
+            _check_size(events, MAX_EVENTS, "events")
+            rows = []
+            for row in events:
+                item = {"contact": row.contact, "type": row.type, "time": row.time,
+                        "attributes": value(row.attributes)}
+                if value(row.id) is not None:
+                    item["id"] = row.id
+                rows.append(item)
+            return await info.context.heavy(track_events(info.context.db, database, rows))
+        return _result(*await attempt(work()))

@@ -1,0 +1,501 @@
+"""Segments: preview, parse, read, list and search; create, update (versions), clone, the
+bin; dependents, history, analytics; actions on the current members."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from bson import json_util
+from strawberry import UNSET, Private
+
+from dsl.errors import SegmentError as LanguageError
+from dsl.errors import SegmentErrors
+from dsl.formatter import format_expression
+from dsl.json_codec import to_json
+from graph.contacts import Contact, ContactConnection, contact_from_document, search
+from graph.context import Info, value
+from graph.errors import MutationResult, PublicError, Refused, RowError, SegmentError, attempt
+from graph.errors import mutation_result, to_errors
+from graph.pagination import Connection, connection, empty, read_page
+from graph.scalars import JSON
+from store import segment_bin
+from store.campaigns import list_campaigns
+from store.errors import NotFoundError
+from store.fields import DEFAULT_DATABASE
+from store.member_actions import bulk_update_field, copy_to_database, copy_to_list
+from store.preview import PREVIEW_SIZE, preview_segment
+from store.segment_definition import check_expression, read_expression
+from store.segment_history import segment_history
+from store.segment_runs import count_segment, list_runs, segment_sizes
+from store.segment_search import list_segments
+from store.segments import Segment as StoredSegment
+from store.segments import clone_segment, create_segment, restore_version, update_segment
+from store.selection import Selection, pipeline_for
+
+if TYPE_CHECKING:
+    from graph.campaigns import Campaign
+
+
+# --- types ---------------------------------------------------------------------------------------
+
+@strawberry.type(description="Something that uses a segment: a segment naming it in `in "
+                             "segment`, or a campaign targeting it.")
+class Dependent:
+    kind: str = strawberry.field(description="segment or campaign")
+    id: strawberry.ID
+    name: str
+    status: str | None = strawberry.field(description="A campaign's status.")
+
+
+@strawberry.type(description="One version of a segment's definition: who changed what, when.")
+class SegmentVersion:
+    version: int
+    at: dt.datetime
+    by: str
+    changed: list[str]
+    note: str | None
+    name: str
+    description: str | None
+    tags: list[str]
+    access_groups: list[str]
+    expression: str
+    json: JSON
+    range_from: float
+    range_to: float
+    maximum: int | None
+
+
+@strawberry.type(description="One computation of a segment's members: when, how many, how "
+                             "long, what asked for it.")
+class SegmentRun:
+    at: dt.datetime
+    count: int
+    duration_ms: int
+    purpose: str
+    actor: str
+    version: int
+    now: dt.datetime
+
+
+@strawberry.type(description="The segment's size at a time (one computation).")
+class SegmentSize:
+    at: dt.datetime
+    count: int
+
+
+@strawberry.type(description="A saved segment: a rule over one profile database's contacts.")
+class Segment:
+    id: strawberry.ID
+    name: str
+    description: str | None
+    tags: list[str]
+    database: str
+    expression: str = strawberry.field(description='The canonical text ("" selects everyone).')
+    json: JSON = strawberry.field(description="The JSON form (docs/json-form.md).")
+    range_from: float
+    range_to: float
+    maximum: int | None
+    version: int
+    in_bin: bool
+    access_groups: list[str]
+    created_at: dt.datetime
+    created_by: str
+    updated_at: dt.datetime
+    updated_by: str
+    last_count: int | None = strawberry.field(description="The newest computed count.")
+    last_count_at: dt.datetime | None
+    stored: Private[StoredSegment]
+
+    @strawberry.field(description="The number of members now (or at `now`); logged as a run.")
+    async def count(self, info: Info, now: dt.datetime | None = UNSET) -> int:
+        result, errors = await attempt(info.context.heavy(count_segment(
+            info.context.db, self.stored.id, now=value(now), actor=info.context.actor)))
+        if errors:
+            raise PublicError(errors[0].message)
+        return result
+
+    @strawberry.field(description="The segments and campaigns that use this one.")
+    async def dependents(self, info: Info) -> list[Dependent]:
+        return [Dependent(kind=item.kind, id=strawberry.ID(item.id), name=item.name,
+                          status=item.status)
+                for item in await segment_bin.dependents(info.context.db, self.stored.id)]
+
+    @strawberry.field(description="Every version, oldest first (the update log).")
+    async def history(self, info: Info) -> list[SegmentVersion]:
+        return [_version(version) for version in
+                await segment_history(info.context.db, self.stored.id)]
+
+    @strawberry.field(description="The newest computations first (the analytics).")
+    async def runs(self, info: Info, limit: int | None = 50) -> list[SegmentRun]:
+        limit = value(limit, 50)
+        if not 1 <= limit <= 200:
+            raise PublicError(f"limit must be from 1 to 200, not {limit}")
+        return [SegmentRun(at=run.at, count=run.count, duration_ms=run.duration_ms,
+                           purpose=run.purpose, actor=run.actor, version=run.version,
+                           now=run.now)
+                for run in await list_runs(info.context.db, self.stored.id, limit=limit)]
+
+    @strawberry.field(description="The size over time, oldest first.")
+    async def sizes(self, info: Info, since: dt.datetime | None = UNSET,
+                    limit: int | None = 1000) -> list[SegmentSize]:
+        sizes, errors = await attempt(segment_sizes(info.context.db, self.stored.id,
+                                                    since=value(since),
+                                                    limit=value(limit, 1000)))
+        if errors:
+            raise PublicError(errors[0].message)
+        return [SegmentSize(at=at, count=count) for at, count in sizes]
+
+    @strawberry.field(description="The campaigns targeting this segment.")
+    async def campaigns(self, info: Info) -> list[Annotated[Campaign, strawberry.lazy(
+            "graph.campaigns")]]:
+        from graph.campaigns import campaign_from_store
+
+        return [campaign_from_store(item) for item in await list_campaigns(
+            info.context.db, self.stored.database, segment_id=self.stored.id)]
+
+    @strawberry.field(description="The current members, a page at a time (not logged).")
+    async def members(self, info: Info, now: dt.datetime | None = UNSET,
+                      first: int | None = 50, after: str | None = UNSET) -> ContactConnection:
+        stored = self.stored
+        return await search(info, stored.database, None, stored.json, value(now),
+                            stored.range_from, stored.range_to, stored.maximum,
+                            value(first, 50), value(after))
+
+
+def segment_from_store(segment: StoredSegment) -> Segment:
+    return Segment(id=strawberry.ID(segment.id), name=segment.name,
+                   description=segment.description, tags=list(segment.tags),
+                   database=segment.database, expression=segment.expression, json=segment.json,
+                   range_from=segment.range_from, range_to=segment.range_to,
+                   maximum=segment.maximum, version=segment.version, in_bin=segment.in_bin,
+                   access_groups=list(segment.access_groups), created_at=segment.created_at,
+                   created_by=segment.created_by, updated_at=segment.updated_at,
+                   updated_by=segment.updated_by, last_count=segment.last_count,
+                   last_count_at=segment.last_count_at, stored=segment)
+
+
+def _version(version) -> SegmentVersion:
+    definition = version.definition
+    return SegmentVersion(version=version.version, at=version.at, by=version.by,
+                          changed=list(version.changed), note=version.note,
+                          name=definition.name, description=definition.description,
+                          tags=list(definition.tags),
+                          access_groups=list(definition.access_groups),
+                          expression=definition.expression, json=definition.json,
+                          range_from=definition.range_from, range_to=definition.range_to,
+                          maximum=definition.maximum)
+
+
+SegmentConnection = Connection[Segment]
+
+
+@strawberry.type
+class Preview:
+    count: int
+    contacts: list[Contact] = strawberry.field(description=f"The first {PREVIEW_SIZE} members "
+                                                           "in the maximum's order.")
+    errors: list[SegmentError]
+    expression: str | None = strawberry.field(default=None,
+                                              description="The canonical text previewed.")
+    now: dt.datetime | None = strawberry.field(default=None,
+                                               description="The evaluation time used.")
+
+
+@strawberry.input
+class PreviewInput:
+    database: str | None = DEFAULT_DATABASE
+    expression: str | None = UNSET
+    json: JSON | None = UNSET
+    range_from: float | None = 0
+    range_to: float | None = 100
+    maximum: int | None = UNSET
+    now: dt.datetime | None = UNSET
+
+
+@strawberry.type
+class ParseResult:
+    canonical: str | None
+    json: JSON | None
+    pipeline: JSON | None = strawberry.field(description="The MongoDB aggregation pipeline over "
+                                                         "contacts (MongoDB extended JSON).")
+    errors: list[SegmentError]
+
+
+@strawberry.type
+class SegmentResult:
+    segment: Segment | None
+    errors: list[SegmentError]
+
+
+@strawberry.input(description="A segment's definition. On create, `name` and the expression "
+                              "(text or JSON form) are needed and `database` defaults to main; "
+                              "on update, only the fields given change (`maximum: null` "
+                              "removes the maximum).")
+class SegmentInput:
+    database: str | None = UNSET
+    name: str | None = UNSET
+    description: str | None = UNSET
+    tags: list[str] | None = UNSET
+    expression: str | None = UNSET
+    json: JSON | None = UNSET
+    range_from: float | None = UNSET
+    range_to: float | None = UNSET
+    maximum: int | None = UNSET
+    access_groups: list[str] | None = UNSET
+
+
+@strawberry.type(description="What an action on a segment's members did.")
+class MembersActionResult:
+    members: int = strawberry.field(description="The segment's members at the time.")
+    changed: int = strawberry.field(description="Contacts written (added, copied, updated).")
+    rejected: list[RowError]
+    errors: list[SegmentError]
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+async def visible_segment(info: Info, segment_id: str) -> StoredSegment | None:
+    """The segment, when its database is open to the key (else None, as if there were none)."""
+    segment = await info.context.loaders.segments.load(str(segment_id))
+    if segment is None or not info.context.access.can_see(segment.database):
+        return None
+    return segment
+
+
+async def writable_segment(info: Info, segment_id: str, doing: str,
+                           role: str = "editor") -> StoredSegment:
+    info.context.access.require(role, doing)
+    segment = await visible_segment(info, segment_id)
+    if segment is None:
+        raise NotFoundError(f"no segment with id {segment_id}")
+    return segment
+
+
+def _given(value: Any) -> bool:
+    return value is not UNSET
+
+
+def _settings(input: SegmentInput) -> dict:
+    """The attributes an input gives (for update_segment: UNSET stays UNSET)."""
+    values = {"name": input.name, "description": input.description, "tags": input.tags,
+              "access_groups": input.access_groups, "expression": input.expression,
+              "json": input.json, "range_from": input.range_from, "range_to": input.range_to,
+              "maximum": input.maximum, "database": input.database}
+    return {key: value for key, value in values.items() if _given(value)}
+
+
+def _extended_json(pipeline: list[dict]) -> Any:
+    import orjson
+
+    return orjson.loads(json_util.dumps(pipeline, json_options=json_util.RELAXED_JSON_OPTIONS))
+
+
+async def _segment_result(work) -> SegmentResult:
+    segment, errors = await attempt(work)
+    return SegmentResult(segment=segment_from_store(segment) if segment else None, errors=errors)
+
+
+# --- queries -------------------------------------------------------------------------------------
+
+@strawberry.type
+class SegmentQueries:
+    @strawberry.field(description="Count and sample what an expression selects, without saving.")
+    async def preview_segment(self, info: Info, input: PreviewInput) -> Preview:
+        database = value(input.database, DEFAULT_DATABASE)
+
+        async def work():
+            info.context.access.require_database(database)
+            return await info.context.heavy(preview_segment(
+                info.context.db, database, expression=value(input.expression),
+                json=value(input.json), range_from=value(input.range_from, 0),
+                range_to=value(input.range_to, 100), maximum=value(input.maximum),
+                now=value(input.now)))
+        preview, errors = await attempt(work())
+        if errors:
+            return Preview(count=0, contacts=[], errors=errors)
+        return Preview(count=preview.count,
+                       contacts=[contact_from_document(contact, database)
+                                 for contact in preview.contacts],
+                       errors=[], expression=preview.expression, now=preview.now)
+
+    @strawberry.field(description="Parse and check an expression: canonical text, JSON form, "
+                                  "pipeline, or the errors with line and column.")
+    async def parse_segment(self, info: Info, expression: str,
+                            database: str | None = DEFAULT_DATABASE,
+                            now: dt.datetime | None = UNSET) -> ParseResult:
+        database, now = value(database, DEFAULT_DATABASE), value(now)
+        try:
+            expr, source = read_expression(expression, None)
+        except (LanguageError, SegmentErrors) as error:
+            return ParseResult(canonical=None, json=None, pipeline=None, errors=to_errors(error))
+        canonical, form = format_expression(expr), to_json(expr)
+
+        async def work():
+            info.context.access.require_database(database)
+            await check_expression(info.context.db, database, expr, source=source)
+            return await pipeline_for(info.context.db, database, Selection.at(expr, now))
+        pipeline, errors = await attempt(work())
+        return ParseResult(canonical=canonical, json=form,
+                           pipeline=_extended_json(pipeline) if pipeline is not None else None,
+                           errors=errors)
+
+    @strawberry.field(description="A segment by id (live or in the bin).")
+    async def segment(self, info: Info, id: strawberry.ID) -> Segment | None:
+        segment = await visible_segment(info, id)
+        return segment_from_store(segment) if segment else None
+
+    @strawberry.field(description="Segments by name; `search` keeps names containing it, `tag` "
+                                  "those with the tag; `inBin: null` lists both.")
+    async def segments(self, info: Info, database: str | None = DEFAULT_DATABASE,
+                       search: str | None = UNSET, tag: str | None = UNSET,
+                       in_bin: bool | None = False, first: int | None = 50,
+                       after: str | None = UNSET) -> SegmentConnection:
+        database, search, tag = value(database, DEFAULT_DATABASE), value(search), value(tag)
+        first, after = value(first, 50), value(after)
+        if in_bin is UNSET:
+            in_bin = False
+        if not info.context.access.can_see(database):
+            return empty()
+        page = await read_page(list_segments(info.context.db, database, search=search, tag=tag,
+                                             in_bin=in_bin, first=first, after=after))
+        return connection(page, segment_from_store, after)
+
+
+# --- mutations -----------------------------------------------------------------------------------
+
+@strawberry.type
+class SegmentMutations:
+    @strawberry.mutation(description="Save a new segment (version 1).")
+    async def create_segment(self, info: Info, input: SegmentInput) -> SegmentResult:
+        async def work():
+            settings = _settings(input)
+            database = settings.pop("database", None) or DEFAULT_DATABASE
+            info.context.access.require("editor", "change segments", database)
+            if settings.get("name") is None:
+                raise Refused("a segment needs a name", code="INPUT")
+            if settings.get("expression") is None and settings.get("json") is None:
+                settings["expression"] = ""  # no conditions: every contact
+            for key in ("range_from", "range_to", "tags", "access_groups"):
+                if settings.get(key, 0) is None:
+                    settings.pop(key)
+            return await create_segment(info.context.db, database=database,
+                                        actor=info.context.actor, **settings)
+        return await _segment_result(work())
+
+    @strawberry.mutation(description="Change the given attributes; a real change makes a new "
+                                     "version. `expectedVersion` refuses the change when "
+                                     "someone saved a newer version meanwhile.")
+    async def update_segment(self, info: Info, id: strawberry.ID, input: SegmentInput,
+                             note: str | None = UNSET,
+                             expected_version: int | None = UNSET) -> SegmentResult:
+        note, expected_version = value(note), value(expected_version)
+        async def work():
+            segment = await writable_segment(info, id, "change segments")
+            settings = _settings(input)
+            for key in ("name", "range_from", "range_to"):
+                if key in settings and settings[key] is None:
+                    raise Refused(f"{key} cannot be null", code="INPUT")
+            if settings.get("tags", ()) is None:
+                settings["tags"] = []
+            if settings.get("access_groups", ()) is None:
+                settings["access_groups"] = []
+            if "expression" in settings and "json" in settings:
+                if settings["json"] is None:
+                    settings.pop("json")
+                elif settings["expression"] is None:
+                    settings.pop("expression")
+            if settings.get("database") is None:
+                settings.pop("database", None)
+            return await update_segment(info.context.db, segment.id, actor=info.context.actor,
+                                        note=note, expected_version=expected_version, **settings)
+        return await _segment_result(work())
+
+    @strawberry.mutation(description="A new segment with another's definition, under a new name.")
+    async def clone_segment(self, info: Info, id: strawberry.ID, name: str) -> SegmentResult:
+        async def work():
+            segment = await writable_segment(info, id, "change segments")
+            return await clone_segment(info.context.db, segment.id, name, actor=info.context.actor)
+        return await _segment_result(work())
+
+    @strawberry.mutation(description="Move a segment to the bin; refused while segments or "
+                                     "campaigns use it (they are listed in the error).")
+    async def delete_segment(self, info: Info, id: strawberry.ID) -> SegmentResult:
+        async def work():
+            segment = await writable_segment(info, id, "change segments")
+            return await segment_bin.delete_segment(info.context.db, segment.id,
+                                                    actor=info.context.actor)
+        return await _segment_result(work())
+
+    @strawberry.mutation(description="Bring a segment back from the bin.")
+    async def restore_segment(self, info: Info, id: strawberry.ID) -> SegmentResult:
+        async def work():
+            segment = await writable_segment(info, id, "change segments")
+            return await segment_bin.restore_segment(info.context.db, segment.id,
+                                                     actor=info.context.actor)
+        return await _segment_result(work())
+
+    @strawberry.mutation(description="Remove a segment in the bin for good, with its history.")
+    async def purge_segment(self, info: Info, id: strawberry.ID) -> MutationResult:
+        async def work():
+            segment = await writable_segment(info, id, "change segments")
+            await segment_bin.purge_segment(info.context.db, segment.id, actor=info.context.actor)
+        _, errors = await attempt(work())
+        return mutation_result(errors)
+
+    @strawberry.mutation(description="Make an old version's definition current (a new version).")
+    async def restore_segment_version(self, info: Info, id: strawberry.ID,
+                                      version: int) -> SegmentResult:
+        async def work():
+            segment = await writable_segment(info, id, "change segments")
+            return await restore_version(info.context.db, segment.id, version,
+                                         actor=info.context.actor)
+        return await _segment_result(work())
+
+    @strawberry.mutation(description="Add the segment's current members to a static list "
+                                     "(created if missing).")
+    async def copy_segment_to_list(self, info: Info, id: strawberry.ID, list: str,
+                                   now: dt.datetime | None = UNSET) -> MembersActionResult:
+        now = value(now)
+        async def work():
+            segment = await writable_segment(info, id, "change lists")
+            return await info.context.heavy(copy_to_list(
+                info.context.db, segment.id, list, now=now, actor=info.context.actor))
+        return _action_result(*await attempt(work()))
+
+    @strawberry.mutation(description="Copy the segment's current members (fields and lists) "
+                                     "into another profile database (admin).")
+    async def copy_segment_to_database(self, info: Info, id: strawberry.ID, database: str,
+                                       now: dt.datetime | None = UNSET) -> MembersActionResult:
+        now = value(now)
+        async def work():
+            segment = await writable_segment(info, id, "copy contacts between databases",
+                                             role="admin")
+            info.context.access.require_database(database)
+            return await info.context.heavy(copy_to_database(
+                info.context.db, segment.id, database, now=now, actor=info.context.actor))
+        return _action_result(*await attempt(work()))
+
+    @strawberry.mutation(description="Set one field of every current member (admin); "
+                                     "`value: null` removes it.")
+    async def update_segment_members_field(self, info: Info, id: strawberry.ID, field: str,
+                                           value: JSON | None = UNSET,
+                                           now: dt.datetime | None = UNSET) -> MembersActionResult:
+        new_value, now = None if value is UNSET else value, None if now is UNSET else now
+
+        async def work():
+            segment = await writable_segment(info, id, "change contacts' fields", role="admin")
+            return await info.context.heavy(bulk_update_field(
+                info.context.db, segment.id, field, new_value, now=now,
+                actor=info.context.actor))
+        return _action_result(*await attempt(work()))
+
+
+def _action_result(report, errors: list[SegmentError]) -> MembersActionResult:
+    if report is None:
+        return MembersActionResult(members=0, changed=0, rejected=[], errors=errors)
+    return MembersActionResult(members=report.members, changed=report.changed,
+                               rejected=[RowError(index=row.index, id=row.id,
+                                                  message=row.message)
+                                         for row in report.rejected], errors=[])
