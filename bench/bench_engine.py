@@ -142,7 +142,7 @@ async def run(data: Path, store_dir: Path, skip_import: bool, repeat: int) -> No
                           flush=True)
                 raw = await raw_insert_rate(store.db, data / "events.jsonl")
                 print(f"raw insert_many of the same event documents: {raw:,.0f} docs/s", flush=True)
-            print(f"\n| segment | members | ours ms | hand-written ms | ratio | ours docs/keys "
+            print("\n| segment | members | ours ms | hand-written ms | ratio | ours docs/keys "
                   f"examined | hand docs/keys | joins events |")
             print("|---|---|---|---|---|---|---|---|")
             for label, text, (low, high), maximum, (collection, hand) in CASES:
