@@ -196,7 +196,6 @@ async def load(target: Target, *, clients: int, duration: float, segment_ids: li
             if problem:
                 errors.append(problem)
 
-    started = deadline - duration
     async with httpx.AsyncClient(headers=headers, limits=limits, timeout=120) as client:
         await asyncio.gather(*(client_loop(client, seed) for seed in range(clients)))
     drained = time.perf_counter() - deadline
