@@ -56,7 +56,7 @@ def measure(work, repeat: int) -> tuple[float, float]:
         work()
         samples.append((time.perf_counter_ns() - start) / 1000)
     samples.sort()
-    return statistics.median(samples), samples[int(len(samples) * 0.9) - 1]
+    return statistics.median(samples), samples[max(0, int(len(samples) * 0.9) - 1)]
 
 
 def main() -> None:

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import sys
-import time
 
 from bench.bench_language import SCHEMA as BENCH_SCHEMA
-from bench.bench_language import generated
+from bench.bench_language import generated, measure
 from dsl.completion import CompletionContext, complete
 from dsl.diagnostics import diagnose
 from dsl.schema import FieldDef, FieldSchema, FieldType
@@ -40,16 +38,6 @@ BROKEN = ('City equals and Age between 18 65 and (Newsletter is or in list "List
 WARNED = ('City equals "Krakow" and Age between 18 and 65 and (Newsletter is true or '
           'in list "List 7") and event MailClick occurred at least 2 times in last 30 days '
           'and Age < 10 and Signup after 2024-01-01')
-
-
-def measure(work, repeat: int) -> tuple[float, float]:
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter_ns()
-        work()
-        samples.append((time.perf_counter_ns() - start) / 1000)
-    samples.sort()
-    return statistics.median(samples), samples[max(0, int(len(samples) * 0.9) - 1)]
 
 
 def main() -> None:
