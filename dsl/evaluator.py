@@ -82,7 +82,7 @@ class _Evaluation:
         times = sum(
             1 for event in self.events.get(node.event_type, ())
             if window.contains(event["time"])
-            and (node.where is None or _attributes_match(node.where, event, self.now))
+            and (node.where is None or attributes_match(node.where, event, self.now))
         )
         return count_matches(node, times)
 
@@ -100,14 +100,15 @@ def count_matches(node: ast.EventCondition, times: int) -> bool:
     return times == node.count.times
 
 
-def _attributes_match(node: ast.Expression, event: Mapping, now: dt.datetime) -> bool:
+def attributes_match(node: ast.Expression, event: Mapping, now: dt.datetime) -> bool:
+    """Does one event's attributes satisfy a `where` expression?"""
     attributes = event.get("attributes") or {}
     if isinstance(node, ast.And):
-        return all(_attributes_match(operand, event, now) for operand in node.operands)
+        return all(attributes_match(operand, event, now) for operand in node.operands)
     if isinstance(node, ast.Or):
-        return any(_attributes_match(operand, event, now) for operand in node.operands)
+        return any(attributes_match(operand, event, now) for operand in node.operands)
     if isinstance(node, ast.Not):
-        return not _attributes_match(node.operand, event, now)
+        return not attributes_match(node.operand, event, now)
     return value_matches(node, attributes.get(node.field), now)
 
 

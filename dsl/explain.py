@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from dsl import ast, temporal
-from dsl.evaluator import _attributes_match, count_matches, value_matches
+from dsl.evaluator import attributes_match, count_matches, value_matches
 from dsl.formatter import format_expression
 
 
@@ -154,7 +154,7 @@ class _Explainer:
         of_type = self.events.get(node.event_type, ())
         in_window = [event for event in of_type if window.contains(event["time"])]
         matching = sum(1 for event in in_window
-                       if node.where is None or _attributes_match(node.where, event, self.now))
+                       if node.where is None or attributes_match(node.where, event, self.now))
         return ExplainNode(ExplainKind.EVENT, text, count_matches(node, matching),
                            event_type=node.event_type, events=len(of_type),
                            in_window=len(in_window), matching=matching, span=node.span,

@@ -12,6 +12,7 @@ import re
 
 import mmh3
 
+from dsl.errors import SegmentTypeError
 from dsl.schema import FieldType, validate_attribute_name
 
 BUCKETS = 10_000  # a contact's bucket is 0..9999: a range of 0.01 % resolution
@@ -151,8 +152,8 @@ def normalize_attributes(attributes: object) -> tuple[dict, dict]:
             raise ValueRejected(f"attribute name {name!r} is not text")
         try:
             validate_attribute_name(name)
-        except Exception as error:  # SegmentTypeError: reuse its words
-            raise ValueRejected(getattr(error, "message", str(error))) from None
+        except SegmentTypeError as error:
+            raise ValueRejected(error.message) from None
         if isinstance(value, str):
             moment = parse_iso_datetime(value)
             if moment is not None:

@@ -14,11 +14,10 @@ from dsl.schema import FieldSchema, FieldType
 from dsl.values import ValueRejected, bucket_of, coerce_field, fold, to_millis
 from store.collections import CONTACTS, LISTS
 from store.fields import load_schema, validate_database_name
-from store.results import RowError, WriteReport
+from store.results import RowError, RowRejected, WriteReport, check_id
 
 __all__ = ["RowError", "WriteReport", "contact_key", "get_contact", "upsert_contacts"]
 
-MAX_ID_LENGTH = 256
 MAX_LIST_NAME_LENGTH = 256
 MAX_BATCH = 10_000
 CREATE_TIME = "CreateTime"
@@ -30,8 +29,6 @@ def contact_key(database: str, contact_id: str) -> str:
     return f"{database}:{contact_id}"
 
 
-class _Rejected(Exception):
-    pass
 
 
 @dataclass
@@ -53,32 +50,24 @@ class _Change:
         self.unsets.add(path)
 
 
-def _check_id(value: object, what: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise _Rejected(f"{what} must be a non-empty text, not {value!r}")
-    if len(value) > MAX_ID_LENGTH:
-        raise _Rejected(f"{what} {value[:40]!r}... is longer than {MAX_ID_LENGTH} characters")
-    return value
-
-
 def _parse_row(row: object, schema: FieldSchema) -> tuple[str, dict[str, object], set[str],
                                                            list[str]]:
-    """(id, {field: stored value}, {fields removed}, lists) of one row; _Rejected if bad."""
+    """(id, {field: stored value}, {fields removed}, lists) of one row; RowRejected if bad."""
     if not isinstance(row, dict):
-        raise _Rejected(f"a contact is an object with id, fields and lists, not "
+        raise RowRejected(f"a contact is an object with id, fields and lists, not "
                         f"{type(row).__name__}")
     unknown_keys = sorted(str(key) for key in row if key not in _ROW_KEYS)
     if unknown_keys:
-        raise _Rejected(f"unknown key {', '.join(unknown_keys)}; a contact has id, fields "
+        raise RowRejected(f"unknown key {', '.join(unknown_keys)}; a contact has id, fields "
                         "and lists")
     raw_id = row.get("id")
-    contact_id = uuid.uuid4().hex if raw_id is None else _check_id(raw_id, "a contact id")
+    contact_id = uuid.uuid4().hex if raw_id is None else check_id(raw_id, "a contact id")
     who = f"contact {contact_id}"
     values = row.get("fields")
     if values is None:
         values = {}
     if not isinstance(values, dict):
-        raise _Rejected(f"{who}: fields must be an object of field names and values")
+        raise RowRejected(f"{who}: fields must be an object of field names and values")
     sets: dict[str, object] = {}
     unsets: set[str] = set()
     for name, value in values.items():
@@ -86,14 +75,14 @@ def _parse_row(row: object, schema: FieldSchema) -> tuple[str, dict[str, object]
         if definition is None:
             hint = schema.suggest(name) if isinstance(name, str) else None
             did_you_mean = f" (did you mean {hint}?)" if hint else ""
-            raise _Rejected(f"{who}: unknown field {name}{did_you_mean}; declare it first")
+            raise RowRejected(f"{who}: unknown field {name}{did_you_mean}; declare it first")
         try:
             stored = coerce_field(definition.type, value)
         except ValueRejected as error:
-            raise _Rejected(f"{who}: field {name} ({definition.type.value}): {error}") from None
+            raise RowRejected(f"{who}: field {name} ({definition.type.value}): {error}") from None
         if stored is None:
             if name == CREATE_TIME:
-                raise _Rejected(f"{who}: field {CREATE_TIME} cannot be removed "
+                raise RowRejected(f"{who}: field {CREATE_TIME} cannot be removed "
                                 f"(it is set when the contact is created)")
             unsets.add(name)
         else:
@@ -102,12 +91,12 @@ def _parse_row(row: object, schema: FieldSchema) -> tuple[str, dict[str, object]
     if lists is None:
         lists = []
     if not isinstance(lists, list):
-        raise _Rejected(f"{who}: lists must be an array of list names")
+        raise RowRejected(f"{who}: lists must be an array of list names")
     for name in lists:
         if not isinstance(name, str) or not name.strip():
-            raise _Rejected(f"{who}: a list name must be a non-empty text, not {name!r}")
+            raise RowRejected(f"{who}: a list name must be a non-empty text, not {name!r}")
         if len(name) > MAX_LIST_NAME_LENGTH:
-            raise _Rejected(f"{who}: the list name {name[:40]!r}... is longer than "
+            raise RowRejected(f"{who}: the list name {name[:40]!r}... is longer than "
                             f"{MAX_LIST_NAME_LENGTH} characters")
     return contact_id, sets, unsets, list(dict.fromkeys(lists))
 
@@ -124,7 +113,7 @@ async def upsert_contacts(db: AsyncDatabase, database: str, rows: list[dict]) ->
     for index, row in enumerate(rows):
         try:
             contact_id, sets, unsets, lists = _parse_row(row, schema)
-        except _Rejected as error:
+        except RowRejected as error:
             raw_id = row.get("id") if isinstance(row, dict) else None
             report.rejected.append(RowError(index, raw_id if isinstance(raw_id, str) else None,
                                             str(error)))

@@ -20,10 +20,10 @@ from dsl.values import (ValueRejected, normalize_attributes, parse_iso_datetime,
                         to_millis)
 from store.collections import (CONTACTS, EVENT_TYPES, EVENTS, MAX_EVENT_TYPE_INDEXES,
                                SUMMARY_PENDING, contact_index_paths, summary_index_path)
-from store.contacts import MAX_ID_LENGTH, contact_key
+from store.contacts import contact_key
 from store.embedded import process_alive
 from store.fields import INDEX_BUILD_TIMEOUT_S, load_schema, validate_database_name
-from store.results import RowError, WriteReport
+from store.results import RowError, RowRejected, WriteReport, check_id
 
 __all__ = ["EventIngest", "RowError", "WriteReport", "event_key", "latest_event_times",
            "list_event_types", "rebuild_summaries", "repair_interrupted", "track_events"]
@@ -38,8 +38,6 @@ _SUMMARY_BATCH = 1000
 _OWNER = {"host": socket.gethostname(), "pid": os.getpid()}
 
 
-class _Rejected(Exception):
-    pass
 
 
 def event_key(database: str, event_id: str) -> str:
@@ -54,40 +52,36 @@ def _parse_time(value: object) -> dt.datetime:
         moment = parse_iso_datetime(value)
         if moment is not None:
             return moment
-    raise _Rejected(f"time {value!r} is not an ISO 8601 timestamp such as "
+    raise RowRejected(f"time {value!r} is not an ISO 8601 timestamp such as "
                     "2024-05-01T10:00:00Z")
 
 
 def _parse_row(row: object, database: str) -> tuple[str | None, str, dict]:
-    """(event id, contact id, event document without `_id`) of one row; _Rejected if bad."""
+    """(event id, contact id, event document without `_id`) of one row; RowRejected if bad."""
     if not isinstance(row, dict):
-        raise _Rejected(f"an event is an object with contact, type and time, not "
+        raise RowRejected(f"an event is an object with contact, type and time, not "
                         f"{type(row).__name__}")
     unknown_keys = sorted(str(key) for key in row if key not in _ROW_KEYS)
     if unknown_keys:
-        raise _Rejected(f"unknown key {', '.join(unknown_keys)}; an event has id, contact, "
+        raise RowRejected(f"unknown key {', '.join(unknown_keys)}; an event has id, contact, "
                         "type, time and attributes")
     event_id = row.get("id")
-    if event_id is not None and (not isinstance(event_id, str) or not event_id
-                                 or len(event_id) > MAX_ID_LENGTH):
-        raise _Rejected(f"an event id must be a non-empty text of at most {MAX_ID_LENGTH} "
-                        f"characters, not {event_id!r}")
-    contact = row.get("contact")
-    if not isinstance(contact, str) or not contact or len(contact) > MAX_ID_LENGTH:
-        raise _Rejected(f"contact must be a contact id (a non-empty text), not {contact!r}")
+    if event_id is not None:
+        check_id(event_id, "an event id")
+    contact = check_id(row.get("contact"), "contact (a contact id)")
     event_type = row.get("type")
     if not isinstance(event_type, str) or not event_type.strip():
-        raise _Rejected(f"type must be a non-empty text, not {event_type!r}")
+        raise RowRejected(f"type must be a non-empty text, not {event_type!r}")
     if len(event_type) > MAX_TYPE_LENGTH:
-        raise _Rejected(f"the type {event_type[:40]!r}... is longer than {MAX_TYPE_LENGTH} "
+        raise RowRejected(f"the type {event_type[:40]!r}... is longer than {MAX_TYPE_LENGTH} "
                         "characters")
     if "time" not in row:
-        raise _Rejected("time is missing (an ISO 8601 timestamp such as 2024-05-01T10:00:00Z)")
+        raise RowRejected("time is missing (an ISO 8601 timestamp such as 2024-05-01T10:00:00Z)")
     time = _parse_time(row["time"])
     try:
         attributes, folded = normalize_attributes(row.get("attributes"))
     except ValueRejected as error:
-        raise _Rejected(str(error)) from None
+        raise RowRejected(str(error)) from None
     return event_id, contact, {"database": database, "contact": contact_key(database, contact),
                                "type": event_type, "time": time, "attributes": attributes,
                                "folded": folded}
@@ -158,13 +152,15 @@ class EventIngest:
             await self.db[CONTACTS].bulk_write(operations[start:start + _SUMMARY_BATCH],
                                                ordered=False)
         if self._types:
-            await self.db[EVENT_TYPES].bulk_write([
+            types = list(self._types)
+            result = await self.db[EVENT_TYPES].bulk_write([
                 UpdateOne({"_id": f"{self.database}:{event_type}"},
-                          {**_summary_update("", {"": change}),
+                          {**_summary_update("", {"": self._types[event_type]}),
                            "$setOnInsert": {"database": self.database, "type": event_type}},
                           upsert=True)
-                for event_type, change in self._types.items()], ordered=False)
-            await _ensure_type_indexes(self.db, set(self._types))
+                for event_type in types], ordered=False)
+            if result.upserted_ids:  # a type seen for the first time: give it its index
+                await ensure_summary_indexes(self.db, {types[i] for i in result.upserted_ids})
         if self._markers:
             await self.db[SUMMARY_PENDING].delete_many({"_id": {"$in": self._markers}})
         self._contacts, self._types, self._markers = {}, {}, []
@@ -174,7 +170,7 @@ class EventIngest:
         for index, row in enumerate(rows):
             try:
                 event_id, contact, document = _parse_row(row, self.database)
-            except _Rejected as error:
+            except RowRejected as error:
                 raw_id = row.get("id") if isinstance(row, dict) else None
                 report.rejected.append(RowError(index, raw_id if isinstance(raw_id, str) else None,
                                                 str(error)))
@@ -248,7 +244,7 @@ def _summary_update(prefix: str, changes: dict[str, list]) -> dict:
     return {"$inc": increments, "$min": minimums, "$max": maximums}
 
 
-async def _ensure_type_indexes(db: AsyncDatabase, event_types: set[str]) -> None:
+async def ensure_summary_indexes(db: AsyncDatabase, event_types: set[str]) -> None:
     """The `(database, events.<key>.last)` index of each event type, the first time it is
     seen, for at most MAX_EVENT_TYPE_INDEXES types (a type beyond is usable, unindexed)."""
     wanted = {summary_index_path(summary_key(event_type)) for event_type in event_types}
@@ -333,6 +329,10 @@ async def repair_interrupted(db: AsyncDatabase) -> int:
     `summary_pending`); returns the number of markers repaired. Markers of live processes,
     or of other hosts (whose processes this host cannot see), are left alone."""
     repaired = 0
+    # A process that died between recording a new type and indexing it left no marker for
+    # that; checking every known type here (one small read) covers it.
+    await ensure_summary_indexes(db, {document["type"] async for document in
+                                      db[EVENT_TYPES].find({}, {"type": 1})})
     async for marker in db[SUMMARY_PENDING].find({"owner.host": _OWNER["host"]}):
         if marker["owner"]["pid"] == os.getpid() or process_alive(marker["owner"]["pid"]):
             continue

@@ -18,7 +18,8 @@ from pymongo.errors import DuplicateKeyError
 
 from dsl.values import fold, to_millis
 from store.collections import CONTACTS, LISTS
-from store.contacts import MAX_ID_LENGTH, MAX_LIST_NAME_LENGTH, contact_key
+from store.contacts import MAX_LIST_NAME_LENGTH, contact_key
+from store.results import MAX_ID_LENGTH
 from store.errors import NameTakenError, NotFoundError, StoreInputError
 from store.fields import DEFAULT_DATABASE, require_database, validate_database_name
 from store.pages import Page, check_first, decode_cursor, encode_cursor

@@ -5,6 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+MAX_ID_LENGTH = 256
+
+
+class RowRejected(Exception):
+    """One row of a batch refused; its message becomes the RowError's."""
+
+
+def check_id(value: object, what: str) -> str:
+    """A contact or event id: a non-empty text of at most MAX_ID_LENGTH characters."""
+    if not isinstance(value, str) or not value:
+        raise RowRejected(f"{what} must be a non-empty text, not {value!r}")
+    if len(value) > MAX_ID_LENGTH:
+        raise RowRejected(f"{what} {value[:40]!r}... is longer than {MAX_ID_LENGTH} characters")
+    return value
+
+
 @dataclass(frozen=True)
 class RowError:
     """A row that was not stored. `index` is the row's 0-based position in the batch (the
