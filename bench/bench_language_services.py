@@ -1,5 +1,5 @@
 """Completion and diagnostics latency, in process, for a ~200-character expression against a
-500-field schema (the GraphQL end-to-end figure comes with the GraphQL exposure).
+500-field schema (bench.bench_language_services_http measures the same over GraphQL).
 
     .venv/bin/python -m bench.bench_language_services [--repeat N]
 
@@ -40,13 +40,10 @@ WARNED = ('City equals "Krakow" and Age between 18 and 65 and (Newsletter is tru
           'and Age < 10 and Signup after 2024-01-01')
 
 
-def main() -> None:
-    arguments = argparse.ArgumentParser(description=__doc__)
-    arguments.add_argument("--repeat", type=int, default=300)
-    repeat = arguments.parse_args().repeat
-    assert len(SCHEMA) == 500 and 190 <= len(VALID) <= 230, (len(SCHEMA), len(VALID))
+def completion_cases() -> list[tuple[str, str, int]]:
+    """(label, text, cursor offset) of each completion case."""
     after_and = VALID.index(" and custom_field") + len(" and ")
-    completions = [
+    return [
         ("end of the text (after a date)", VALID, len(VALID)),
         ("a condition start: 500 fields + keywords", VALID[:after_and], after_and),
         ("a field prefix 'custom_field_1'", VALID[:after_and] + "custom_field_1", after_and + 14),
@@ -57,12 +54,19 @@ def main() -> None:
         ("after `event `: event types", VALID[:VALID.index("MailClick")],
          VALID.index("MailClick")),
     ]
+
+
+def main() -> None:
+    arguments = argparse.ArgumentParser(description=__doc__)
+    arguments.add_argument("--repeat", type=int, default=300)
+    repeat = arguments.parse_args().repeat
+    assert len(SCHEMA) == 500 and 190 <= len(VALID) <= 230, (len(SCHEMA), len(VALID))
     print(f"python {platform.python_version()} on {platform.machine()}, {sys.platform}; "
           f"schema {len(SCHEMA)} fields; expression {len(VALID)} characters; "
           f"{repeat} runs per case")
     print(f"{'case':<48} {'results':>7} {'median µs':>10} {'p90 µs':>9}   "
           "(results: suggestions or diagnostics; for the KB rows, characters)")
-    for label, text, offset in completions:
+    for label, text, offset in completion_cases():
         count = len(complete(text, offset, CONTEXT))
         median, p90 = measure(lambda: complete(text, offset, CONTEXT), repeat)
         print(f"{'complete: ' + label:<48} {count:>7} {median:>10.0f} {p90:>9.0f}")

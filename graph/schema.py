@@ -19,13 +19,14 @@ from graph.errors import ErrorPolicy, log_unexpected
 from graph.fields import FieldMutations, FieldQueries
 from graph.ingestion import IngestionMutations
 from graph.keys import KeyMutations, KeyQueries
+from graph.language_services import LanguageQueries
 from graph.limits import validation_extensions
 from graph.lists import ListMutations, ListQueries
 from graph.scalars import SCALARS
 from graph.segments import SegmentMutations, SegmentQueries
 
 Query = merge_types("Query", (FieldQueries, ContactQueries, SegmentQueries, ListQueries,
-                              CampaignQueries, KeyQueries))
+                              CampaignQueries, KeyQueries, LanguageQueries))
 Mutation = merge_types("Mutation", (FieldMutations, IngestionMutations, SegmentMutations,
                                     ListMutations, CampaignMutations, KeyMutations))
 

@@ -1,10 +1,11 @@
 """What completion and diagnostics need to know about a profile database, from the store.
 
-`completion_context(db, database, text, offset)` gathers the field schema, the event types
-seen, the list names, the live segments' names and, when the cursor stands where a text
-field's value goes, that one field's most frequent values. The language functions
-(dsl.completion.complete, dsl.diagnostics.diagnose) stay pure and synchronous: a resolver
-awaits this, then calls them.
+`completion_context(db, database, text, offset)` gathers the database's catalog (the field
+schema, the event types seen, the list names and the live segments' names: store/catalog.py)
+and, when the cursor stands where a text field's value goes, that one field's most frequent
+values. With `cache` (a server keeps one, `Store.catalogs`) both come from memory while they
+are current. The language functions (dsl.completion.complete, dsl.diagnostics.diagnose)
+stay pure and synchronous: a resolver awaits this, then calls them.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from dsl.completion import CompletionContext, value_request
 from dsl.schema import FieldSchema, FieldType
 from dsl.values import fold
-from store.collections import CONTACTS, SEGMENTS
-from store.events import list_event_types
+from store.catalog import Catalog, CatalogCache, read_catalog
+from store.collections import CONTACTS
 from store.fields import load_schema
-from store.lists import list_lists
 
 FREQUENT_VALUES = 20
 # Frequent values are counted over at most this many contacts having the field (the first
@@ -54,30 +54,50 @@ async def frequent_values(db: AsyncDatabase, database: str, field: str, *, prefi
             if isinstance(row.get("value"), str)]
 
 
-async def segment_names(db: AsyncDatabase, database: str) -> list[str]:
-    """The names of the live segments of a database."""
-    cursor = db[SEGMENTS].find({"database": database, "in_bin": False}, {"name": 1})
-    return sorted([document["name"] async for document in cursor], key=str.casefold)
+async def cached_frequent_values(db: AsyncDatabase, database: str, field: str,
+                                 cache: CatalogCache, *, prefix: str = "",
+                                 limit: int = FREQUENT_VALUES,
+                                 schema: FieldSchema | None = None) -> list[str]:
+    """`frequent_values`, answered from the field's kept top values while they are fresh;
+    the store is asked for the prefix when the kept values cannot tell."""
+    values = cache.values
+    kept = values.get(database, field)
+    if kept is None:
+        top = await frequent_values(db, database, field, limit=values.kept + 1, schema=schema)
+        kept = values.put(database, field, top[:values.kept], len(top) <= values.kept)
+    found = kept.starting_with(prefix, limit)
+    if found is None:
+        return await frequent_values(db, database, field, prefix=prefix, limit=limit,
+                                     schema=schema)
+    return found
+
+
+async def load_catalog(db: AsyncDatabase, database: str,
+                       cache: CatalogCache | None = None) -> Catalog:
+    """The database's catalog: from `cache` when it is current, else from the store."""
+    return await cache.get(db, database) if cache is not None \
+        else await read_catalog(db, database)
 
 
 async def completion_context(db: AsyncDatabase, database: str, text: str | None = None,
                              offset: int | None = None, *,
-                             values_limit: int = FREQUENT_VALUES) -> CompletionContext:
+                             values_limit: int = FREQUENT_VALUES,
+                             cache: CatalogCache | None = None) -> CompletionContext:
     """Everything complete() can offer for this database; with `text` and `offset`, also
     the frequent values (starting with what is typed) of the text field whose value is
     being written at the cursor."""
-    schema = await load_schema(db, database)
+    catalog = await load_catalog(db, database, cache)
     values: dict[str, list[str]] = {}
     if text is not None and offset is not None:
-        request = value_request(text, offset, schema)
+        request = value_request(text, offset, catalog.schema)
         if request is not None:
             field, typed = request
-            values[field] = await frequent_values(db, database, field, prefix=typed,
-                                                  limit=values_limit, schema=schema)
-    return CompletionContext(
-        schema=schema,
-        event_types=await list_event_types(db, database),
-        lists=[item.name for item in await list_lists(db, database)],
-        segments=await segment_names(db, database),
-        values=values,
-    )
+            if cache is not None:
+                values[field] = await cached_frequent_values(
+                    db, database, field, cache, prefix=typed, limit=values_limit,
+                    schema=catalog.schema)
+            else:
+                values[field] = await frequent_values(db, database, field, prefix=typed,
+                                                      limit=values_limit, schema=catalog.schema)
+    return CompletionContext(schema=catalog.schema, event_types=catalog.event_types,
+                             lists=catalog.lists, segments=catalog.segments, values=values)

@@ -6,13 +6,14 @@ import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from store import embedded
+from store.catalog import CatalogCache
 from store.collections import ensure_collections
 from store.events import repair_interrupted
 from store.fields import DEFAULT_DATABASE, ensure_database
@@ -76,6 +77,8 @@ class Store:
     db: AsyncDatabase
     settings: StoreSettings
     embedded: embedded.EmbeddedServer | None = None
+    # the names each profile database knows, for completion and diagnostics as people type
+    catalogs: CatalogCache = field(default_factory=CatalogCache)
 
 
 def make_client(uri: str, settings: StoreSettings, *, direct: bool) -> AsyncMongoClient:

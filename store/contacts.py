@@ -13,7 +13,7 @@ from pymongo.errors import BulkWriteError
 from dsl.schema import FieldSchema, FieldType
 from dsl.values import ValueRejected, bucket_of, coerce_field, fold, to_millis
 from store.collections import CONTACTS, LISTS
-from store.fields import load_schema, validate_database_name
+from store.fields import load_schema, touch_catalog, validate_database_name
 from store.results import RowError, RowRejected, WriteReport, check_id
 
 __all__ = ["RowError", "WriteReport", "contact_key", "get_contact", "upsert_contacts"]
@@ -134,11 +134,13 @@ async def upsert_contacts(db: AsyncDatabase, database: str, rows: list[dict]) ->
     now = to_millis(dt.datetime.now(dt.timezone.utc))
     list_names = list(dict.fromkeys(name for change in changes.values() for name in change.lists))
     if list_names:
-        await db[LISTS].bulk_write([
+        written = await db[LISTS].bulk_write([
             UpdateOne({"_id": f"{database}:{name}"},
                       {"$setOnInsert": {"database": database, "name": name, "created_at": now}},
                       upsert=True)
             for name in list_names], ordered=False)
+        if written.upserted_count:
+            await touch_catalog(db, database)
 
     ordered_changes = list(changes.values())
     operations = [UpdateOne({"_id": contact_key(database, change.contact_id)},

@@ -22,7 +22,8 @@ from store.collections import (CONTACTS, EVENT_TYPES, EVENTS, MAX_EVENT_TYPE_IND
                                SUMMARY_PENDING, contact_index_paths, summary_index_path)
 from store.contacts import contact_key
 from store.embedded import process_alive
-from store.fields import INDEX_BUILD_TIMEOUT_S, load_schema, validate_database_name
+from store.fields import (INDEX_BUILD_TIMEOUT_S, load_schema, touch_catalog,
+                          validate_database_name)
 from store.results import RowError, RowRejected, WriteReport, check_id
 
 __all__ = ["EventIngest", "RowError", "WriteReport", "event_key", "latest_event_times",
@@ -160,6 +161,7 @@ class EventIngest:
                           upsert=True)
                 for event_type in types], ordered=False)
             if result.upserted_ids:  # a type seen for the first time: give it its index
+                await touch_catalog(self.db, self.database)
                 await ensure_summary_indexes(self.db, {types[i] for i in result.upserted_ids})
         if self._markers:
             await self.db[SUMMARY_PENDING].delete_many({"_id": {"$in": self._markers}})
@@ -252,15 +254,15 @@ async def ensure_summary_indexes(db: AsyncDatabase, event_types: set[str]) -> No
     missing = sorted(wanted - existing)
     if not missing:
         return
-    count = sum(1 for path in existing if path.startswith("events."))
-    for path in missing:
-        if count >= MAX_EVENT_TYPE_INDEXES:
-            log.warning("event summary %s is not indexed: the store keeps at most %d "
-                        "event-type indexes", path, MAX_EVENT_TYPE_INDEXES)
-            continue
+    room = MAX_EVENT_TYPE_INDEXES - sum(1 for path in existing if path.startswith("events."))
+    indexed, unindexed = missing[:max(0, room)], missing[max(0, room):]
+    for path in indexed:
         with pymongo.timeout(INDEX_BUILD_TIMEOUT_S):
             await db[CONTACTS].create_index([("database", ASCENDING), (path, ASCENDING)])
-        count += 1
+    if unindexed:  # one line, not one per type: a store open checks every known type
+        shown = ", ".join(unindexed[:5]) + (", ..." if len(unindexed) > 5 else "")
+        log.warning("%d event summaries are not indexed (the store keeps at most %d "
+                    "event-type indexes): %s", len(unindexed), MAX_EVENT_TYPE_INDEXES, shown)
 
 
 async def rebuild_summaries(db: AsyncDatabase, database: str,
@@ -353,3 +355,5 @@ async def _rebuild_event_types(db: AsyncDatabase, database: str) -> None:
                 {"_id": f"{database}:{group['_id']}"},
                 {"$set": {"database": database, "type": group["_id"], "count": group["count"],
                           "first": group["first"], "last": group["last"]}}, upsert=True)
+    # the dead process may have recorded a new type and died before marking the change
+    await touch_catalog(db, database)

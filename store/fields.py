@@ -33,6 +33,21 @@ def validate_database_name(database: str) -> None:
             suggestion="a name has 1 to 64 letters A-Z, digits, _ and -")
 
 
+async def touch_catalog(db: AsyncDatabase, database: str) -> None:
+    """Mark the names the database knows (fields, event types, lists, live segments) changed,
+    after the change is written: store/catalog.py caches them by this revision."""
+    await db[PROFILE_DATABASES].update_one({"_id": database}, {"$inc": {"catalog_revision": 1}})
+
+
+async def catalog_revision(db: AsyncDatabase, database: str) -> int:
+    """The revision of the database's names (StoreInputError if there is no such database)."""
+    validate_database_name(database)
+    document = await db[PROFILE_DATABASES].find_one({"_id": database}, {"catalog_revision": 1})
+    if document is None:
+        await require_database(db, database)  # raises, naming the databases there are
+    return int((document or {}).get("catalog_revision", 0))
+
+
 async def require_database(db: AsyncDatabase, database: str) -> None:
     """Raise StoreInputError unless the profile database exists."""
     validate_database_name(database)
@@ -57,11 +72,13 @@ async def ensure_database(db: AsyncDatabase, database: str) -> bool:
     now = to_millis(dt.datetime.now(dt.timezone.utc))
     result = await db[PROFILE_DATABASES].update_one(
         {"_id": database}, {"$setOnInsert": {"created_at": now}}, upsert=True)
-    await db[FIELDS].bulk_write([
+    written = await db[FIELDS].bulk_write([
         UpdateOne({"_id": f"{database}:{field.name}"},
                   {"$setOnInsert": _field_document(database, field, now)}, upsert=True)
         for field in STANDARD_FIELDS
     ], ordered=False)
+    if written.upserted_count:
+        await touch_catalog(db, database)
     await _ensure_field_indexes(db, list(STANDARD_FIELDS))
     return result.upserted_id is not None
 
@@ -101,6 +118,8 @@ async def define_field(db: AsyncDatabase, database: str, name: str,
             existing = await db[FIELDS].find_one({"database": database, "name_folded": folded})
             if existing is None:
                 raise
+        else:
+            await touch_catalog(db, database)
     if existing is not None:
         known = FieldDef(existing["name"], FieldType(existing["type"]),
                          bool(existing.get("standard")))

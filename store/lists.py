@@ -21,7 +21,8 @@ from store.collections import CONTACTS, LISTS
 from store.contacts import MAX_LIST_NAME_LENGTH, contact_key
 from store.results import MAX_ID_LENGTH
 from store.errors import NameTakenError, NotFoundError, StoreInputError
-from store.fields import DEFAULT_DATABASE, require_database, validate_database_name
+from store.fields import (DEFAULT_DATABASE, require_database, touch_catalog,
+                          validate_database_name)
 from store.pages import Page, check_first, decode_cursor, encode_cursor
 
 _CHUNK = 1000
@@ -91,6 +92,7 @@ async def create_list(db: AsyncDatabase, database: str, name: str, *,
     except DuplicateKeyError:
         raise NameTakenError(f"a list named {name} already exists in profile database "
                              f"{database}") from None
+    await touch_catalog(db, database)
     return StaticList(database, name, now)
 
 

@@ -25,6 +25,7 @@ from dsl.json_codec import from_json
 from dsl.values import fold, to_millis
 from store.collections import CAMPAIGNS, SEGMENTS
 from store.errors import ConflictError, InUseError, NameTakenError, StoreInputError
+from store.fields import touch_catalog
 from store.segment_definition import check_expression
 from store.segment_history import delete_history
 from store.segment_runs import delete_runs
@@ -84,6 +85,7 @@ async def delete_segment(db: AsyncDatabase, segment_id: str, *, actor: str) -> S
         return_document=ReturnDocument.AFTER)
     if document is None:
         return await require_segment(db, segment_id)  # binned meanwhile
+    await touch_catalog(db, segment.database)
     return Segment.from_document(document)
 
 
@@ -116,6 +118,7 @@ async def restore_segment(db: AsyncDatabase, segment_id: str, *, actor: str) -> 
                              suggestion="rename or delete that segment first") from None
     if document is None:
         raise ConflictError(f"segment {segment.name} was restored or purged meanwhile")
+    await touch_catalog(db, segment.database)
     return Segment.from_document(document)
 
 

@@ -32,7 +32,7 @@ from dsl.segments import referenced_segments
 from dsl.values import fold, to_millis
 from store.collections import SEGMENTS
 from store.errors import ConflictError, NameTakenError, NotFoundError, StoreInputError
-from store.fields import DEFAULT_DATABASE, require_database
+from store.fields import DEFAULT_DATABASE, require_database, touch_catalog
 from store.segment_definition import (VERSIONED, Definition, canonical, check_expression,
                                       normalize_description, normalize_labels,
                                       normalize_maximum, normalize_name, normalize_range,
@@ -213,6 +213,7 @@ async def _insert(db: AsyncDatabase, database: str, definition: Definition,
     except DuplicateKeyError:  # a live segment took the name meanwhile
         await _refuse_taken_name(db, database, definition.name)
         raise
+    await touch_catalog(db, database)
     await record_version(db, document)
     return Segment.from_document(document)
 
@@ -332,6 +333,8 @@ async def update_segment(db: AsyncDatabase, segment_id: str, *, actor: str,
         raise ConflictError(f"segment {current.name} was changed or moved to the bin while "
                             "this update was prepared",
                             suggestion="reload it and apply the change again")
+    if "name" in changed:
+        await touch_catalog(db, current.database)
     await record_version(db, document)
     return Segment.from_document(document)
 

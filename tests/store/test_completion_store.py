@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from dsl.completion import complete
-from store.completion import completion_context, frequent_values, segment_names
+from store.catalog import segment_names
+from store.completion import completion_context, frequent_values
 from store.contacts import upsert_contacts
 from store.segments import create_segment
 from tests.store.seed import ACTOR, seed, seed_events
@@ -36,7 +37,7 @@ async def test_completion_context(store) -> None:
     context = await completion_context(store.db, "main", 'City equals "Kr', 15)
     assert context.values == {"City": ["Krakow"]}
     assert {"MailClick", "MailOpen", "PageVisit"} <= set(context.event_types)
-    assert context.lists == ["VIP"] and context.segments == ["Krakow people"]
+    assert context.lists == ("VIP",) and context.segments == ("Krakow people",)
     assert [s.label for s in complete('City equals "Kr', 15, context)] == ['"Krakow"']
     assert [s.label for s in complete('in segment "k', 13, context)] == ['"Krakow people"']
     plain = await completion_context(store.db, "main")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import uuid
 
 import pytest
@@ -153,11 +154,14 @@ async def test_rebuild_repairs_summaries(store) -> None:
 
 
 @pytest.mark.asyncio
-async def test_event_type_indexes_are_capped(store) -> None:
+async def test_event_type_indexes_are_capped(store, caplog) -> None:
     await _contacts(store, "c1")
     rows = [{"contact": "c1", "type": f"T{number}", "time": "2024-01-01"}
             for number in range(MAX_EVENT_TYPE_INDEXES + 5)]
-    assert (await track_events(store.db, "main", rows)).stored == len(rows)
+    with caplog.at_level(logging.WARNING, logger="store.events"):
+        assert (await track_events(store.db, "main", rows)).stored == len(rows)
+    warned = [record.getMessage() for record in caplog.records if record.name == "store.events"]
+    assert len(warned) == 1 and warned[0].startswith("5 event summaries are not indexed"), warned
     paths = await contact_index_paths(store.db)
     assert len([path for path in paths if path.startswith("events.")]) == MAX_EVENT_TYPE_INDEXES
     indexes = [index async for index in await store.db[CONTACTS].list_indexes()]
