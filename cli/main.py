@@ -191,7 +191,7 @@ def compile_command(
 
         async with _store(data_dir, mongo_uri) as store:
             try:
-                return await pipeline_for(store.db, database, selection)
+                return await pipeline_for(store.db, database, selection, semi_join=False)
             except SegmentError as error:
                 raise error.with_source(text)
 

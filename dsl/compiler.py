@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from dsl import ast, temporal
+from dsl.evaluator import count_matches
 from dsl.schema import FieldSchema, FieldType
 from dsl.typecheck import require_valid
 from dsl.values import bucket_bounds, fold, summary_key
@@ -40,20 +41,81 @@ _NOTHING = {"_id": {"$exists": False}}  # a query no document matches
 _EARLIEST = dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc)  # before any stored time
 
 
+@dataclass(frozen=True)
+class EventCounts:
+    """An event condition's `events` aggregation for a semi-join (see `event_count_queries`):
+    `pipeline` over the events collection yields `{_id: <contact key>, n: <matching events>}`
+    for every contact with at least one matching event."""
+
+    index: int
+    pipeline: list[dict]
+
+
+def event_count_queries(expr: ast.Expression, schema: FieldSchema, *, database: str,
+                        now: dt.datetime | None = None,
+                        latest_events: Mapping[str, dt.datetime | None] | None = None
+                        ) -> list[EventCounts]:
+    """The event conditions that `compile_segment` (same arguments) would join, each as an
+    aggregation over `events` counting each contact's matching events.
+
+    A caller that runs them can hand the counts back to `compile_segment` as `event_counts`
+    (index → {contact key: n}): each such condition then becomes a `_id` test in the first
+    `$match` instead of a `$lookup` per candidate contact: one indexed pass over the
+    condition's events (`database, type, time`) instead of one join per contact."""
+    require_valid(expr, schema)
+    compiler = _Compiler(schema, temporal.normalize_now(now), latest_events or {})
+    compiler.query(expr)
+    return [EventCounts(lookup.index, [
+        *_split_match(_and({"database": database}, lookup.events_match),
+                      ("database", "type", "time")),
+        {"$group": {"_id": "$contact", "n": {"$sum": 1}}}]) for lookup in compiler.lookups]
+
+
+def _conjuncts(query: dict) -> list[dict]:
+    """The parts of a query that must all hold (`$and` lists flattened)."""
+    plain = {key: value for key, value in query.items() if key != "$and"}
+    parts = [plain] if plain else []
+    for part in query.get("$and", ()):
+        parts.extend(_conjuncts(part))
+    return parts
+
+
+def _split_match(query: dict, indexed: tuple[str, ...]) -> list[dict]:
+    """`{"$match": query}` as two stages when it mixes the keys of an index with other
+    conditions: first the index's keys, then the rest. MongoDB coalesces adjacent `$match`
+    stages into one, so the meaning and the plan are the same there; SecantusDB uses an
+    index only for a `$match` its keys cover entirely (docs/compatibility.md)."""
+    leading: dict = {}
+    rest: list[dict] = []
+    for part in _conjuncts(query):
+        keys = set(part) & set(indexed)
+        if keys and not (keys & set(leading)):
+            leading.update({key: part[key] for key in keys})
+            part = {key: value for key, value in part.items() if key not in keys}
+        if part:
+            rest.append(part)
+    if not leading or not rest:
+        return [{"$match": query}]
+    return [{"$match": leading}, {"$match": _and(*rest)}]
+
+
 def compile_segment(expr: ast.Expression, schema: FieldSchema, *, database: str,
                     now: dt.datetime | None = None, range_from: float = 0,
                     range_to: float = 100, maximum: int | None = None,
-                    latest_events: Mapping[str, dt.datetime | None] | None = None) -> list[dict]:
+                    latest_events: Mapping[str, dt.datetime | None] | None = None,
+                    event_counts: Mapping[int, Mapping[str, int]] | None = None) -> list[dict]:
     """The pipeline selecting the segment's members (whole contact documents).
 
     `expr` must have its `in segment` references inlined; it is type-checked here, so
     every field name that reaches the pipeline is a declared field. `latest_events` maps
     an event type to the time of its latest stored event (None: there is none), when the
     caller knows it: a window that ends at or after it leaves no contact undecided, so its
-    condition is answered from the summaries alone."""
+    condition is answered from the summaries alone. `event_counts` gives, for some of the
+    conditions of `event_count_queries`, every contact key with its number of matching
+    events (contacts not listed have none); those are tested on `_id`, the others joined."""
     require_valid(expr, schema)
     now = temporal.normalize_now(now)
-    compiler = _Compiler(schema, now, latest_events or {})
+    compiler = _Compiler(schema, now, latest_events or {}, event_counts or {})
     exact = compiler.query(expr)
 
     first: dict = {"database": database}
@@ -61,9 +123,9 @@ def compile_segment(expr: ast.Expression, schema: FieldSchema, *, database: str,
     if (low, high) != (0, 10_000):
         first["bucket"] = {"$gte": low, "$lt": high}
     if not compiler.lookups:
-        pipeline = [{"$match": _and(first, exact)}]
+        pipeline = _split_match(_and(first, exact), ("_id",))
     else:
-        pipeline = [{"$match": _and(first, compiler.prefilter(expr))}]
+        pipeline = _split_match(_and(first, compiler.prefilter(expr)), ("_id",))
         pipeline.append({"$addFields": {lookup.key: lookup.key_expression
                                         for lookup in compiler.lookups}})
         pipeline.extend(lookup.stage() for lookup in compiler.lookups)
@@ -134,12 +196,15 @@ class _Lookup:
 
 class _Compiler:
     def __init__(self, schema: FieldSchema, now: dt.datetime,
-                 latest_events: Mapping[str, dt.datetime | None]) -> None:
+                 latest_events: Mapping[str, dt.datetime | None],
+                 event_counts: Mapping[int, Mapping[str, int]] | None = None) -> None:
         self.schema = schema
         self.now = now
         self.latest_events = latest_events
-        self.lookups: list[_Lookup] = []
-        self._lookup_of: dict[int, _Lookup] = {}
+        self.event_counts = event_counts or {}
+        self.lookups: list[_Lookup] = []  # joined: each one a $lookup stage
+        self._lookup_of: dict[int, _Lookup] = {}  # by id() of the node, counted ones too
+        self._numbered = 0
 
     # --- the exact query -------------------------------------------------------------
     def query(self, node: ast.Expression) -> dict:
@@ -174,7 +239,8 @@ class _Compiler:
             occurred = self._summary_window(node, summary, window)
             return occurred if exists else _not(occurred)
         lookup = self._lookup(node, summary, window)
-        return _count_query(node, lookup.count)
+        return self._counted(lookup, lambda n: count_matches(node, n),
+                             _count_query(node, lookup.count))
 
     def _summary_window(self, node: ast.EventCondition, summary: str,
                         window: temporal.Interval) -> dict:
@@ -192,8 +258,20 @@ class _Compiler:
             return {first: _interval_query(window)}
         undecided = {first: _below(window), last: _above(window)}
         lookup = self._lookup(node, summary, window, key_when=undecided)
+        some = self._counted(lookup, lambda n: n >= 1, {lookup.count: {"$gte": 1}})
         return {"$or": [{last: _interval_query(window)}, {first: _interval_query(window)},
-                        {**undecided, lookup.count: {"$gte": 1}}]}
+                        _and(undecided, some)]}
+
+    def _counted(self, lookup: _Lookup, holds: Callable[[int], bool], joined: dict) -> dict:
+        """The test on a condition's number of matching events: `joined` (on the looked-up
+        count) for a joined condition; for a counted one, on the contact's `_id`."""
+        counts = self.event_counts.get(lookup.index)
+        if counts is None:
+            return joined
+        if holds(0):  # contacts without matching events hold: exclude those that do not
+            return _not({"_id": {"$in": sorted(key for key, n in counts.items()
+                                               if not holds(n))}})
+        return {"_id": {"$in": sorted(key for key, n in counts.items() if holds(n))}}
 
     def _nothing_after(self, event_type: str, window: temporal.Interval) -> bool:
         """No stored event of this type lies after the window (its latest time is known)."""
@@ -214,9 +292,11 @@ class _Compiler:
             events = _and(events, self.where_query(node.where))
         if key_when is None:  # events can exist in the window only if the summary says so
             key_when = _possible(summary, window, 1)
-        lookup = _Lookup(len(self.lookups), events, _key_expression(key_when),
-                         _count_limit(node))
-        self.lookups.append(lookup)
+        # numbered in the order met, counted or not: the same numbers in every compilation
+        lookup = _Lookup(self._numbered, events, _key_expression(key_when), _count_limit(node))
+        self._numbered += 1
+        if lookup.index not in self.event_counts:
+            self.lookups.append(lookup)
         self._lookup_of[id(node)] = lookup
         return lookup
 
@@ -245,7 +325,9 @@ class _Compiler:
         return {}
 
     def _needs_lookup(self, node: ast.Expression) -> bool:
-        return any(id(inner) in self._lookup_of for inner in ast.walk(node))
+        return any(id(inner) in self._lookup_of
+                   and self._lookup_of[id(inner)].index not in self.event_counts
+                   for inner in ast.walk(node))
 
 
 def _possible(summary: str, window: temporal.Interval, times: int) -> dict:

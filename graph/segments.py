@@ -335,7 +335,8 @@ class SegmentQueries:
         async def work():
             info.context.access.require_database(database)
             await check_expression(info.context.db, database, expr, source=source)
-            return await pipeline_for(info.context.db, database, Selection.at(expr, now))
+            return await pipeline_for(info.context.db, database, Selection.at(expr, now),
+                                      semi_join=False)
         pipeline, errors = await attempt(work())
         return ParseResult(canonical=canonical, json=form,
                            pipeline=_extended_json(pipeline) if pipeline is not None else None,

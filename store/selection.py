@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from dsl import ast
-from dsl.compiler import MAXIMUM_ORDER, compile_segment
+from dsl.compiler import MAXIMUM_ORDER, EventCounts, compile_segment, event_count_queries
 from dsl.json_codec import from_json
 from dsl.segments import inline_segments, referenced_segments
 from dsl.temporal import normalize_now
@@ -59,15 +59,49 @@ async def resolve_segments(db, database: str, expr: ast.Expression, *,
     return inline_segments(expr, definitions, names=names, start=defining)
 
 
-async def pipeline_for(db, database: str, selection: Selection) -> list[dict]:
+async def pipeline_for(db, database: str, selection: Selection, *,
+                       semi_join: bool = True) -> list[dict]:
+    """The pipeline selecting the members. With `semi_join` (to run it), the event
+    conditions the summaries cannot answer are first counted on the events side
+    (`count_events`); without (to show it), the pipeline is the data-independent form that
+    joins them."""
     schema = await load_schema(db, database)
     expr = await resolve_segments(db, database, selection.expression)
     event_types = {node.event_type for node in ast.walk(expr)
                    if isinstance(node, ast.EventCondition)}
+    latest = await latest_event_times(db, database, event_types)
+    counts = None
+    if semi_join:
+        counts = await count_events(db, event_count_queries(
+            expr, schema, database=database, now=selection.now, latest_events=latest))
     return compile_segment(expr, schema, database=database, now=selection.now,
                            range_from=selection.range_from, range_to=selection.range_to,
-                           maximum=selection.maximum,
-                           latest_events=await latest_event_times(db, database, event_types))
+                           maximum=selection.maximum, latest_events=latest,
+                           event_counts=counts)
+
+
+# A condition whose matching events belong to more contacts than this is joined instead:
+# its `_id` list would grow the query past what is reasonable to send (20,000 keys are
+# about 0.5 MB of BSON; MongoDB's limit is 16 MB).
+SEMI_JOIN_CONTACTS = 20_000
+
+
+async def count_events(db, queries: list[EventCounts], *,
+                       limit: int | None = None) -> dict[int, dict[str, int]]:
+    """Each query's contacts with their numbers of matching events, for the queries whose
+    contacts are at most `limit` (default SEMI_JOIN_CONTACTS); the others are left out
+    (compile_segment joins them). A negative limit counts none."""
+    limit = SEMI_JOIN_CONTACTS if limit is None else limit
+    counts: dict[int, dict[str, int]] = {}
+    if limit < 0:
+        return counts
+    for query in queries:
+        found: dict[str, int] = {}
+        async for row in await db.events.aggregate(query.pipeline + [{"$limit": limit + 1}]):
+            found[row["_id"]] = row["n"]
+        if len(found) <= limit:
+            counts[query.index] = found
+    return counts
 
 
 async def count_members(db, database: str, selection: Selection) -> int:

@@ -17,6 +17,7 @@ from dsl.formatter import format_expression
 from dsl.schema import FieldDef, FieldSchema, FieldType
 from dsl.typecheck import check
 from dsl.values import parse_iso_datetime
+from store import selection as selection_module
 from store.selection import Selection, iter_members
 from tests.dsl.strategies import AMOUNTS, DATES, NUMBERS, STRINGS, TIMES as COUNTS
 from tests.store.oracle import (ATTRIBUTE_VALUES, EVENT_TYPES, FIELD_VALUES, FIELDS, LISTS, NOW,
@@ -107,7 +108,9 @@ def loaded(sync_store, request):
     return request.param, runner, store, oracle_data(contacts, lists, rows)
 
 
-def test_every_construct_on_every_edge_value(loaded):
+def test_every_construct_on_every_edge_value(loaded, monkeypatch):
+    """Event conditions run twice: counted on the events side (the semi-join, the
+    default) and joined per contact (`$lookup`, what larger counts fall back to)."""
     database, runner, store, (contacts, events) = loaded
     constructs = all_constructs()
     assert len(constructs) > 1000
@@ -119,13 +122,34 @@ def test_every_construct_on_every_edge_value(loaded):
         selection = Selection.at(expr, NOW)
         return [row["id"] async for row in iter_members(store.db, database, selection)]
 
+    counted = []  # how many conditions each evaluation counted on the events side
+    count_events = selection_module.count_events
+
+    async def counting(db, queries, **options):
+        counts = await count_events(db, queries, **options)
+        counted.append(len(counts))
+        return counts
+    monkeypatch.setattr(selection_module, "count_events", counting)
+
     mismatches = []
-    selective = 0
+    selective = both_ways = 0
     for expr in constructs:
         expected = select(expr, database, contacts, events, NOW)
+        counted.clear()
         got = runner.run(ids_of(expr))
         selective += 0 < len(expected) < len(contacts)
         if got != expected:
             mismatches.append(f"{format_expression(expr)}: store {got} != reference {expected}")
+        if sum(counted):
+            both_ways += 1
+            selection_module.SEMI_JOIN_CONTACTS, limit = -1, selection_module.SEMI_JOIN_CONTACTS
+            try:  # every condition joined
+                joined = runner.run(ids_of(expr))
+            finally:
+                selection_module.SEMI_JOIN_CONTACTS = limit
+            if joined != expected:
+                mismatches.append(f"{format_expression(expr)} (joined): store {joined} != "
+                                  f"reference {expected}")
     assert not mismatches, "\n".join(mismatches[:20])
+    assert both_ways > (100 if database == "with-future-events" else 10), both_ways
     assert selective > len(constructs) // 2  # the data set tells the constructs apart

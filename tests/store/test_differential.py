@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from dsl.evaluator import select
 from dsl.typecheck import check
 from store.fields import load_schema
-from store.selection import Selection, count_members, iter_members
+from store import selection as selection_module
+from store.selection import SEMI_JOIN_CONTACTS, Selection, count_members, iter_members
 from tests.dsl.strategies import typed_expressions
 from tests.store.oracle import (ATTRIBUTE_VALUES, ATTRIBUTES, EVENT_TYPES, FIELD_VALUES, FIELDS,
                                 LISTS, NOW, TIMES, load, oracle_data)
@@ -53,8 +54,12 @@ def engine(sync_store):
                                                 HealthCheck.function_scoped_fixture])
 @given(contacts=contacts_strategy, lists=memberships,
        events=st.lists(event_strategy, max_size=16).flatmap(st.permutations),
-       exprs=st.lists(expressions, min_size=4, max_size=4), selection=selections)
-def test_pipeline_agrees_with_reference_evaluator(engine, contacts, lists, events, exprs, selection):
+       exprs=st.lists(expressions, min_size=4, max_size=4), selection=selections,
+       semi_join_limit=st.sampled_from([SEMI_JOIN_CONTACTS, 1, -1]))
+def test_pipeline_agrees_with_reference_evaluator(engine, contacts, lists, events, exprs, selection,
+                                                  semi_join_limit):
+    """`semi_join_limit`: the most contacts an event condition is counted for on the events
+    side; 1 mixes counted and joined conditions in one pipeline, -1 joins them all."""
     runner, store, counter = engine
     database = f"d{next(counter)}"
     rows = runner.run(load(store, database, contacts, lists, events))
@@ -74,6 +79,10 @@ def test_pipeline_agrees_with_reference_evaluator(engine, contacts, lists, event
             ids = [row["id"] async for row in iter_members(store.db, database, chosen)]
             return count, ids
 
-        count, ids = runner.run(run())
+        selection_module.SEMI_JOIN_CONTACTS = semi_join_limit
+        try:
+            count, ids = runner.run(run())
+        finally:
+            selection_module.SEMI_JOIN_CONTACTS = SEMI_JOIN_CONTACTS
         assert ids == expected, expr
         assert count == len(expected), expr
