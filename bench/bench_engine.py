@@ -156,7 +156,7 @@ async def run(data: Path, store_dir: Path, skip_import: bool, repeat: int) -> No
                 raw = await raw_insert_rate(store.db, data / "events.jsonl")
                 print(f"raw insert_many of the same event documents: {raw:,.0f} docs/s", flush=True)
             print("\n| segment | members | ours ms | hand-written ms | ratio | ours docs/keys "
-                  f"examined | hand docs/keys | events read |")
+                  "examined | hand docs/keys | events read |")
             print("|---|---|---|---|---|---|---|---|")
             for label, text, (low, high), maximum, (collection, hand) in CASES:
                 selection = Selection.at(parse(text), NOW, range_from=low, range_to=high,
