@@ -212,13 +212,16 @@ def eval_command(
 ) -> None:
     """Print the number of matching contacts; with --ids, then one id a line."""
     async def work(text, selection):
-        from store.selection import count_members, iter_members
+        from store.selection import count_members, iter_members, pipeline_for
 
         async with _store(data_dir, mongo_uri) as store:
-            try:
-                typer.echo(await count_members(store.db, database, selection))
+            try:  # one evaluation: the count and the ids come from the same pipeline
+                pipeline = await pipeline_for(store.db, database, selection)
+                typer.echo(await count_members(store.db, database, selection,
+                                               pipeline=pipeline))
                 if ids:
-                    async for member in iter_members(store.db, database, selection):
+                    async for member in iter_members(store.db, database, selection,
+                                                     pipeline=pipeline):
                         typer.echo(member["id"])
             except SegmentError as error:
                 raise error.with_source(text)

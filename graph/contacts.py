@@ -107,6 +107,7 @@ class ContactConnection(Connection[Contact]):
     errors: list[SegmentError] = strawberry.field(default_factory=list)
     database: Private[str | None] = None
     selection: Private[Selection | None] = None
+    pipeline: Private[list[dict] | None] = None  # the selection's, as the page was read
     list_name: Private[str | None] = None
 
     @strawberry.field(description="How many contacts match in all (one more query).")
@@ -114,8 +115,8 @@ class ContactConnection(Connection[Contact]):
         if self.errors or self.database is None:
             return 0
         if self.selection is not None:
-            return await info.context.heavy(count_members(info.context.db, self.database,
-                                                          self.selection))
+            return await info.context.heavy(count_members(
+                info.context.db, self.database, self.selection, pipeline=self.pipeline))
         if self.list_name is not None:
             from store.lists import count_list_members
 
@@ -151,7 +152,8 @@ async def search(info: Info, database: str, expression: str | None, json: object
     prepared, errors = await attempt(info.context.heavy(prepare()))
     if errors:
         return empty_contacts(errors)
-    selection, pipeline = prepared
+    selection, base = prepared
+    pipeline = list(base)  # the page's stages go on a copy; totalCount reuses the base
     if after is not None:
         try:
             bucket, contact_id = decode_cursor(_CURSOR, after, 2)
@@ -175,7 +177,7 @@ async def search(info: Info, database: str, expression: str | None, json: object
         page_info=PageInfo(has_next_page=has_next, end_cursor=cursors[-1] if cursors else None,
                            has_previous_page=after is not None,
                            start_cursor=cursors[0] if cursors else None),
-        database=database, selection=selection)
+        database=database, selection=selection, pipeline=base)
 
 
 async def _aggregate(db, pipeline: list[dict]) -> list[dict]:

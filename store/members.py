@@ -47,11 +47,13 @@ async def member_chunks(db, database: str, selection: Selection, *, projection: 
 
 
 async def first_members(db, database: str, selection: Selection, *, limit: int,
-                        projection: dict) -> list[dict]:
-    """The first `limit` members in the maximum's order (a preview's sample)."""
+                        projection: dict, pipeline: list[dict] | None = None) -> list[dict]:
+    """The first `limit` members in the maximum's order (a preview's sample); `pipeline`
+    as for count_members."""
     if limit <= 0:
         return []
-    pipeline = await pipeline_for(db, database, selection)
+    pipeline = list(pipeline) if pipeline is not None \
+        else await pipeline_for(db, database, selection)
     if selection.maximum is None:
         pipeline.append({"$sort": dict(MAXIMUM_ORDER)})
     pipeline.append({"$limit": limit})  # with a maximum, the pipeline is sorted already

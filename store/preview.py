@@ -16,7 +16,7 @@ from store.fields import DEFAULT_DATABASE
 from store.members import first_members
 from store.segment_definition import (canonical, check_expression, normalize_maximum,
                                       normalize_range, read_expression)
-from store.selection import Selection, count_members
+from store.selection import Selection, count_members, pipeline_for
 
 PREVIEW_SIZE = 100
 _CONTACT = {"_id": 0, "id": 1, "fields": 1, "lists": 1}
@@ -48,9 +48,10 @@ async def preview_segment(db: AsyncDatabase, database: str = DEFAULT_DATABASE, *
     expr, source = read_expression(expression, json)
     await check_expression(db, database, expr, source=source)
     selection = Selection.at(expr, now, range_from=low, range_to=high, maximum=maximum)
-    count = await count_members(db, database, selection)
+    pipeline = await pipeline_for(db, database, selection)  # one evaluation: count, then sample
+    count = await count_members(db, database, selection, pipeline=pipeline)
     contacts = await first_members(db, database, selection, limit=min(limit, count),
-                                   projection=_CONTACT)
+                                   projection=_CONTACT, pipeline=pipeline)
     for contact in contacts:
         contact.setdefault("fields", {})
         contact.setdefault("lists", [])

@@ -104,17 +104,24 @@ async def count_events(db, queries: list[EventCounts], *,
     return counts
 
 
-async def count_members(db, database: str, selection: Selection) -> int:
-    pipeline = await pipeline_for(db, database, selection)
-    async for row in await db.contacts.aggregate(pipeline + [{"$count": "members"}]):
+async def count_members(db, database: str, selection: Selection, *,
+                        pipeline: list[dict] | None = None) -> int:
+    """The number of members. `pipeline`: the selection's `pipeline_for`, when the caller
+    has it already (a count and a listing of one evaluation share it, and with it the
+    events counted for it)."""
+    pipeline = pipeline if pipeline is not None else await pipeline_for(db, database, selection)
+    async for row in await db.contacts.aggregate([*pipeline, {"$count": "members"}]):
         return row["members"]
     return 0
 
 
 async def iter_members(db, database: str, selection: Selection, *,
-                       projection: dict | None = None) -> AsyncIterator[dict]:
-    """The members in the maximum's order (bucket, then id), streamed from a cursor."""
-    pipeline = await pipeline_for(db, database, selection)
+                       projection: dict | None = None,
+                       pipeline: list[dict] | None = None) -> AsyncIterator[dict]:
+    """The members in the maximum's order (bucket, then id), streamed from a cursor
+    (`pipeline` as for count_members)."""
+    pipeline = list(pipeline) if pipeline is not None \
+        else await pipeline_for(db, database, selection)
     if selection.maximum is None:
         pipeline.append({"$sort": dict(MAXIMUM_ORDER)})
     pipeline.append({"$project": projection or {"_id": 0, "id": 1}})

@@ -22,6 +22,7 @@ from store.segment_bin import delete_segment, dependents, purge_segment, restore
 from store.segment_history import get_version, segment_history
 from store.segment_runs import count_segment, list_runs, segment_sizes
 from store.segment_search import list_segments
+from store import selection
 from store.segments import (clone_segment, create_segment, find_segment, get_segment,
                             restore_version, update_segment)
 from tests.store.seed import ACTOR, NOW, seed, seed_events
@@ -291,6 +292,21 @@ async def test_preview_counts_and_samples_without_writing(db) -> None:
             for name in await db.list_collection_names()
             if name in collections} == collections | {
         SEGMENTS: 1, SEGMENT_VERSIONS: 1}  # only what `make` wrote
+
+
+async def test_a_preview_counts_the_events_once(db, monkeypatch) -> None:
+    """The count and the sample come from one evaluation: the events side is read once."""
+    reads = []
+    count_events = selection.count_events
+
+    async def counting(*arguments, **options):
+        reads.append(1)
+        return await count_events(*arguments, **options)
+    monkeypatch.setattr(selection, "count_events", counting)
+    preview = await preview_segment(
+        db, expression="event MailOpen occurred where campaign has no value", now=NOW)
+    assert preview.count == 2 and len(preview.contacts) == 2
+    assert len(reads) == 1
 
 
 async def test_preview_errors(db) -> None:
