@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import pytest_asyncio
 from hypothesis import HealthCheck, settings
+from pymongo import AsyncMongoClient
 
 from store import embedded
 from store.connection import Store, StoreSettings, open_store
@@ -54,6 +55,17 @@ def fresh_settings(store_server: str, **overrides: object) -> StoreSettings:
                                  "query_timeout_ms": 30_000}
     values.update(overrides)
     return StoreSettings(**values)  # type: ignore[arg-type]
+
+
+def drop_database(uri: str, name: str) -> None:
+    """Drop a test's MongoDB database (for tests that run servers or commands of their own)."""
+    async def drop() -> None:
+        client = AsyncMongoClient(uri)
+        try:
+            await client.drop_database(name)
+        finally:
+            await client.close()
+    asyncio.run(drop())
 
 
 @pytest.fixture

@@ -3,22 +3,13 @@ test on a MongoDB database of its own."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import pytest
-from pymongo import AsyncMongoClient
 from typer.testing import CliRunner
 
 from cli.main import app
-
-
-async def _drop(uri: str, name: str) -> None:
-    client = AsyncMongoClient(uri)
-    try:
-        await client.drop_database(name)
-    finally:
-        await client.close()
+from tests.conftest import drop_database
 
 
 @pytest.fixture
@@ -33,7 +24,7 @@ def segmentql(store_server, monkeypatch):
         return runner.invoke(app, [*args, "--mongo-uri", store_server], input=input)
 
     yield run
-    asyncio.run(_drop(store_server, name))
+    drop_database(store_server, name)
 
 
 @pytest.fixture

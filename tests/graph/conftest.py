@@ -4,7 +4,6 @@ own (one server per test module), driven over HTTP by the `gql` client."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 import time
@@ -17,10 +16,10 @@ import uvicorn
 from gql import Client, GraphQLRequest, gql
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXTransport
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import monitoring
 
 from graph.app import create_app
-from tests.conftest import fresh_settings
+from tests.conftest import drop_database, fresh_settings
 
 ADMIN_KEY = "sqk_test-admin-key-0123456789abcdef"
 
@@ -155,14 +154,6 @@ class ServerThread:
         self.socket.close()
 
 
-async def _drop(uri: str, name: str) -> None:
-    client = AsyncMongoClient(uri)
-    try:
-        await client.drop_database(name)
-    finally:
-        await client.close()
-
-
 def start_server(store_server: str, **settings) -> tuple[ServerThread, GraphServer]:
     store_settings = fresh_settings(store_server, **settings)
     app = create_app(store_settings, dev_key=ADMIN_KEY)
@@ -180,4 +171,4 @@ def graph(store_server):
         yield server
     finally:
         thread.stop()
-        asyncio.run(_drop(store_server, server.settings.db_name))
+        drop_database(store_server, server.settings.db_name)

@@ -17,6 +17,7 @@ from pymongo import AsyncMongoClient
 from typer.testing import CliRunner
 
 from cli.main import app, development_key
+from tests.conftest import drop_database
 
 SEGMENTQL = str(Path(sys.executable).parent / "segmentql")
 
@@ -34,14 +35,6 @@ async def _counts(uri: str, name: str) -> dict[str, int]:
         return {collection: await db[collection].count_documents({})
                 for collection in ("contacts", "events", "segments", "campaigns", "lists",
                                    "campaign_recipients", "segment_versions")}
-    finally:
-        await client.close()
-
-
-async def _drop(uri: str, name: str) -> None:
-    client = AsyncMongoClient(uri)
-    try:
-        await client.drop_database(name)
     finally:
         await client.close()
 
@@ -77,7 +70,7 @@ def test_serve_prints_url_and_key_and_answers(store_server) -> None:
     finally:
         process.terminate()
         process.wait(30)
-        asyncio.run(_drop(store_server, name))
+        drop_database(store_server, name)
 
 
 def test_development_key_is_kept_in_the_data_folder(tmp_path, monkeypatch) -> None:
@@ -111,4 +104,4 @@ def test_demo_is_idempotent(store_server, monkeypatch) -> None:
         assert "events: stored 0" in reloaded.output and "(0 new)" in reloaded.output
         assert asyncio.run(_counts(store_server, name)) == counts
     finally:
-        asyncio.run(_drop(store_server, name))
+        drop_database(store_server, name)
