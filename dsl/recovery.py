@@ -298,9 +298,9 @@ def _repair(parser: InteractiveParser, stream: list[Token],
     # 1. delete
     if not is_end and ahead and goes_through(parser, ahead):
         return parser, index + 1
-    choices = _ordered(accepted(parser))
     # 2. insert one token before it
-    for terminal in choices:
+    fed = []  # the states after each acceptable token, in order: kept for step 3
+    for terminal in _ordered(accepted(parser)):
         trial = parser.copy(deepcopy_values=False)
         try:
             trial.feed_token(synthetic(terminal))
@@ -308,14 +308,10 @@ def _repair(parser: InteractiveParser, stream: list[Token],
             continue
         if goes_through(trial, stream[index:index + LOOKAHEAD]):
             return trial, index
+        fed.append(trial)  # goes_through leaves it as it was
     # 3. replace it
     if not is_end:
-        for terminal in choices:
-            trial = parser.copy(deepcopy_values=False)
-            try:
-                trial.feed_token(synthetic(terminal))
-            except UnexpectedToken:
-                continue
+        for trial in fed:
             if not ahead or goes_through(trial, ahead):
                 return trial, index + 1
     # 4. skip to a token that ends a condition, standing in for what was skipped
