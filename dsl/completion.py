@@ -35,7 +35,7 @@ from dsl import ast, recovery
 from dsl.formatter import format_expression, format_name
 from dsl.parser import MAX_EXPRESSION_LENGTH
 from dsl.schema import SYSTEM_EVENT_TYPES, FieldSchema, FieldType
-from dsl.typecheck import _ACCEPTS
+from dsl.typecheck import OPERATORS
 
 
 class SuggestionKind(str, enum.Enum):
@@ -488,7 +488,7 @@ def _operators(position: _Position, context: CompletionContext,
     typed_words = tokens[index + 1:]
     what, field_type = _field_kind(position, context, index)
     if field_type is not None:
-        operators = list(_ACCEPTS[field_type])
+        operators = list(OPERATORS[field_type])
         detail = f"{field_type.value} operator"
     else:
         operators = list(_OPERATOR_PHRASES)

@@ -54,7 +54,7 @@ from dsl.evaluator import value_matches
 from dsl.formatter import format_expression
 from dsl.parser import MAX_EXPRESSION_LENGTH, _check_depth, _parser, parse
 from dsl.schema import FieldSchema
-from dsl.typecheck import check
+from dsl.typecheck import check, literal_type, literals_of
 from dsl.values import fold
 
 MAX_ERRORS = 20
@@ -410,7 +410,7 @@ def _fold_literal(literal: ast.Literal) -> ast.Literal:
 
 # Any evaluation time: the conditions these rules evaluate never read it (no relative dates).
 _ANY_NOW = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
-_NUMBER, _TEXT, _DATE, _BOOLEAN = "number", "text", "date", "boolean"
+_NUMBER, _DATE, _BOOLEAN = "number", "date", "boolean"  # FieldType values
 
 
 @dataclass(frozen=True, eq=False)
@@ -466,18 +466,11 @@ def _relative(node: ast.FieldCondition) -> bool:
     """Does the condition's meaning move with `now` (today, N days ago, in last)?"""
     if isinstance(node, ast.InLast):
         return True
-    literals = ((node.value,) if isinstance(node, ast.Compare) else
-                (node.low, node.high) if isinstance(node, ast.Between) else
-                node.values if isinstance(node, ast.InValues) else ())
-    return any(isinstance(literal, (ast.Today, ast.Ago)) for literal in literals)
+    return any(isinstance(literal, (ast.Today, ast.Ago)) for literal in literals_of(node))
 
 
 def _literal_kind(literal: ast.Literal) -> str:
-    if isinstance(literal, ast.String):
-        return _TEXT
-    if isinstance(literal, ast.Number):
-        return _NUMBER
-    return _DATE
+    return literal_type(literal).value
 
 
 def _kind(literal: _Literal) -> str | None:

@@ -26,7 +26,8 @@ TEXT, NUMBER, DATE, BOOLEAN = FieldType.TEXT, FieldType.NUMBER, FieldType.DATE, 
 # The operators of each type (SPEC §2), keyed as `_operator` names a node, with the words
 # the error shows. Numbers read best with symbols; text and dates with words.
 _ANY_TYPE = {"has value": "has value", "has no value": "has no value"}
-_ACCEPTS: dict[FieldType, dict[object, str]] = {
+# The operators each field type accepts, with their canonical words (completion offers them).
+OPERATORS: dict[FieldType, dict[object, str]] = {
     TEXT: {_C.EQUALS: "equals", _C.NOT_EQUALS: "is not equal to", _C.STARTS_WITH: "starts with",
            _C.ENDS_WITH: "ends with", _C.CONTAINS: "contains",
            _C.NOT_CONTAINS: "doesn't contain", "in": "in", "not in": "not in", **_ANY_TYPE},
@@ -121,7 +122,7 @@ class _Checker:
                          "; ".join(hints) or "declare the field before using it")
             return
         operator = _operator(node)
-        accepted = _ACCEPTS[field.type]
+        accepted = OPERATORS[field.type]
         if operator not in accepted:
             hint = (f"write {node.field} is true, or {node.field} is false"
                     if field.type is BOOLEAN
@@ -129,11 +130,11 @@ class _Checker:
             self._report(node, f"{node.field} is a {field.type.value} field; it accepts "
                                f"{', '.join(accepted.values())}", hint)
             return
-        wrong = [literal for literal in _literals(node) if _kind(literal) is not field.type]
+        wrong = [literal for literal in literals_of(node) if literal_type(literal) is not field.type]
         for literal in wrong:
             shown = self._show(literal)
             self._report(literal, f"{node.field} is a {field.type.value} field; {shown} is "
-                                  f"{_KIND_WORDS[_kind(literal)]}",
+                                  f"{_KIND_WORDS[literal_type(literal)]}",
                          _retype_hint(field.type, literal, shown))
         if not wrong:
             self._between_order(node)
@@ -146,8 +147,8 @@ class _Checker:
         except SegmentTypeError as error:
             self._report(node, error.message, error.suggestion)
             return
-        literals = _literals(node)
-        kinds = [_kind(literal) for literal in literals]
+        literals = literals_of(node)
+        kinds = [literal_type(literal) for literal in literals]
         odd = next((literal for literal, kind in zip(literals, kinds) if kind is not kinds[0]),
                    None)
         if odd is not None:
@@ -156,17 +157,17 @@ class _Checker:
                     else "in (...) needs values")
             self._report(odd, f"{what} of one type; {self._show(first)} is "
                               f"{_KIND_WORDS[kinds[0]]} and {self._show(odd)} is "
-                              f"{_KIND_WORDS[_kind(odd)]}",
+                              f"{_KIND_WORDS[literal_type(odd)]}",
                          f"an event attribute takes the type of its values: compare "
                          f"{node.field} with one type")
             return
         operator = _operator(node)
-        if literals and operator not in _ACCEPTS[kinds[0]]:
+        if literals and operator not in OPERATORS[kinds[0]]:
             shown = self._show(literals[0])
             hint = (f'put text in quotes: "{shown}"' if _types_of(operator) == "text"
                     else f"an event attribute takes the type of its value; compared with "
                          f"{_KIND_WORDS[kinds[0]]}, {node.field} accepts "
-                         f"{', '.join(_ACCEPTS[kinds[0]].values())}")
+                         f"{', '.join(OPERATORS[kinds[0]].values())}")
             self._report(node, f"{_word(operator)} needs {_needs(operator)}; the event "
                                f"attribute {node.field} is compared with "
                                f"{_KIND_WORDS[kinds[0]]} ({shown})", hint)
@@ -238,7 +239,7 @@ def _word(operator: object) -> str:
 
 
 def _types(operator: object) -> list[FieldType]:
-    return [kind for kind, accepted in _ACCEPTS.items() if operator in accepted]
+    return [kind for kind, accepted in OPERATORS.items() if operator in accepted]
 
 
 def _types_of(operator: object) -> str:
@@ -253,7 +254,8 @@ def _join(words: list[str], conjunction: str) -> str:
     return f" {conjunction} ".join(filter(None, [", ".join(words[:-1]), words[-1]]))
 
 
-def _literals(node: ast.FieldCondition) -> tuple[ast.Literal, ...]:
+def literals_of(node: ast.FieldCondition) -> tuple[ast.Literal, ...]:
+    """The values a field condition compares with (none for has value, is true, in last)."""
     if isinstance(node, ast.Compare):
         return (node.value,)
     if isinstance(node, ast.Between):
@@ -263,7 +265,8 @@ def _literals(node: ast.FieldCondition) -> tuple[ast.Literal, ...]:
     return ()
 
 
-def _kind(literal: ast.Literal) -> FieldType:
+def literal_type(literal: ast.Literal) -> FieldType:
+    """The type of a value as written: text, number, or a date (today, N days ago too)."""
     if isinstance(literal, ast.String):
         return TEXT
     if isinstance(literal, ast.Number):
