@@ -129,14 +129,11 @@ def diagnose_command(
 
 
 async def _known(database, data_dir, mongo_uri):
-    from store.events import list_event_types
-    from store.fields import load_schema
-    from store.lists import list_lists
+    from store.catalog import read_catalog
 
     async with _store(data_dir, mongo_uri) as store:
-        return (await load_schema(store.db, database),
-                await list_event_types(store.db, database),
-                [item.name for item in await list_lists(store.db, database)])
+        catalog = await read_catalog(store.db, database)
+        return catalog.schema, catalog.event_types, catalog.lists
 
 
 # --- explain ----------------------------------------------------------------------------------
