@@ -24,15 +24,13 @@ import orjson
 from bench.generate import DEFAULT_NOW
 from dsl.ast import EventCondition, walk
 from dsl.compiler import event_count_queries
-from dsl.parser import parse
 from dsl.schema import FieldType
 from dsl.values import normalize_attributes, parse_iso_datetime
-from store import embedded
+from store import embedded, query
 from store.connection import StoreSettings, open_store
 from store.events import latest_event_times
-from store.fields import define_field, load_schema
+from store.fields import define_field
 from store.importers import import_contacts, import_events
-from store.selection import Selection, count_members, pipeline_for, resolve_segments
 
 NOW = DEFAULT_NOW
 DAY = dt.timedelta(days=1)
@@ -76,13 +74,13 @@ CASES = [
 ]
 
 
-async def counted_queries(db, selection: Selection) -> list:
-    """The event conditions `count_members` counts on the events side before the pipeline."""
-    expr = await resolve_segments(db, "main", selection.expression)
+async def counted_queries(prepared: query.PreparedQuery) -> list:
+    """The event conditions a count counts on the events side before the pipeline."""
+    expr = prepared.inlined
     types = {node.event_type for node in walk(expr) if isinstance(node, EventCondition)}
-    return event_count_queries(expr, await load_schema(db, "main"), database="main",
-                               now=selection.now,
-                               latest_events=await latest_event_times(db, "main", types))
+    return event_count_queries(expr, prepared.schema, database="main", now=prepared.now,
+                               latest_events=await latest_event_times(prepared.db, "main",
+                                                                      types))
 
 
 def examined(explain: dict) -> tuple[int, int]:
@@ -159,10 +157,14 @@ async def run(data: Path, store_dir: Path, skip_import: bool, repeat: int) -> No
                   "examined | hand docs/keys | events read |")
             print("|---|---|---|---|---|---|---|---|")
             for label, text, (low, high), maximum, (collection, hand) in CASES:
-                selection = Selection.at(parse(text), NOW, range_from=low, range_to=high,
-                                         maximum=maximum)
-                ours_s, ours = await median_time(
-                    lambda: count_members(store.db, "main", selection), repeat)
+                def prepared():  # each repetition prepares, plans and counts afresh
+                    return query.prepare(store.db, "main", expression=text, now=NOW,
+                                         range_from=low, range_to=high, maximum=maximum)
+
+                async def ours_count():
+                    return await query.count(await prepared())
+
+                ours_s, ours = await median_time(ours_count, repeat)
 
                 async def hand_written():
                     rows = [row async for row in await store.db[collection].aggregate(hand)]
@@ -170,7 +172,8 @@ async def run(data: Path, store_dir: Path, skip_import: bool, repeat: int) -> No
 
                 hand_s, theirs = await median_time(hand_written, repeat)
                 assert ours == theirs, (label, ours, theirs)
-                pipeline = await pipeline_for(store.db, "main", selection)
+                selection = await prepared()
+                pipeline = await query.plan(selection)
                 ours_explain = await store.db.command(
                     "explain", {"aggregate": "contacts", "pipeline": pipeline, "cursor": {}},
                     verbosity="executionStats")
@@ -180,9 +183,9 @@ async def run(data: Path, store_dir: Path, skip_import: bool, repeat: int) -> No
                 joins = any("$lookup" in stage for stage in pipeline)
                 ours_docs, ours_keys = examined(ours_explain)
                 counted_docs = counted_keys = 0
-                for query in await counted_queries(store.db, selection):
+                for counted in await counted_queries(selection):
                     docs, keys = examined(await store.db.command(
-                        "explain", {"aggregate": "events", "pipeline": query.pipeline,
+                        "explain", {"aggregate": "events", "pipeline": counted.pipeline,
                                     "cursor": {}}, verbosity="executionStats"))
                     counted_docs, counted_keys = counted_docs + docs, counted_keys + keys
                 hand_docs, hand_keys = examined(hand_explain)

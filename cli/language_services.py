@@ -13,9 +13,22 @@ from typing import Annotated, Optional
 import orjson
 import typer
 
-from cli.main import (Database, DataDir, Expression, MongoUri, Now, InputError, _parse_now,
-                      _read, _run, _store, _time, app, segments_app)
-from dsl.errors import SegmentError
+from cli.main import (
+    Database,
+    DataDir,
+    Expression,
+    InputError,
+    MongoUri,
+    Now,
+    _parse_now,
+    _read,
+    _run,
+    _store,
+    _time,
+    app,
+    segments_app,
+)
+from store.clock import utc_now
 
 Fields = Annotated[Optional[Path], typer.Option(
     "--fields", help='A JSON schema file {"City": "text", ...} instead of the store.')]
@@ -151,26 +164,19 @@ def explain_command(
 ) -> None:
     """Show why a contact is or is not in a segment: every condition with ✓ or ✗ and the
     values it saw."""
-    async def work(target, moment, text):
-        from store.explain import explain_contact
+    async def work(moment, text):
+        from store import query
+        from store.explain import explain_contact, explain_saved
 
         async with _store(data_dir, mongo_uri) as store:
-            return await explain_contact(store.db, database, target, contact, moment,
-                                         source=text)
+            if text is None:
+                return await explain_saved(store.db, database, segment, contact, now=moment)
+            prepared = await query.prepare(store.db, database, expression=text, now=moment)
+            return await explain_contact(prepared, contact)
 
     def run():
-        from dsl.parser import parse
-
-        moment = _parse_now(now)
-        if is_expression:
-            text = _read(segment)
-            target = parse(text)
-        else:
-            target, text = segment, None
-        try:
-            explanation = asyncio.run(work(target, moment, text))
-        except SegmentError as error:
-            raise (error.with_source(text) if text is not None else error) from None
+        moment = _parse_now(now) or utc_now()
+        explanation = asyncio.run(work(moment, _read(segment) if is_expression else None))
         if not explanation.found:
             raise InputError(f"no contact {contact} in profile database {database}")
         if as_json:

@@ -26,6 +26,7 @@ from dsl.parser import parse
 from dsl.schema import FieldSchema, FieldType
 from dsl.typecheck import require_valid
 from dsl.values import parse_iso_datetime
+from store.clock import utc_now
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="SegmentQL: dynamic segments of a contact database.")
@@ -150,11 +151,18 @@ def check_command(
                 schema = FieldSchema.from_json(orjson.loads(fields.read_bytes()))
             except (OSError, orjson.JSONDecodeError) as error:
                 raise InputError(f"cannot read --fields {fields}: {error}") from None
-        else:
-            schema = asyncio.run(_load_schema(database, data_dir, mongo_uri))
-        require_valid(expr, schema, source=text)
+            require_valid(expr, schema, source=text)
+        else:  # the same checks as every evaluation: fields, events, lists, segments
+            asyncio.run(_prepare(database, data_dir, mongo_uri, expression=text))
         typer.echo("ok")
     _run(work)
+
+
+async def _prepare(database, data_dir, mongo_uri, **settings) -> None:
+    from store import query
+
+    async with _store(data_dir, mongo_uri) as store:
+        await query.prepare(store.db, database, now=utc_now(), **settings)
 
 
 async def _load_schema(database, data_dir, mongo_uri) -> FieldSchema:
@@ -166,16 +174,15 @@ async def _load_schema(database, data_dir, mongo_uri) -> FieldSchema:
 
 # --- evaluation ------------------------------------------------------------------------------
 
-def _selection(expression: str, now: str | None, range_text: str | None, maximum: int | None):
-    from store.selection import Selection
-
-    text = _read(expression)
-    expr = parse(text)
+def _query_settings(expression: str, now: str | None, range_text: str | None,
+                    maximum: int | None) -> dict:
+    """What `store.query.prepare` takes from the command line; the current time, read
+    here once, when no --now is given."""
     low, high = _parse_range(range_text) if range_text else (0.0, 100.0)
     if maximum is not None and maximum < 0:
         raise InputError("--maximum cannot be negative")
-    return text, Selection.at(expr, _parse_now(now), range_from=low, range_to=high,
-                              maximum=maximum)
+    return dict(expression=_read(expression), now=_parse_now(now) or utc_now(),
+                range_from=low, range_to=high, maximum=maximum)
 
 
 @app.command("compile")
@@ -186,17 +193,15 @@ def compile_command(
     database: Database = "main", data_dir: DataDir = None, mongo_uri: MongoUri = None,
 ) -> None:
     """Print the MongoDB aggregation pipeline (over the contacts collection) as JSON."""
-    async def work(text, selection):
-        from store.selection import pipeline_for
+    async def work(settings):
+        from store import query
 
         async with _store(data_dir, mongo_uri) as store:
-            try:
-                return await pipeline_for(store.db, database, selection, semi_join=False)
-            except SegmentError as error:
-                raise error.with_source(text)
+            prepared = await query.prepare(store.db, database, **settings)
+            return await query.plan(prepared, semi_join=False)
 
     def run():
-        pipeline = asyncio.run(work(*_selection(expression, now, range_text, maximum)))
+        pipeline = asyncio.run(work(_query_settings(expression, now, range_text, maximum)))
         typer.echo(json_util.dumps(pipeline, json_options=json_util.RELAXED_JSON_OPTIONS,
                                    indent=2))
     _run(run)
@@ -211,21 +216,16 @@ def eval_command(
     database: Database = "main", data_dir: DataDir = None, mongo_uri: MongoUri = None,
 ) -> None:
     """Print the number of matching contacts; with --ids, then one id a line."""
-    async def work(text, selection):
-        from store.selection import count_members, iter_members, pipeline_for
+    async def work(settings):
+        from store import query
 
         async with _store(data_dir, mongo_uri) as store:
-            try:  # one evaluation: the count and the ids come from the same pipeline
-                pipeline = await pipeline_for(store.db, database, selection)
-                typer.echo(await count_members(store.db, database, selection,
-                                               pipeline=pipeline))
-                if ids:
-                    async for member in iter_members(store.db, database, selection,
-                                                     pipeline=pipeline):
-                        typer.echo(member["id"])
-            except SegmentError as error:
-                raise error.with_source(text)
-    _run(lambda: asyncio.run(work(*_selection(expression, now, range_text, maximum))))
+            prepared = await query.prepare(store.db, database, **settings)
+            typer.echo(await query.count(prepared))  # one plan: the count, then the ids
+            if ids:
+                async for member in query.members(prepared):
+                    typer.echo(member["id"])
+    _run(lambda: asyncio.run(work(_query_settings(expression, now, range_text, maximum))))
 
 
 # --- fields and import -------------------------------------------------------------------------

@@ -37,9 +37,12 @@ class Interval:
         return True
 
 
-def normalize_now(now: dt.datetime | None) -> dt.datetime:
-    """The evaluation time: aware UTC, cut to milliseconds like every stored time."""
-    return to_millis(now if now is not None else dt.datetime.now(UTC))
+def normalize_now(now: dt.datetime) -> dt.datetime:
+    """The evaluation time: aware UTC, cut to milliseconds like every stored time. The
+    language never reads the clock: the edge that evaluates supplies `now`."""
+    if now is None:
+        raise ValueError("the evaluation time `now` must be given")
+    return to_millis(now)
 
 
 def minus(now: dt.datetime, amount: int, unit: ast.Unit) -> dt.datetime:

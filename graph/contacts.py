@@ -9,18 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry import UNSET, Private
 
-from dsl.compiler import MAXIMUM_ORDER
 from graph.context import Info, value
 from graph.errors import PublicError, SegmentError, attempt
 from graph.limits import DEFAULT_EVENTS, MAX_EVENTS
 from graph.pagination import Connection, Edge, PageInfo, page_size
 from graph.scalars import JSON
+from store import query
+from store.clock import utc_now
 from store.contacts import contact_key, get_contact
 from store.fields import DEFAULT_DATABASE
 from store.pages import decode_cursor, encode_cursor
-from store.segment_definition import (check_expression, normalize_maximum, normalize_range,
-                                      read_expression)
-from store.selection import Selection, count_members, pipeline_for
 
 if TYPE_CHECKING:
     from graph.lists import StaticList
@@ -106,17 +104,15 @@ def contact_from_document(document: dict, database: str) -> Contact:
 class ContactConnection(Connection[Contact]):
     errors: list[SegmentError] = strawberry.field(default_factory=list)
     database: Private[str | None] = None
-    selection: Private[Selection | None] = None
-    pipeline: Private[list[dict] | None] = None  # the selection's, as the page was read
+    prepared: Private[query.PreparedQuery | None] = None  # its plan as the page was read
     list_name: Private[str | None] = None
 
     @strawberry.field(description="How many contacts match in all (one more query).")
     async def total_count(self, info: Info) -> int:
         if self.errors or self.database is None:
             return 0
-        if self.selection is not None:
-            return await info.context.heavy(count_members(
-                info.context.db, self.database, self.selection, pipeline=self.pipeline))
+        if self.prepared is not None:
+            return await info.context.heavy(query.count(self.prepared))
         if self.list_name is not None:
             from store.lists import count_list_members
 
@@ -140,32 +136,24 @@ async def search(info: Info, database: str, expression: str | None, json: object
     access = info.context.access
     db = info.context.db
 
-    async def prepare() -> tuple[Selection, list[dict]]:
+    async def prepare() -> query.PreparedQuery:
         access.require_database(database)
-        low, high = normalize_range(range_from, range_to)
-        expr, source = read_expression(expression, json)
-        await check_expression(db, database, expr, source=source)
-        selection = Selection.at(expr, now, range_from=low, range_to=high,
-                                 maximum=normalize_maximum(maximum))
-        return selection, await pipeline_for(db, database, selection)
+        return await query.prepare(db, database, expression=expression, json=json,
+                                   now=now or utc_now(), range_from=range_from,
+                                   range_to=range_to, maximum=maximum)
 
     prepared, errors = await attempt(info.context.heavy(prepare()))
     if errors:
         return empty_contacts(errors)
-    selection, base = prepared
-    pipeline = list(base)  # the page's stages go on a copy; totalCount reuses the base
+    position = None
     if after is not None:
         try:
             bucket, contact_id = decode_cursor(_CURSOR, after, 2)
             position = (int(bucket), contact_key(database, contact_id))
         except Exception as error:
             raise PublicError(f"{after[:40]!r} is not a cursor of this list") from error
-        pipeline.append({"$match": {"$or": [
-            {"bucket": {"$gt": position[0]}},
-            {"bucket": position[0], "_id": {"$gt": position[1]}}]}})
-    pipeline += [{"$sort": dict(MAXIMUM_ORDER)}, {"$limit": first + 1},
-                 {"$project": _CONTACT}]
-    documents, errors = await attempt(info.context.heavy(_aggregate(db, pipeline)))
+    documents, errors = await attempt(info.context.heavy(
+        query.page(prepared, after=position, limit=first + 1, projection=_CONTACT)))
     if errors:
         return empty_contacts(errors)
     has_next = len(documents) > first
@@ -177,11 +165,7 @@ async def search(info: Info, database: str, expression: str | None, json: object
         page_info=PageInfo(has_next_page=has_next, end_cursor=cursors[-1] if cursors else None,
                            has_previous_page=after is not None,
                            start_cursor=cursors[0] if cursors else None),
-        database=database, selection=selection, pipeline=base)
-
-
-async def _aggregate(db, pipeline: list[dict]) -> list[dict]:
-    return [document async for document in await db.contacts.aggregate(pipeline)]
+        database=database, prepared=prepared)
 
 
 @strawberry.type

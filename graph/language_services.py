@@ -16,14 +16,19 @@ from graph.context import Info, value
 from graph.errors import Refused, SegmentError, attempt
 from graph.scalars import JSON, to_json_value
 from graph.segments import Segment, segment_from_store, visible_segment
+from store import query
+from store.clock import utc_now
 from store.completion import completion_context, load_catalog
 from store.errors import NotFoundError
 from store.explain import ContactExplanation as StoredExplanation
 from store.explain import explain_contact
 from store.fields import DEFAULT_DATABASE
-from store.segment_definition import read_expression
-from store.segment_diff import SAMPLE_SIZE, MembershipDiff
-from store.segment_diff import diff_segment_times, diff_segment_versions
+from store.segment_diff import (
+    SAMPLE_SIZE,
+    MembershipDiff,
+    diff_segment_times,
+    diff_segment_versions,
+)
 
 MAX_SAMPLE = 100
 
@@ -231,6 +236,12 @@ def _diff(diff: MembershipDiff) -> SegmentDiff:
 
 # --- queries -------------------------------------------------------------------------------------
 
+async def _explain(preparing, contact_id: str, *,
+                   segment=None) -> StoredExplanation:
+    """Prepare, then explain: both in the same gate slot."""
+    return await explain_contact(await preparing, contact_id, segment=segment)
+
+
 @strawberry.type
 class LanguageQueries:
     @strawberry.field(description="What can be typed at the cursor (`offset`: a 0-based "
@@ -295,15 +306,16 @@ class LanguageQueries:
                 stored = await visible_segment(info, segment_id)
                 if stored is None:
                     raise NotFoundError(f"no segment with id {segment_id}")
-                explained = await info.context.heavy(explain_contact(
-                    info.context.db, stored.database, stored, str(contact_id), now))
+                explained = await info.context.heavy(_explain(
+                    query.prepare_segment(info.context.db, stored, now=now or utc_now()),
+                    str(contact_id), segment=stored))
                 target = segment_from_store(stored)
             else:
-                expr, source = read_expression(text, form)
                 where = database or DEFAULT_DATABASE
                 info.context.access.require_database(where)
-                explained = await info.context.heavy(explain_contact(
-                    info.context.db, where, expr, str(contact_id), now, source=source))
+                explained = await info.context.heavy(_explain(
+                    query.prepare(info.context.db, where, expression=text, json=form,
+                                  now=now or utc_now()), str(contact_id)))
                 target = None
             if not explained.found:
                 raise NotFoundError(f"no contact {contact_id} in profile database "

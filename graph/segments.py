@@ -16,23 +16,36 @@ from dsl.formatter import format_expression
 from dsl.json_codec import to_json
 from graph.contacts import Contact, ContactConnection, contact_from_document, search
 from graph.context import Info, value
-from graph.errors import MutationResult, PublicError, Refused, RowError, SegmentError, attempt
-from graph.errors import mutation_result, to_errors
+from graph.errors import (
+    MutationResult,
+    PublicError,
+    Refused,
+    RowError,
+    SegmentError,
+    attempt,
+    mutation_result,
+    to_errors,
+)
 from graph.pagination import Connection, connection, empty, read_page
 from graph.scalars import JSON
-from store import segment_bin
+from store import query, segment_bin
 from store.campaigns import list_campaigns
+from store.clock import utc_now
 from store.errors import NotFoundError
 from store.fields import DEFAULT_DATABASE
 from store.member_actions import bulk_update_field, copy_to_database, copy_to_list
 from store.preview import PREVIEW_SIZE, preview_segment
-from store.segment_definition import check_expression, read_expression
+from store.segment_definition import read_expression
 from store.segment_history import segment_history
 from store.segment_runs import count_segment, list_runs, segment_sizes
 from store.segment_search import list_segments
 from store.segments import Segment as StoredSegment
-from store.segments import clone_segment, create_segment, restore_version, update_segment
-from store.selection import Selection, pipeline_for
+from store.segments import (
+    clone_segment,
+    create_segment,
+    restore_version,
+    update_segment,
+)
 
 if TYPE_CHECKING:
     from graph.campaigns import Campaign
@@ -311,7 +324,7 @@ class SegmentQueries:
                 info.context.db, database, expression=value(input.expression),
                 json=value(input.json), range_from=value(input.range_from, 0),
                 range_to=value(input.range_to, 100), maximum=value(input.maximum),
-                now=value(input.now)))
+                now=value(input.now) or utc_now()))
         preview, errors = await attempt(work())
         if errors:
             return Preview(count=0, contacts=[], errors=errors)
@@ -334,9 +347,9 @@ class SegmentQueries:
 
         async def work():
             info.context.access.require_database(database)
-            await check_expression(info.context.db, database, expr, source=source)
-            return await pipeline_for(info.context.db, database, Selection.at(expr, now),
-                                      semi_join=False)
+            prepared = await query.prepare(info.context.db, database, parsed=expr,
+                                           source=source, now=now or utc_now())
+            return await query.plan(prepared, semi_join=False)
         pipeline, errors = await attempt(work())
         return ParseResult(canonical=canonical, json=form,
                            pipeline=_extended_json(pipeline) if pipeline is not None else None,

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from dsl.values import to_millis
+from store.clock import utc_now
 from store.errors import NotFoundError, StoreInputError
 from store.fields import require_database
 
@@ -77,9 +77,6 @@ def new_secret() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-def _now() -> dt.datetime:
-    return to_millis(dt.datetime.now(dt.timezone.utc))
-
 
 def _role(role: object) -> str:
     text = role.lower() if isinstance(role, str) else role
@@ -124,7 +121,7 @@ async def create_api_key(db: AsyncDatabase, *, name: str, role: str,
     secret = new_secret()
     document = {"_id": hash_key(secret), "key_id": secrets.token_hex(8), "name": name,
                 "role": role, "databases": names, "development": False,
-                "created_at": _now(), "created_by": actor}
+                "created_at": utc_now(), "created_by": actor}
     await db[API_KEYS].insert_one(document)
     return ApiKey.from_document(document), secret
 
@@ -141,7 +138,7 @@ async def ensure_development_key(db: AsyncDatabase, key: str) -> ApiKey:
     if existing is None:
         document = {"_id": digest, "key_id": secrets.token_hex(8), "name": DEVELOPMENT_NAME,
                     "role": "admin", "databases": None, "development": True,
-                    "created_at": _now(), "created_by": "segmentql serve"}
+                    "created_at": utc_now(), "created_by": "segmentql serve"}
         try:
             await db[API_KEYS].insert_one(document)
         except DuplicateKeyError:  # set meanwhile by another server on the same store

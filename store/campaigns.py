@@ -31,16 +31,16 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from dsl.temporal import normalize_now
 from dsl.values import fold, to_millis
+from store import query
+from store.clock import utc_now
 from store.collections import CAMPAIGN_RECIPIENTS, CAMPAIGNS
 from store.errors import NameTakenError, NotFoundError, StoreInputError
 from store.fields import DEFAULT_DATABASE
-from store.members import member_chunks, require_live
 from store.segment_definition import normalize_name
 from store.segment_history import get_version
 from store.segment_runs import timed_run
-from store.segments import require_segment, selection_of
+from store.segments import require_live, require_segment
 
 CHANNELS = ("email", "sms", "push")
 ADDRESS_FIELDS = {"email": "Email", "sms": "MobilePhone", "push": None}
@@ -77,8 +77,6 @@ class Campaign:
                    sent_at=document.get("sent_at"), sent_by=document.get("sent_by"))
 
 
-def _now() -> dt.datetime:
-    return to_millis(dt.datetime.now(dt.timezone.utc))
 
 
 def _channel(channel: object) -> str:
@@ -105,7 +103,7 @@ async def create_campaign(db: AsyncDatabase, *, name: str, channel: str, segment
                               suggestion="restore it first, or target another segment")
     document = {"_id": secrets.token_hex(8), "database": segment.database, "name": name,
                 "name_folded": fold(name), "channel": channel, "segment_id": segment.id,
-                "status": "draft", "created_at": _now(), "created_by": actor}
+                "status": "draft", "created_at": utc_now(), "created_by": actor}
     try:
         await db[CAMPAIGNS].insert_one(document)
     except DuplicateKeyError:
@@ -157,7 +155,7 @@ async def send_campaign(db: AsyncDatabase, campaign_id: str, now: dt.datetime | 
         started = await db[CAMPAIGNS].find_one_and_update(
             {"_id": campaign.id, "status": "draft"},
             {"$set": {"status": "sending", "segment_version": segment.version,
-                      "now": normalize_now(now), "send_started_at": _now(),
+                      "now": to_millis(now or utc_now()), "send_started_at": utc_now(),
                       "sent_by": actor}},
             return_document=ReturnDocument.AFTER)
         if started is None:  # someone else started (or finished) it meanwhile
@@ -183,15 +181,15 @@ async def _insert_new(db: AsyncDatabase, documents: list[dict]) -> None:
 async def _finish(db: AsyncDatabase, campaign: Campaign, actor: str) -> Campaign:
     segment = await require_segment(db, campaign.segment_id)
     version = await get_version(db, segment.id, campaign.segment_version)
-    selection = selection_of(version.definition, campaign.now)
+    prepared = await query.prepare_segment(db, segment, now=campaign.now,
+                                           definition=version.definition)
     field = ADDRESS_FIELDS[campaign.channel]
     projection = {"_id": 0, "id": 1} if field is None else {"_id": 0, "id": 1,
                                                             f"fields.{field}": 1}
     at_version = replace(segment, version=campaign.segment_version)  # logged as used
     async with timed_run(db, at_version, purpose="send", actor=actor,
-                         now=selection.now) as run:
-        async for chunk in member_chunks(db, segment.database, selection,
-                                         projection=projection):
+                         now=prepared.now) as run:
+        async for chunk in query.chunks(prepared, projection=projection):
             run.count += len(chunk)
             documents = []
             for member in chunk:
@@ -204,12 +202,12 @@ async def _finish(db: AsyncDatabase, campaign: Campaign, actor: str) -> Campaign
                                   "campaign": campaign.id, "database": campaign.database,
                                   "contact": member["id"], "address": address,
                                   "segment_version": campaign.segment_version,
-                                  "now": campaign.now, "at": _now()})
+                                  "now": campaign.now, "at": utc_now()})
             await _insert_new(db, documents)
     count = await db[CAMPAIGN_RECIPIENTS].count_documents({"campaign": campaign.id})
     sent = await db[CAMPAIGNS].find_one_and_update(
         {"_id": campaign.id, "status": "sending"},
-        {"$set": {"status": "sent", "recipient_count": count, "sent_at": _now()}},
+        {"$set": {"status": "sent", "recipient_count": count, "sent_at": utc_now()}},
         return_document=ReturnDocument.AFTER)
     if sent is None:  # a concurrent sender finished first: same recipients, same count
         return await require_campaign(db, campaign.id)

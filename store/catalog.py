@@ -26,7 +26,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from dsl.schema import FieldSchema
 from dsl.values import fold
-from store.collections import SEGMENTS
+from store.collections import LIVE_SEGMENT, SEGMENTS
 from store.events import list_event_types
 from store.fields import catalog_revision, load_schema
 from store.lists import list_lists
@@ -44,7 +44,7 @@ class Catalog:
 
 async def segment_names(db: AsyncDatabase, database: str) -> list[str]:
     """The names of the live segments of a database."""
-    cursor = db[SEGMENTS].find({"database": database, "in_bin": False}, {"name": 1})
+    cursor = db[SEGMENTS].find({"database": database, **LIVE_SEGMENT}, {"name": 1})
     return sorted([document["name"] async for document in cursor], key=str.casefold)
 
 
@@ -58,23 +58,25 @@ async def read_catalog(db: AsyncDatabase, database: str) -> Catalog:
 
 
 class CatalogCache:
-    """Catalogs by profile database, each valid for one revision (see the module's text)."""
+    """Catalogs by (MongoDB database, profile database), each valid for one revision (see
+    the module's text)."""
 
     def __init__(self, size: int = CATALOGS,
                  values: FrequentValuesCache | None = None) -> None:
         self.size = size
-        self._entries: OrderedDict[str, tuple[int, Catalog]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str], tuple[int, Catalog]] = OrderedDict()
         self.values = values or FrequentValuesCache()
 
     async def get(self, db: AsyncDatabase, database: str) -> Catalog:
         revision = await catalog_revision(db, database)  # first: see the module's text
-        entry = self._entries.get(database)
+        key = (db.name, database)
+        entry = self._entries.get(key)
         if entry is not None and entry[0] == revision:
-            self._entries.move_to_end(database)
+            self._entries.move_to_end(key)
             return entry[1]
         catalog = await read_catalog(db, database)
-        self._entries[database] = (revision, catalog)
-        self._entries.move_to_end(database)
+        self._entries[key] = (revision, catalog)
+        self._entries.move_to_end(key)
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
         return catalog
@@ -129,3 +131,8 @@ class FrequentValuesCache:
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
         return entry
+
+
+# The process's catalogs, read by every evaluation (store/query/prepare.py): exact, so one
+# per process is enough.
+shared_catalogs = CatalogCache()

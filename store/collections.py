@@ -24,6 +24,9 @@ SEGMENT_RUNS = "segment_runs"
 CAMPAIGNS = "campaigns"
 CAMPAIGN_RECIPIENTS = "campaign_recipients"
 
+# The one spelling of "a segment not in the bin" (every segment document has `in_bin`).
+LIVE_SEGMENT = {"in_bin": False}
+
 MAX_FIELD_INDEXES = 40
 MAX_EVENT_TYPE_INDEXES = 20
 

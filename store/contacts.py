@@ -11,7 +11,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from dsl.schema import FieldSchema, FieldType
-from dsl.values import ValueRejected, bucket_of, coerce_field, fold, to_millis
+from dsl.values import ValueRejected, bucket_of, coerce_field, fold
+from store.clock import utc_now
 from store.collections import CONTACTS, LISTS
 from store.fields import load_schema, touch_catalog, validate_database_name
 from store.results import RowError, RowRejected, WriteReport, check_id
@@ -131,7 +132,7 @@ async def upsert_contacts(db: AsyncDatabase, database: str, rows: list[dict]) ->
     if not changes:
         return report
 
-    now = to_millis(dt.datetime.now(dt.timezone.utc))
+    now = utc_now()
     list_names = list(dict.fromkeys(name for change in changes.values() for name in change.lists))
     if list_names:
         written = await db[LISTS].bulk_write([

@@ -4,7 +4,7 @@
 resolves `in segment` references to the referenced segments' current definitions (as the
 compiled pipeline does), and explains. For a saved segment it also checks the segment's
 range (the contact's fixed bucket) and maximum, so `member` says exactly whether the
-contact is among the members `count_members` / `iter_members` select.
+contact is among the members `store.query` counts and lists.
 """
 
 from __future__ import annotations
@@ -16,14 +16,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from dsl import ast
 from dsl.explain import ExplainNode, explain
-from dsl.segments import referenced_segments
 from dsl.values import bucket_bounds, bucket_of
+from store import query
 from store.collections import EVENTS
 from store.contacts import contact_key, get_contact
-from dsl.typecheck import require_valid
-from store.fields import load_schema, require_database
 from store.segments import Segment, find_segment
-from store.selection import Selection, iter_members, resolve_segments
 
 
 @dataclass(frozen=True)
@@ -52,42 +49,16 @@ class ContactExplanation:
     segment_version: int | None = None
 
 
-async def explain_contact(db: AsyncDatabase, database: str,
-                          expr_or_segment: ast.Expression | Selection | Segment | str,
-                          contact_id: str, now: dt.datetime | None = None, *,
-                          source: str | None = None) -> ContactExplanation:
-    """Explain `contact_id` against an expression, a Selection (with its range, maximum
-    and now), a Segment, or a saved segment's name or id (`str`), at `now` (default: the
-    current time; a Selection brings its own).
-
-    An expression must fit the database's schema, as for counting (SegmentErrors with
-    every problem otherwise; `source`, its text, places them)."""
-    await require_database(db, database)
-    segment = None
-    if isinstance(expr_or_segment, str):
-        segment = await find_segment(db, database, expr_or_segment)
-    elif isinstance(expr_or_segment, Segment):
-        segment = expr_or_segment
-    if segment is not None:
-        selection = segment.selection(now)
-    elif isinstance(expr_or_segment, Selection):
-        selection = expr_or_segment
-    else:
-        selection = Selection.at(expr_or_segment, now)
-
-    expr = selection.expression
-    if segment is None:
-        require_valid(expr, await load_schema(db, database), source=source)
-    defining = segment.name if segment is not None else None
-    inlined = await resolve_segments(db, database, expr, defining=defining)  # cycles, names
-    definitions = {ref: await resolve_segments(db, database, ast.InSegment(ref))
-                   for ref in referenced_segments(expr)}
-
+async def explain_contact(prepared: query.PreparedQuery, contact_id: str, *,
+                          segment: Segment | None = None) -> ContactExplanation:
+    """Explain `contact_id` against a prepared query (its expression, range, maximum and
+    `now`); `segment`: the saved segment it was prepared from, named in the answer."""
+    db, database = prepared.db, prepared.database
     bucket = bucket_of(database, contact_id)
-    low, high = bucket_bounds(selection.range_from, selection.range_to)
-    common = dict(database=database, contact_id=contact_id, now=selection.now, bucket=bucket,
-                  range_from=selection.range_from, range_to=selection.range_to,
-                  in_range=low <= bucket < high, maximum=selection.maximum,
+    low, high = bucket_bounds(prepared.range_from, prepared.range_to)
+    common = dict(database=database, contact_id=contact_id, now=prepared.now, bucket=bucket,
+                  range_from=prepared.range_from, range_to=prepared.range_to,
+                  in_range=low <= bucket < high, maximum=prepared.maximum,
                   segment_id=segment.id if segment else None,
                   segment_name=segment.name if segment else None,
                   segment_version=segment.version if segment else None)
@@ -95,7 +66,7 @@ async def explain_contact(db: AsyncDatabase, database: str,
     if contact is None:
         return ContactExplanation(found=False, tree=None, member=False, **common)
 
-    event_types = sorted({node.event_type for node in ast.walk(inlined)
+    event_types = sorted({node.event_type for node in ast.walk(prepared.inlined)
                           if isinstance(node, ast.EventCondition)})
     events = []
     if event_types:
@@ -103,15 +74,24 @@ async def explain_contact(db: AsyncDatabase, database: str,
                                   "type": {"$in": event_types}},
                                  {"_id": 0, "type": 1, "time": 1, "attributes": 1})
         events = [event async for event in cursor]
-    tree = explain(expr, contact, events, selection.now, segments=definitions)
+    tree = explain(prepared.expression, contact, events, prepared.now,
+                   segments=prepared.definitions)
 
     within = None
-    if selection.maximum is not None and tree.held and common["in_range"]:
+    if prepared.maximum is not None and tree.held and common["in_range"]:
         within = False
-        async for member in iter_members(db, database, selection):
+        async for member in query.members(prepared):
             if member["id"] == contact_id:
                 within = True
                 break
     member = tree.held and common["in_range"] and within is not False
     return ContactExplanation(found=True, tree=tree, member=member, within_maximum=within,
                               **common)
+
+
+async def explain_saved(db: AsyncDatabase, database: str, ref: str, contact_id: str, *,
+                        now: dt.datetime) -> ContactExplanation:
+    """Explain `contact_id` against the saved segment of `database` named (or with id) `ref`."""
+    segment = await find_segment(db, database, ref)
+    return await explain_contact(await query.prepare_segment(db, segment, now=now),
+                                 contact_id, segment=segment)

@@ -22,13 +22,13 @@ import orjson
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from store import query
 from store.collections import EVENTS
 from store.contacts import contact_key
 from store.csv_out import CsvChunks, cell, iso_utc
 from store.fields import load_schema
-from store.members import member_chunks, require_live
 from store.segment_runs import timed_run
-from store.segments import Segment, require_segment
+from store.segments import Segment, require_live, require_segment
 
 CSV_ID = "id"
 EVENT_CHUNK = 200  # members whose events are read in one query
@@ -45,13 +45,12 @@ async def export_csv(db: AsyncDatabase, segment_id: str, *, now: dt.datetime | N
     """The members as CSV text, in chunks (the header row comes first)."""
     segment = await _live_segment(db, segment_id)
     names = [field.name for field in await load_schema(db, segment.database)]
-    selection = segment.selection(now)
+    prepared = await query.prepare_segment(db, segment, now=now)
     chunks = CsvChunks()
     chunks.add([CSV_ID, *names])
     async with timed_run(db, segment, purpose="export", actor=actor,
-                         now=selection.now) as run:
-        async for members in member_chunks(db, segment.database, selection,
-                                           projection={"_id": 0, "id": 1, "fields": 1}):
+                         now=prepared.now) as run:
+        async for members in query.chunks(prepared, projection={"_id": 0, "id": 1, "fields": 1}):
             run.count += len(members)
             for member in members:
                 values = member.get("fields", {})
@@ -93,11 +92,10 @@ async def export_events(db: AsyncDatabase, segment_id: str, *,
                         now: dt.datetime | None = None, actor: str) -> AsyncIterator[str]:
     """The members' events as JSON Lines text, in chunks."""
     segment = await _live_segment(db, segment_id)
-    selection = segment.selection(now)
+    prepared = await query.prepare_segment(db, segment, now=now)
     async with timed_run(db, segment, purpose="events-export", actor=actor,
-                         now=selection.now) as run:
-        async for members in member_chunks(db, segment.database, selection,
-                                           projection={"_id": 0, "id": 1}, size=EVENT_CHUNK):
+                         now=prepared.now) as run:
+        async for members in query.chunks(prepared, projection={"_id": 0, "id": 1}, size=EVENT_CHUNK):
             run.count += len(members)
             keys = [contact_key(segment.database, member["id"]) for member in members]
             cursor = (db[EVENTS].find({"contact": {"$in": keys}},

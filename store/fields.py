@@ -11,10 +11,23 @@ from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from dsl.schema import STANDARD_FIELDS, FieldDef, FieldSchema, FieldType, validate_field_name
-from dsl.values import fold, to_millis
-from store.collections import (CONTACTS, FIELDS, MAX_FIELD_INDEXES, PROFILE_DATABASES,
-                               contact_index_paths, field_index_path)
+from dsl.schema import (
+    STANDARD_FIELDS,
+    FieldDef,
+    FieldSchema,
+    FieldType,
+    validate_field_name,
+)
+from dsl.values import fold
+from store.clock import utc_now
+from store.collections import (
+    CONTACTS,
+    FIELDS,
+    MAX_FIELD_INDEXES,
+    PROFILE_DATABASES,
+    contact_index_paths,
+    field_index_path,
+)
 from store.errors import StoreInputError
 
 log = logging.getLogger(__name__)
@@ -69,7 +82,7 @@ async def list_databases(db: AsyncDatabase) -> list[str]:
 async def ensure_database(db: AsyncDatabase, database: str) -> bool:
     """Create the profile database with its standard fields (idempotent). True if new."""
     validate_database_name(database)
-    now = to_millis(dt.datetime.now(dt.timezone.utc))
+    now = utc_now()
     result = await db[PROFILE_DATABASES].update_one(
         {"_id": database}, {"$setOnInsert": {"created_at": now}}, upsert=True)
     written = await db[FIELDS].bulk_write([
@@ -111,7 +124,7 @@ async def define_field(db: AsyncDatabase, database: str, name: str,
     existing = await db[FIELDS].find_one({"database": database, "name_folded": folded})
     if existing is None:
         document = _field_document(database, FieldDef(name, field_type),
-                                   to_millis(dt.datetime.now(dt.timezone.utc)))
+                                   utc_now())
         try:
             await db[FIELDS].insert_one({"_id": f"{database}:{name}", **document})
         except DuplicateKeyError:  # defined meanwhile by someone else

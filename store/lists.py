@@ -16,14 +16,19 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from dsl.values import fold, to_millis
+from dsl.values import fold
+from store.clock import utc_now
 from store.collections import CONTACTS, LISTS
 from store.contacts import MAX_LIST_NAME_LENGTH, contact_key
-from store.results import MAX_ID_LENGTH
 from store.errors import NameTakenError, NotFoundError, StoreInputError
-from store.fields import (DEFAULT_DATABASE, require_database, touch_catalog,
-                          validate_database_name)
+from store.fields import (
+    DEFAULT_DATABASE,
+    require_database,
+    touch_catalog,
+    validate_database_name,
+)
 from store.pages import Page, check_first, decode_cursor, encode_cursor
+from store.results import MAX_ID_LENGTH
 
 _CHUNK = 1000
 _CURSOR = "list-member"
@@ -46,9 +51,6 @@ class ListChange:
     unchanged: int = 0
     unknown: list[str] = field(default_factory=list)
 
-
-def _now() -> dt.datetime:
-    return to_millis(dt.datetime.now(dt.timezone.utc))
 
 
 def normalize_list_name(name: object) -> str:
@@ -84,7 +86,7 @@ async def create_list(db: AsyncDatabase, database: str, name: str, *,
     if existing is not None:
         raise NameTakenError(f"a list named {existing} already exists in profile database "
                              f"{database}", suggestion="list names are unique ignoring letter case")
-    now = _now()
+    now = utc_now()
     try:
         await db[LISTS].insert_one({"_id": f"{database}:{name}", "database": database,
                                     "name": name, "name_folded": fold(name),
@@ -152,11 +154,11 @@ async def _change(db: AsyncDatabase, database: str, name: str, contact_ids: Iter
         if add:
             result = await db[CONTACTS].update_many(
                 {"_id": {"$in": list(found)}, "lists": {"$ne": name}},
-                {"$addToSet": {"lists": name}, "$set": {"updated_at": _now()}})
+                {"$addToSet": {"lists": name}, "$set": {"updated_at": utc_now()}})
         else:
             result = await db[CONTACTS].update_many(
                 {"_id": {"$in": list(found)}, "lists": name},
-                {"$pull": {"lists": name}, "$set": {"updated_at": _now()}})
+                {"$pull": {"lists": name}, "$set": {"updated_at": utc_now()}})
         report.changed += result.modified_count
         report.unchanged += len(found) - result.modified_count
     return report

@@ -16,16 +16,17 @@ from dataclasses import dataclass, field
 from pymongo.asynchronous.database import AsyncDatabase
 
 from dsl.schema import FieldType
-from dsl.values import ValueRejected, coerce_field, fold, to_millis
+from dsl.values import ValueRejected, coerce_field, fold
+from store import query
+from store.clock import utc_now
 from store.collections import CONTACTS
 from store.contacts import CREATE_TIME, contact_key, upsert_contacts
 from store.errors import StoreInputError
 from store.fields import define_field, list_databases, load_schema, require_database
 from store.lists import ensure_list
-from store.members import member_chunks, require_live
 from store.results import RowError
 from store.segment_runs import timed_run
-from store.segments import Segment, require_segment
+from store.segments import Segment, require_live, require_segment
 
 
 @dataclass
@@ -38,9 +39,6 @@ class ActionReport:
     changed: int = 0
     rejected: list[RowError] = field(default_factory=list)
 
-
-def _now() -> dt.datetime:
-    return to_millis(dt.datetime.now(dt.timezone.utc))
 
 
 async def _live_segment(db: AsyncDatabase, segment_id: str) -> Segment:
@@ -55,16 +53,15 @@ async def copy_to_list(db: AsyncDatabase, segment_id: str, list_name: str, *,
     ignoring letter case). `changed`: members that were not in the list yet."""
     segment = await _live_segment(db, segment_id)
     name = await ensure_list(db, segment.database, list_name, actor=actor)
-    selection = segment.selection(now)
+    prepared = await query.prepare_segment(db, segment, now=now)
     report = ActionReport()
     async with timed_run(db, segment, purpose="copy-to-list", actor=actor,
-                         now=selection.now) as run:
-        async for members in member_chunks(db, segment.database, selection,
-                                           projection={"_id": 1}):
+                         now=prepared.now) as run:
+        async for members in query.chunks(prepared, projection={"_id": 1}):
             report.members += len(members)
             result = await db[CONTACTS].update_many(
                 {"_id": {"$in": [member["_id"] for member in members]}, "lists": {"$ne": name}},
-                {"$addToSet": {"lists": name}, "$set": {"updated_at": _now()}})
+                {"$addToSet": {"lists": name}, "$set": {"updated_at": utc_now()}})
             report.changed += result.modified_count
         run.count = report.members
     return report
@@ -105,12 +102,11 @@ async def copy_to_database(db: AsyncDatabase, segment_id: str, target: str, *,
     for new_field in missing:
         await define_field(db, target, new_field.name, new_field.type)
 
-    selection = segment.selection(now)
+    prepared = await query.prepare_segment(db, segment, now=now)
     report = ActionReport()
     async with timed_run(db, segment, purpose="copy-to-database", actor=actor,
-                         now=selection.now) as run:
-        async for members in member_chunks(db, segment.database, selection,
-                                           projection={"_id": 0, "id": 1, "fields": 1,
+                         now=prepared.now) as run:
+        async for members in query.chunks(prepared, projection={"_id": 0, "id": 1, "fields": 1,
                                                        "lists": 1}):
             report.members += len(members)
             written = await upsert_contacts(db, target, [
@@ -156,15 +152,14 @@ async def bulk_update_field(db: AsyncDatabase, segment_id: str, field_name: str,
         update = {"$set": {path: stored}}
         differs = {"$ne": stored}
 
-    selection = segment.selection(now)
+    prepared = await query.prepare_segment(db, segment, now=now)
     report = ActionReport()
     async with timed_run(db, segment, purpose="bulk-update", actor=actor,
-                         now=selection.now) as run:
-        async for members in member_chunks(db, segment.database, selection,
-                                           projection={"_id": 0, "id": 1}):
+                         now=prepared.now) as run:
+        async for members in query.chunks(prepared, projection={"_id": 0, "id": 1}):
             report.members += len(members)
             keys = [contact_key(segment.database, member["id"]) for member in members]
-            stamped = {**update, "$set": {**update.get("$set", {}), "updated_at": _now()}}
+            stamped = {**update, "$set": {**update.get("$set", {}), "updated_at": utc_now()}}
             result = await db[CONTACTS].update_many({"_id": {"$in": keys}, path: differs},
                                                     stamped)
             report.changed += result.modified_count

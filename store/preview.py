@@ -12,11 +12,9 @@ from dataclasses import dataclass
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from store import query
+from store.clock import utc_now
 from store.fields import DEFAULT_DATABASE
-from store.members import first_members
-from store.segment_definition import (canonical, check_expression, normalize_maximum,
-                                      normalize_range, read_expression)
-from store.selection import Selection, count_members, pipeline_for
 
 PREVIEW_SIZE = 100
 _CONTACT = {"_id": 0, "id": 1, "fields": 1, "lists": 1}
@@ -36,25 +34,22 @@ class Preview:
 
 
 async def preview_segment(db: AsyncDatabase, database: str = DEFAULT_DATABASE, *,
-                          expression: str | None = None, json: dict | str | None = None,
-                          range_from: float = 0, range_to: float = 100,
-                          maximum: int | None = None, now: dt.datetime | None = None,
+                          now: dt.datetime | None = None, expression: str | None = None,
+                          json: dict | str | None = None, range_from: float = 0,
+                          range_to: float = 100, maximum: int | None = None,
                           limit: int = PREVIEW_SIZE) -> Preview:
-    """Count and sample the contacts an expression (text or JSON form) selects at `now`,
+    """Count and sample the contacts an expression (text or JSON form) selects at `now`
+    (default: the current time),
     with a range and a maximum. Errors are raised as on save: language errors with line
     and column for text, StoreInputError for bad settings."""
-    low, high = normalize_range(range_from, range_to)
-    maximum = normalize_maximum(maximum)
-    expr, source = read_expression(expression, json)
-    await check_expression(db, database, expr, source=source)
-    selection = Selection.at(expr, now, range_from=low, range_to=high, maximum=maximum)
-    pipeline = await pipeline_for(db, database, selection)  # one evaluation: count, then sample
-    count = await count_members(db, database, selection, pipeline=pipeline)
-    contacts = await first_members(db, database, selection, limit=min(limit, count),
-                                   projection=_CONTACT, pipeline=pipeline)
+    prepared = await query.prepare(db, database, expression=expression, json=json,
+                                   now=now or utc_now(),
+                                   range_from=range_from, range_to=range_to, maximum=maximum)
+    count = await query.count(prepared)  # one plan: the count, then the sample
+    contacts = await query.first(prepared, limit=min(limit, count), projection=_CONTACT)
     for contact in contacts:
         contact.setdefault("fields", {})
         contact.setdefault("lists", [])
-    text, form = canonical(expr)
+    text, form = prepared.canonical()
     return Preview(count=count, contacts=contacts, expression=text, json=form,
-                   now=selection.now)
+                   now=prepared.now)

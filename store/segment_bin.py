@@ -14,7 +14,6 @@ may take it; restoring is then refused), cannot be changed, cannot be named by a
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from pymongo import ReturnDocument
@@ -22,11 +21,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from dsl.json_codec import from_json
-from dsl.values import fold, to_millis
+from dsl.values import fold
+from store.clock import utc_now
 from store.collections import CAMPAIGNS, SEGMENTS
 from store.errors import ConflictError, InUseError, NameTakenError, StoreInputError
 from store.fields import touch_catalog
-from store.segment_definition import check_expression
+from store.query.prepare import prepare
 from store.segment_history import delete_history
 from store.segment_runs import delete_runs
 from store.segments import Segment, require_segment
@@ -45,9 +45,6 @@ class Dependent:
     def __str__(self) -> str:
         return f"{self.kind} {self.name}" + (f" ({self.status})" if self.status else "")
 
-
-def _now() -> dt.datetime:
-    return to_millis(dt.datetime.now(dt.timezone.utc))
 
 
 async def dependents(db: AsyncDatabase, segment_id: str) -> list[Dependent]:
@@ -81,7 +78,7 @@ async def delete_segment(db: AsyncDatabase, segment_id: str, *, actor: str) -> S
     await _refuse_if_used(db, segment, "moved to the bin")
     document = await db[SEGMENTS].find_one_and_update(
         {"_id": segment.id, "in_bin": False},
-        {"$set": {"in_bin": True, "binned_at": _now(), "binned_by": actor}},
+        {"$set": {"in_bin": True, "binned_at": utc_now(), "binned_by": actor}},
         return_document=ReturnDocument.AFTER)
     if document is None:
         return await require_segment(db, segment_id)  # binned meanwhile
@@ -103,12 +100,13 @@ async def restore_segment(db: AsyncDatabase, segment_id: str, *, actor: str) -> 
             f"segment {segment.name} cannot be restored: another segment named {taken['name']} "
             f"(id {taken['_id']}) exists in profile database {segment.database}",
             suggestion="rename or delete that segment first")
-    references = await check_expression(db, segment.database, from_json(segment.json),
-                                        segment_id=segment.id, names=[segment.name])
+    references = list((await prepare(db, segment.database, parsed=from_json(segment.json),
+                                     now=utc_now(), own_id=segment.id,
+                                     own_names=[segment.name])).references)
     try:
         document = await db[SEGMENTS].find_one_and_update(
             {"_id": segment.id, "in_bin": True},
-            {"$set": {"in_bin": False, "references": references, "restored_at": _now(),
+            {"$set": {"in_bin": False, "references": references, "restored_at": utc_now(),
                       "restored_by": actor},
              "$unset": {"binned_at": "", "binned_by": ""}},
             return_document=ReturnDocument.AFTER)

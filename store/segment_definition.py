@@ -3,7 +3,7 @@
 The versioned attributes (name, description, tags, access groups, expression, range,
 maximum) form a `Definition`; every saved version keeps one whole. The expression arrives
 as text or JSON form and is kept as both: the canonical text (what people read and diff)
-and the JSON form (what `store.selection.resolve_segments` reads).
+and the JSON form (what `store.query.prepare` reads).
 """
 
 from __future__ import annotations
@@ -12,21 +12,12 @@ import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from dsl import ast
-from dsl.errors import SegmentError, SegmentErrors, SegmentTypeError
 from dsl.formatter import format_expression
 from dsl.json_codec import from_json, to_json
 from dsl.parser import parse
-from dsl.schema import closest_name
-from dsl.typecheck import check
 from dsl.values import fold
-from store.collections import LISTS, SEGMENTS
 from store.errors import StoreInputError
-from store.events import list_event_types
-from store.fields import load_schema
-from store.selection import resolve_segments
 
 MAX_NAME_LENGTH = 200
 MAX_DESCRIPTION_LENGTH = 5000
@@ -176,75 +167,3 @@ def read_expression(expression: str | None, json: dict | str | bytes | None
 def canonical(expr: ast.Expression) -> tuple[str, dict]:
     """(canonical text, JSON form) of a checked expression."""
     return format_expression(expr), to_json(expr)
-
-
-async def check_expression(db: AsyncDatabase, database: str, expr: ast.Expression, *,
-                           source: str | None = None, segment_id: str | None = None,
-                           names: Iterable[str] = ()) -> list[str]:
-    """Check an expression for a segment of `database` and return the ids of the segments
-    it refers to directly (in order).
-
-    Refused (SegmentErrors, or SegmentTypeError with the reference's position): anything
-    the type checker finds (unknown fields, events and lists get suggestions); a reference
-    to an unknown segment or one in the bin; a reference to the segment itself
-    (`segment_id`, or any of its `names`: the stored and the new one on a rename); a cycle
-    through stored segments."""
-    schema = await load_schema(db, database)
-    event_types = await list_event_types(db, database)
-    lists = await db[LISTS].distinct("name", {"database": database})
-    problems: list[SegmentError] = list(check(expr, schema, source=source,
-                                              event_types=event_types, lists=lists))
-    if problems:
-        raise SegmentErrors(tuple(problems))
-
-    names = list(names)
-    own = {fold(name) for name in names}
-    stored_name = names[0] if names else None
-    references: list[str] = []
-    for node in _in_segment_nodes(expr):
-        if node.ref == segment_id or fold(node.ref) in own:
-            shown = stored_name or node.ref
-            problems.append(SegmentTypeError.at(
-                node.span, f"segments refer to each other in a cycle: {shown} → {shown}",
-                source=source, suggestion="a segment cannot be part of its own definition"))
-            continue
-        found = await _find_reference(db, database, node, source)
-        if isinstance(found, SegmentError):
-            problems.append(found)
-        elif found not in references:
-            references.append(found)
-    if problems:
-        raise SegmentErrors(tuple(problems))
-    try:
-        # Transitively through the stored definitions: a cycle back to this segment shows
-        # up under its stored name, which is how the others refer to it.
-        await resolve_segments(db, database, expr, defining=stored_name)
-    except SegmentError as error:
-        raise error.with_source(source) if source is not None else error
-    return references
-
-
-def _in_segment_nodes(expr: ast.Expression) -> list[ast.InSegment]:
-    return [node for node in ast.walk(expr) if isinstance(node, ast.InSegment)]
-
-
-async def _find_reference(db: AsyncDatabase, database: str, node: ast.InSegment,
-                          source: str | None) -> str | SegmentError:
-    """The id of the live segment `node` names, or the error to report."""
-    candidates = [document async for document in db[SEGMENTS].find(
-        {"database": database, "$or": [{"_id": node.ref}, {"name_folded": fold(node.ref)}]},
-        {"name": 1, "in_bin": 1})]
-    live = [document for document in candidates if not document.get("in_bin")]
-    if live:
-        by_id = next((document for document in live if document["_id"] == node.ref), None)
-        return (by_id or live[0])["_id"]
-    if candidates:
-        return SegmentTypeError.at(
-            node.span, f"segment {candidates[0]['name']} is in the bin", source=source,
-            suggestion="restore it first, or refer to another segment")
-    names = await db[SEGMENTS].distinct("name", {"database": database, "in_bin": False})
-    close = closest_name(node.ref, names)
-    hint = f"did you mean {close}?" if close else (
-        "there are no segments yet" if not names else "refer to a saved segment by name or id")
-    return SegmentTypeError.at(node.span, f"no segment named {node.ref!r}", source=source,
-                               suggestion=hint)

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field, replace
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from store import query
 from store.errors import StoreInputError
 from store.segment_history import get_version
-from store.segments import require_segment, selection_of
-from store.selection import Selection, iter_members
+from store.segments import require_segment
 
 SAMPLE_SIZE = 10
 
@@ -69,12 +69,12 @@ class _Tally:
             self.sample.append(contact_id)
 
 
-async def diff_selections(db: AsyncDatabase, database: str, before: Selection,
-                          after: Selection, *, sample: int = SAMPLE_SIZE) -> MembershipDiff:
+async def diff_queries(before: query.PreparedQuery, after: query.PreparedQuery, *,
+                       sample: int = SAMPLE_SIZE) -> MembershipDiff:
     """Who enters, leaves and stays between the members of `before` and of `after`."""
     entered, left, stayed = _Tally(), _Tally(), _Tally()
-    old = _ordered(iter_members(db, database, before, projection=_KEY))
-    new = _ordered(iter_members(db, database, after, projection=_KEY))
+    old = _ordered(query.members(before, projection=_KEY))
+    new = _ordered(query.members(after, projection=_KEY))
     a = await anext(old, None)
     b = await anext(new, None)
     while a is not None or b is not None:
@@ -116,9 +116,10 @@ async def diff_segment_versions(db: AsyncDatabase, segment_id: str, from_version
     segment = await require_segment(db, segment_id)
     old = await get_version(db, segment.id, from_version)
     new = await get_version(db, segment.id, to_version)
-    before = selection_of(old.definition, now)
-    after = selection_of(new.definition, before.now)
-    diff = await diff_selections(db, segment.database, before, after, sample=sample)
+    before = await query.prepare_segment(db, segment, now=now, definition=old.definition)
+    after = await query.prepare_segment(db, segment, now=before.now,
+                                        definition=new.definition)
+    diff = await diff_queries(before, after, sample=sample)
     return _with(diff, from_version=from_version, to_version=to_version)
 
 
@@ -133,8 +134,8 @@ async def diff_segment_times(db: AsyncDatabase, segment_id: str, from_now: dt.da
     segment = await require_segment(db, segment_id)
     definition = segment.definition if version is None \
         else (await get_version(db, segment.id, version)).definition
-    diff = await diff_selections(db, segment.database, selection_of(definition, from_now),
-                                 selection_of(definition, to_now), sample=sample)
+    before = await query.prepare_segment(db, segment, now=from_now, definition=definition)
+    diff = await diff_queries(before, before.at(to_now), sample=sample)
     shown = version if version is not None else segment.version
     return _with(diff, from_version=shown, to_version=shown)
 

@@ -20,10 +20,11 @@ from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from dsl.values import to_millis
+from store import query
+from store.clock import utc_now
 from store.collections import SEGMENT_RUNS, SEGMENTS
 from store.errors import StoreInputError
 from store.segments import Segment, require_segment
-from store.selection import Selection, count_members
 
 PURPOSES = ("count", "export", "events-export", "send", "copy-to-list", "copy-to-database",
             "bulk-update")
@@ -53,7 +54,7 @@ async def record_run(db: AsyncDatabase, segment: Segment, *, purpose: str, count
     """Log one computation and make it the segment's last count unless a newer one is."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown purpose {purpose!r}; one of {', '.join(PURPOSES)}")
-    at = to_millis(dt.datetime.now(dt.timezone.utc))
+    at = utc_now()
     run = SegmentRun(segment_id=segment.id, at=at, count=count, duration_ms=duration_ms,
                      purpose=purpose, actor=actor, version=segment.version, now=now)
     await db[SEGMENT_RUNS].insert_one({
@@ -88,10 +89,10 @@ async def count_segment(db: AsyncDatabase, segment_id: str, *, now: dt.datetime 
     """The number of members of a saved segment at `now` (default: the current time),
     logged as a "count" run."""
     segment = await require_segment(db, segment_id)
-    selection: Selection = segment.selection(now)
+    prepared = await query.prepare_segment(db, segment, now=now)
     async with timed_run(db, segment, purpose="count", actor=actor,
-                         now=selection.now) as run:
-        run.count = await count_members(db, segment.database, selection)
+                         now=prepared.now) as run:
+        run.count = await query.count(prepared)
     return run.count
 
 

@@ -29,16 +29,24 @@ from pymongo.errors import DuplicateKeyError
 
 from dsl.json_codec import from_json
 from dsl.segments import referenced_segments
-from dsl.values import fold, to_millis
+from dsl.values import fold
+from store.clock import utc_now
 from store.collections import SEGMENTS
 from store.errors import ConflictError, NameTakenError, NotFoundError, StoreInputError
 from store.fields import DEFAULT_DATABASE, require_database, touch_catalog
-from store.segment_definition import (VERSIONED, Definition, canonical, check_expression,
-                                      normalize_description, normalize_labels,
-                                      normalize_maximum, normalize_name, normalize_range,
-                                      read_expression)
+from store.query.prepare import prepare
+from store.segment_definition import (
+    VERSIONED,
+    Definition,
+    canonical,
+    normalize_description,
+    normalize_labels,
+    normalize_maximum,
+    normalize_name,
+    normalize_range,
+    read_expression,
+)
 from store.segment_history import get_version, record_version
-from store.selection import Selection
 
 
 class _Unset:
@@ -101,18 +109,12 @@ class Segment:
                           json=self.json, range_from=self.range_from, range_to=self.range_to,
                           maximum=self.maximum)
 
-    def selection(self, now: dt.datetime | None = None) -> Selection:
-        """What the segment selects at `now` (default: the current time)."""
-        return selection_of(self.definition, now)
 
-
-def selection_of(definition: Definition, now: dt.datetime | None = None) -> Selection:
-    return Selection.at(from_json(definition.json), now, range_from=definition.range_from,
-                        range_to=definition.range_to, maximum=definition.maximum)
-
-
-def _now() -> dt.datetime:
-    return to_millis(dt.datetime.now(dt.timezone.utc))
+def require_live(segment: Segment) -> None:
+    """Work on a segment's members is refused while it is in the bin."""
+    if segment.in_bin:
+        raise StoreInputError(f"segment {segment.name} is in the bin",
+                              suggestion="restore it first")
 
 
 def _check_actor(actor: object) -> str:
@@ -188,7 +190,8 @@ async def create_segment(db: AsyncDatabase, *, name: str, expression: str | None
     name = normalize_name(name)
     range_from, range_to = normalize_range(range_from, range_to)
     expr, source = read_expression(expression, json)
-    references = await check_expression(db, database, expr, source=source, names=[name])
+    references = list((await prepare(db, database, parsed=expr, source=source, now=utc_now(),
+                                     own_names=[name])).references)
     text, form = canonical(expr)
     definition = Definition(name=name, description=normalize_description(description),
                             tags=normalize_labels(tags, "tag"),
@@ -203,7 +206,7 @@ async def _insert(db: AsyncDatabase, database: str, definition: Definition,
                   references: list[str], *, actor: str, note: str | None,
                   changed: list[str]) -> Segment:
     await _refuse_taken_name(db, database, definition.name)
-    now = _now()
+    now = utc_now()
     document = {"_id": secrets.token_hex(8), "database": database,
                 **_definition_fields(definition), "references": references, "version": 1,
                 "in_bin": False, "change": {"changed": changed, "note": note},
@@ -238,7 +241,8 @@ async def clone_segment(db: AsyncDatabase, segment_id: str, name: str, *,
     source = await require_segment(db, segment_id)
     name = normalize_name(name)
     expr = from_json(source.json)
-    references = await check_expression(db, source.database, expr, names=[name])
+    references = list((await prepare(db, source.database, parsed=expr, now=utc_now(),
+                                     own_names=[name])).references)
     definition = replace(source.definition, name=name)
     return await _insert(db, source.database, definition, references, actor=actor,
                          note=f"cloned from {source.name} v{source.version}",
@@ -311,9 +315,9 @@ async def update_segment(db: AsyncDatabase, segment_id: str, *, actor: str,
         await _refuse_breaking_rename(db, current)
     references = list(current.references)
     if "expression" in changed:
-        references = await check_expression(db, current.database, expr, source=source,
-                                            segment_id=current.id,
-                                            names=[old.name, new.name])
+        references = list((await prepare(
+            db, current.database, parsed=expr, source=source, now=utc_now(),
+            own_id=current.id, own_names=[old.name, new.name])).references)
 
     # Record the version this starts from (a no-op unless a crash lost it), then move to
     # the next one only if nobody else did meanwhile.
@@ -324,7 +328,7 @@ async def update_segment(db: AsyncDatabase, segment_id: str, *, actor: str,
             {"$set": {**_definition_fields(new), "references": references,
                       "version": current.version + 1,
                       "change": {"changed": changed, "note": note},
-                      "updated_at": _now(), "updated_by": actor}},
+                      "updated_at": utc_now(), "updated_by": actor}},
             return_document=ReturnDocument.AFTER)
     except DuplicateKeyError:
         await _refuse_taken_name(db, current.database, new.name, exclude=current.id)

@@ -17,11 +17,21 @@ from dsl.formatter import format_expression
 from dsl.schema import FieldDef, FieldSchema, FieldType
 from dsl.typecheck import check
 from dsl.values import parse_iso_datetime
-from store import selection as selection_module
-from store.selection import Selection, iter_members
-from tests.dsl.strategies import AMOUNTS, DATES, NUMBERS, STRINGS, TIMES as COUNTS
-from tests.store.oracle import (ATTRIBUTE_VALUES, EVENT_TYPES, FIELD_VALUES, FIELDS, LISTS, NOW,
-                                TIMES, load, oracle_data)
+from store import query
+from store.query import planner as plan_module
+from tests.dsl.strategies import AMOUNTS, DATES, NUMBERS, STRINGS
+from tests.dsl.strategies import TIMES as COUNTS
+from tests.store.oracle import (
+    ATTRIBUTE_VALUES,
+    EVENT_TYPES,
+    FIELD_VALUES,
+    FIELDS,
+    LISTS,
+    NOW,
+    TIMES,
+    load,
+    oracle_data,
+)
 
 TEXT_OPS = [ast.CompareOp.EQUALS, ast.CompareOp.NOT_EQUALS, ast.CompareOp.STARTS_WITH,
             ast.CompareOp.ENDS_WITH, ast.CompareOp.CONTAINS, ast.CompareOp.NOT_CONTAINS]
@@ -119,17 +129,17 @@ def test_every_construct_on_every_edge_value(loaded, monkeypatch):
         constructs = [expr for expr in constructs if isinstance(expr, ast.EventCondition)]
 
     async def ids_of(expr):
-        selection = Selection.at(expr, NOW)
-        return [row["id"] async for row in iter_members(store.db, database, selection)]
+        prepared = await query.prepare(store.db, database, parsed=expr, now=NOW)
+        return [row["id"] async for row in query.members(prepared)]
 
     counted = []  # how many conditions each evaluation counted on the events side
-    count_events = selection_module.count_events
+    count_events = plan_module.count_events
 
     async def counting(db, queries, **options):
         counts = await count_events(db, queries, **options)
         counted.append(len(counts))
         return counts
-    monkeypatch.setattr(selection_module, "count_events", counting)
+    monkeypatch.setattr(plan_module, "count_events", counting)
 
     mismatches = []
     selective = both_ways = 0
@@ -142,11 +152,11 @@ def test_every_construct_on_every_edge_value(loaded, monkeypatch):
             mismatches.append(f"{format_expression(expr)}: store {got} != reference {expected}")
         if sum(counted):
             both_ways += 1
-            selection_module.SEMI_JOIN_CONTACTS, limit = -1, selection_module.SEMI_JOIN_CONTACTS
+            plan_module.SEMI_JOIN_CONTACTS, limit = -1, plan_module.SEMI_JOIN_CONTACTS
             try:  # every condition joined
                 joined = runner.run(ids_of(expr))
             finally:
-                selection_module.SEMI_JOIN_CONTACTS = limit
+                plan_module.SEMI_JOIN_CONTACTS = limit
             if joined != expected:
                 mismatches.append(f"{format_expression(expr)} (joined): store {joined} != "
                                   f"reference {expected}")

@@ -12,16 +12,12 @@ from hypothesis import strategies as st
 
 from dsl.errors import SegmentErrors
 from dsl.explain import ExplainKind
-from dsl.parser import parse
-from dsl.typecheck import check
+from store import query
 from store.errors import NotFoundError
-from store.explain import explain_contact
-from store.fields import load_schema
+from store.explain import explain_contact, explain_saved
 from store.segments import create_segment
-from store.selection import Selection, count_members, iter_members
 from tests.dsl.strategies import typed_expressions
-from tests.store.oracle import EVENT_TYPES, FIELDS, LISTS, NOW, load
-from tests.store.oracle import ATTRIBUTES
+from tests.store.oracle import ATTRIBUTES, EVENT_TYPES, FIELDS, LISTS, NOW, load
 from tests.store.seed import ACTOR, seed, seed_events
 from tests.store.seed import NOW as SEED_NOW
 from tests.store.test_differential import contacts_strategy, event_strategy, memberships
@@ -48,25 +44,25 @@ def test_explain_agrees_with_the_pipeline(engine, contacts, lists, events, exprs
     runner, store, counter = engine
     database = f"x{next(counter)}"
     runner.run(load(store, database, contacts, lists, events))
-    schema = runner.run(load_schema(store.db, database))
     range_from, range_to = selection["range"]
     for expr in exprs:
-        if check(expr, schema):
-            continue
-        chosen = Selection.at(expr, NOW, range_from=range_from, range_to=range_to,
-                              maximum=selection["maximum"])
-        everyone = Selection.at(expr, NOW)
+        try:
+            chosen = runner.run(query.prepare(store.db, database, parsed=expr, now=NOW,
+                                              range_from=range_from, range_to=range_to,
+                                              maximum=selection["maximum"]))
+        except SegmentErrors:
+            continue  # refused on every path, tested elsewhere
+        everyone = runner.run(query.prepare(store.db, database, parsed=expr, now=NOW))
 
         async def run():
-            members = [row["id"] async for row in iter_members(store.db, database, chosen)]
-            matching = [row["id"] async for row in iter_members(store.db, database, everyone)]
-            assert await count_members(store.db, database, chosen) == len(members)
+            members = [row["id"] async for row in query.members(chosen)]
+            matching = [row["id"] async for row in query.members(everyone)]
+            assert await query.count(chosen) == len(members)
             answers = []
             for n in range(len(contacts)):
                 contact_id = f"c{n}"
-                answers.append((contact_id,
-                                await explain_contact(store.db, database, chosen, contact_id),
-                                await explain_contact(store.db, database, expr, contact_id, NOW)))
+                answers.append((contact_id, await explain_contact(chosen, contact_id),
+                                await explain_contact(everyone, contact_id)))
             return set(members), set(matching), answers
 
         members, matching, answers = runner.run(run())
@@ -89,25 +85,25 @@ async def db(store):
 async def test_a_saved_segment_by_name_with_range_and_maximum(db) -> None:
     segment = await create_segment(db, name="Adults", expression="Age >= 30", maximum=2,
                                    actor=ACTOR)
-    members = [row["id"] async for row in iter_members(db, "main", segment.selection(SEED_NOW))]
+    prepared = await query.prepare_segment(db, segment, now=SEED_NOW)
+    members = [row["id"] async for row in query.members(prepared)]
     assert len(members) == 2
     for contact_id in ("c1", "c2", "c3", "c4", "c5", "c6"):
-        explanation = await explain_contact(db, "main", "adults", contact_id, SEED_NOW)
+        explanation = await explain_saved(db, "main", "adults", contact_id, now=SEED_NOW)
         assert explanation.segment_name == "Adults" and explanation.segment_version == 1
         assert explanation.member == (contact_id in members)
         if explanation.tree.held:
             assert explanation.within_maximum == (contact_id in members)
         else:
             assert explanation.within_maximum is None
-    c3 = await explain_contact(db, "main", segment.id, "c3", SEED_NOW)
+    c3 = await explain_saved(db, "main", segment.id, "c3", now=SEED_NOW)
     assert not c3.tree.held and c3.tree.value == 22 and c3.tree.value_text == "22"
 
 
 @pytest.mark.asyncio
 async def test_a_range_that_leaves_the_contact_out(db) -> None:
-    explanation = await explain_contact(
-        db, "main", Selection.at(parse("Age > 0"), SEED_NOW, range_from=0, range_to=0.01),
-        "c1")
+    explanation = await explain_contact(await query.prepare(
+        db, "main", expression="Age > 0", now=SEED_NOW, range_from=0, range_to=0.01), "c1")
     assert explanation.tree.held and not explanation.in_range and not explanation.member
 
 
@@ -115,24 +111,25 @@ async def test_a_range_that_leaves_the_contact_out(db) -> None:
 async def test_in_segment_and_events(db) -> None:
     await create_segment(db, name="Clickers", expression="event MailClick occurred in last 30 days",
                          actor=ACTOR)
-    explanation = await explain_contact(db, "main", parse('in segment "clickers"'), "c1",
-                                        SEED_NOW)
+    explanation = await explain_contact(await query.prepare(
+        db, "main", expression='in segment "clickers"', now=SEED_NOW), "c1")
     assert explanation.member
     (segment,) = [node for node in explanation.tree.walk() if node.kind is ExplainKind.SEGMENT]
     (event,) = segment.children
     assert (event.event_type, event.events, event.in_window, event.matching) == (
         "MailClick", 1, 1, 1)
-    nobody = await explain_contact(db, "main", parse('in segment "clickers"'), "c2", SEED_NOW)
+    nobody = await explain_contact(await query.prepare(
+        db, "main", expression='in segment "clickers"', now=SEED_NOW), "c2")
     assert not nobody.member and nobody.tree.children[0].events == 0
 
 
 @pytest.mark.asyncio
 async def test_unknown_contact_and_segment(db) -> None:
-    missing = await explain_contact(db, "main", parse("Age > 1"), "nobody", SEED_NOW)
+    missing = await explain_contact(await query.prepare(
+        db, "main", expression="Age > 1", now=SEED_NOW), "nobody")
     assert not missing.found and missing.tree is None and not missing.member
     with pytest.raises(NotFoundError):
-        await explain_contact(db, "main", "No such segment", "c1", SEED_NOW)
+        await explain_saved(db, "main", "No such segment", "c1", now=SEED_NOW)
     with pytest.raises(SegmentErrors) as raised:
-        await explain_contact(db, "main", parse("Citty equals 1"), "c1", SEED_NOW,
-                              source="Citty equals 1")
+        await query.prepare(db, "main", expression="Citty equals 1", now=SEED_NOW)
     assert "unknown field Citty" in str(raised.value) and "^" in str(raised.value)

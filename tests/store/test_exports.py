@@ -12,13 +12,13 @@ import pytest
 import pytest_asyncio
 
 from dsl.schema import FieldType
-from store import members as members_module
 from store.collections import CONTACTS
 from store.contacts import get_contact, upsert_contacts
 from store.errors import StoreInputError
 from store.exports import export_csv, export_events, write_csv
 from store.fields import define_field, ensure_database, load_schema
 from store.member_actions import bulk_update_field, copy_to_database
+from store.query import run as members_module
 from store.segment_bin import delete_segment
 from store.segment_runs import list_runs
 from store.segments import create_segment

@@ -14,17 +14,28 @@ from dsl.json_codec import to_json
 from dsl.parser import parse
 from store.campaigns import create_campaign
 from store.collections import SEGMENT_RUNS, SEGMENT_VERSIONS, SEGMENTS
-from store.errors import (ConflictError, InUseError, NameTakenError, NotFoundError,
-                          StoreInputError)
+from store.errors import (
+    ConflictError,
+    InUseError,
+    NameTakenError,
+    NotFoundError,
+    StoreInputError,
+)
 from store.fields import ensure_database
 from store.preview import preview_segment
+from store.query import planner as plan_module
 from store.segment_bin import delete_segment, dependents, purge_segment, restore_segment
 from store.segment_history import get_version, segment_history
 from store.segment_runs import count_segment, list_runs, segment_sizes
 from store.segment_search import list_segments
-from store import selection
-from store.segments import (clone_segment, create_segment, find_segment, get_segment,
-                            restore_version, update_segment)
+from store.segments import (
+    clone_segment,
+    create_segment,
+    find_segment,
+    get_segment,
+    restore_version,
+    update_segment,
+)
 from tests.store.seed import ACTOR, NOW, seed, seed_events
 
 pytestmark = pytest.mark.asyncio
@@ -297,12 +308,12 @@ async def test_preview_counts_and_samples_without_writing(db) -> None:
 async def test_a_preview_counts_the_events_once(db, monkeypatch) -> None:
     """The count and the sample come from one evaluation: the events side is read once."""
     reads = []
-    count_events = selection.count_events
+    count_events = plan_module.count_events
 
     async def counting(*arguments, **options):
         reads.append(1)
         return await count_events(*arguments, **options)
-    monkeypatch.setattr(selection, "count_events", counting)
+    monkeypatch.setattr(plan_module, "count_events", counting)
     preview = await preview_segment(
         db, expression="event MailOpen occurred where campaign has no value", now=NOW)
     assert preview.count == 2 and len(preview.contacts) == 2
