@@ -27,6 +27,7 @@ from dsl.schema import FieldSchema, FieldType
 from dsl.typecheck import require_valid
 from dsl.values import parse_iso_datetime
 from store.clock import utc_now
+from store.errors import StoreError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="SegmentQL: dynamic segments of a contact database.")
@@ -65,7 +66,7 @@ def _run(work):
     """Run a command body; user errors exit 2 with the message, anything else exits 1."""
     try:
         return work()
-    except (SegmentError, SegmentErrors, InputError) as error:
+    except (SegmentError, SegmentErrors, StoreError, InputError) as error:
         raise fail_input(str(error)) from None
     except typer.Exit:
         raise

@@ -11,7 +11,11 @@ from dsl.ast import Span
 
 
 class SegmentError(Exception):
-    """A problem with a segment expression, with its position when it has one."""
+    """A problem with a segment expression, with its position when it has one: line and
+    column (1-based) for people, `start`/`end` (0-based offsets into the text) for editors.
+    `code` names the kind for an API (graph/errors.py reads it)."""
+
+    code = "TYPE"
 
     def __init__(
         self,
@@ -21,6 +25,8 @@ class SegmentError(Exception):
         column: int | None = None,
         end_line: int | None = None,
         end_column: int | None = None,
+        start: int | None = None,
+        end: int | None = None,
         source: str | None = None,
         suggestion: str | None = None,
     ) -> None:
@@ -30,6 +36,8 @@ class SegmentError(Exception):
         self.column = column
         self.end_line = end_line if end_line is not None else line
         self.end_column = end_column if end_column is not None else column
+        self.start = start
+        self.end = end if end is not None else start
         self.suggestion = suggestion
         self.snippet = _snippet(source, line, column, self.end_line, self.end_column)
 
@@ -39,7 +47,16 @@ class SegmentError(Exception):
         if span is None:
             return cls(message, suggestion=suggestion)
         return cls(message, line=span.line, column=span.column, end_line=span.end_line,
-                   end_column=span.end_column, source=source, suggestion=suggestion)
+                   end_column=span.end_column, start=span.start, end=span.end,
+                   source=source, suggestion=suggestion)
+
+    @property
+    def span(self) -> Span | None:
+        """Where the problem is, when both its line/column and its offsets are known."""
+        if None in (self.line, self.column, self.start):
+            return None
+        return Span(self.line, self.column, self.end_line, self.end_column, self.start,
+                    self.end)
 
     def with_source(self, source: str) -> "SegmentError":
         """Attach the source text, so the error shows the offending line with a caret."""
@@ -62,6 +79,8 @@ class SegmentError(Exception):
 class SegmentSyntaxError(SegmentError):
     """The text is not a SegmentQL expression."""
 
+    code = "SYNTAX"
+
 
 class SegmentLimitError(SegmentSyntaxError):
     """The text is too long or nested too deeply to be taken."""
@@ -73,6 +92,8 @@ class SegmentTypeError(SegmentError):
 
 class SegmentJsonError(SegmentError):
     """A JSON form that is not a valid expression; `path` names where, like `$.condition.and[1]`."""
+
+    code = "JSON"
 
     def __init__(self, message: str, path: str) -> None:
         super().__init__(f"{path}: {message}")

@@ -111,7 +111,8 @@ def character_error(text: str, position: int, line: int, column: int) -> Segment
         message, hint = "this back-quoted name is never closed", "add the closing `"
     else:
         message, hint = f"unexpected character {char!r}", None
-    return SegmentSyntaxError(message, line=line, column=column, source=text, suggestion=hint)
+    return SegmentSyntaxError(message, line=line, column=column, start=position,
+                              end=min(position + 1, len(text)), source=text, suggestion=hint)
 
 
 def token_error(text: str, token: Token, accepted: set[str],
@@ -125,9 +126,11 @@ def token_error(text: str, token: Token, accepted: set[str],
     expected = describe_expected(accepted, before)
     found, hint = describe_found(token, accepted)
     end_column = column + max(1, len(token)) if token.type != "$END" else column
+    start = len(text) if token.type == "$END" else token.start_pos
     return SegmentSyntaxError(f"expected {expected}, but found {found}", line=line,
-                              column=column, end_column=end_column, source=text,
-                              suggestion=hint)
+                              column=column, end_column=end_column, start=start,
+                              end=start + (len(token) if token.type != "$END" else 0),
+                              source=text, suggestion=hint)
 
 
 def _end_position(text: str) -> tuple[int, int]:

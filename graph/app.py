@@ -37,6 +37,7 @@ from graph.schema import schema
 from store.api_keys import ensure_development_key
 from store.campaigns import get_campaign
 from store.connection import StoreSettings, open_store
+from store.errors import StoreError
 from store.exports import export_csv, export_events
 from store.recipients import export_recipients_csv
 from store.segments import get_segment
@@ -63,7 +64,7 @@ async def _stream(request: Request, chunks: AsyncIterator[str], media_type: str,
     """Start the export (its checks run before the first chunk), then stream the rest."""
     try:
         first = await anext(chunks, "")
-    except (LanguageError, SegmentErrors) as error:
+    except (LanguageError, SegmentErrors, StoreError) as error:
         return _problem(409, str(error))
 
     async def body() -> AsyncIterator[bytes]:

@@ -24,11 +24,10 @@ from pymongo.errors import PyMongoError
 from strawberry.extensions import MaskErrors
 
 from dsl.errors import SegmentError as LanguageError
-from dsl.errors import SegmentErrors, SegmentJsonError, SegmentSyntaxError
+from dsl.errors import SegmentErrors
 from graph.limits import Busy
 from graph.scalars import ScalarValueError
-from store.errors import ConflictError, InUseError, NameTakenError, NotFoundError
-from store.errors import StoreInputError
+from store.errors import StoreError
 
 log = logging.getLogger("segmentql.graph")
 
@@ -45,6 +44,10 @@ class SegmentError:
     column: int | None = None
     end_line: int | None = None
     end_column: int | None = None
+    start: int | None = strawberry.field(
+        default=None, description="Where in the expression text, as a 0-based offset.")
+    end: int | None = strawberry.field(
+        default=None, description="Where the problem ends in the text (0-based, exclusive).")
     suggestion: str | None = strawberry.field(
         default=None, description="What to do about it (also at the end of `message`).")
     path: str | None = strawberry.field(
@@ -75,24 +78,18 @@ class Refused(Exception):
         self.code = code
 
 
-def _code(error: LanguageError) -> str:
-    for kind, code in ((InUseError, "IN_USE"), (NameTakenError, "NAME_TAKEN"),
-                       (NotFoundError, "NOT_FOUND"), (ConflictError, "CONFLICT"),
-                       (StoreInputError, "INPUT"), (SegmentJsonError, "JSON"),
-                       (SegmentSyntaxError, "SYNTAX")):
-        if isinstance(error, kind):
-            return code
-    return "TYPE"
-
-
 def from_language_error(error: LanguageError) -> SegmentError:
     message = error.message
     if error.suggestion:
         message = f"{message} ({error.suggestion})"
     return SegmentError(message=message, line=error.line, column=error.column,
                         end_line=error.end_line, end_column=error.end_column,
-                        suggestion=error.suggestion,
-                        path=getattr(error, "path", None), code=_code(error))
+                        start=error.start, end=error.end, suggestion=error.suggestion,
+                        path=getattr(error, "path", None), code=error.code)
+
+
+def from_store_error(error: StoreError) -> SegmentError:
+    return SegmentError(message=str(error), suggestion=error.suggestion, code=error.code)
 
 
 def timeout_error() -> SegmentError:
@@ -107,6 +104,8 @@ def to_errors(error: BaseException) -> list[SegmentError]:
         return [from_language_error(item) for item in error.errors]
     if isinstance(error, LanguageError):
         return [from_language_error(error)]
+    if isinstance(error, StoreError):
+        return [from_store_error(error)]
     if isinstance(error, Refused):
         return [SegmentError(message=error.message, code=error.code)]
     if isinstance(error, Busy):
@@ -116,7 +115,7 @@ def to_errors(error: BaseException) -> list[SegmentError]:
     raise error
 
 
-EXPECTED = (LanguageError, SegmentErrors, Refused, Busy)
+EXPECTED = (LanguageError, SegmentErrors, StoreError, Refused, Busy)
 
 
 async def attempt(work: Awaitable[T]) -> tuple[T | None, list[SegmentError]]:
