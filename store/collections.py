@@ -59,7 +59,7 @@ FIXED_INDEXES: dict[str, list[IndexModel]] = {
     # gives its name up (restoring it is refused while another live segment has it).
     SEGMENTS: [
         IndexModel([("database", ASCENDING), ("name_folded", ASCENDING)], unique=True,
-                   partialFilterExpression={"in_bin": False}, name="live_name_unique"),
+                   partialFilterExpression=LIVE_SEGMENT, name="live_name_unique"),
         IndexModel([("database", ASCENDING), ("in_bin", ASCENDING), ("name_folded", ASCENDING),
                     ("_id", ASCENDING)], name="database_bin_name_id"),
         IndexModel([("references", ASCENDING)], name="references"),

@@ -23,7 +23,7 @@ from pymongo.errors import DuplicateKeyError
 from dsl.json_codec import from_json
 from dsl.values import fold
 from store.clock import utc_now
-from store.collections import CAMPAIGNS, SEGMENTS
+from store.collections import CAMPAIGNS, LIVE_SEGMENT, SEGMENTS
 from store.errors import ConflictError, InUseError, NameTakenError, StoreInputError
 from store.fields import touch_catalog
 from store.query.prepare import prepare
@@ -52,7 +52,7 @@ async def dependents(db: AsyncDatabase, segment_id: str) -> list[Dependent]:
     each by name."""
     segments = [Dependent("segment", document["_id"], document["name"])
                 async for document in db[SEGMENTS].find(
-                    {"references": segment_id, "in_bin": False}, {"name": 1})]
+                    {"references": segment_id, **LIVE_SEGMENT}, {"name": 1})]
     campaigns = [Dependent("campaign", document["_id"], document["name"], document["status"])
                  async for document in db[CAMPAIGNS].find(
                      {"segment_id": segment_id}, {"name": 1, "status": 1})]
@@ -77,7 +77,7 @@ async def delete_segment(db: AsyncDatabase, segment_id: str, *, actor: str) -> S
         return segment
     await _refuse_if_used(db, segment, "moved to the bin")
     document = await db[SEGMENTS].find_one_and_update(
-        {"_id": segment.id, "in_bin": False},
+        {"_id": segment.id, **LIVE_SEGMENT},
         {"$set": {"in_bin": True, "binned_at": utc_now(), "binned_by": actor}},
         return_document=ReturnDocument.AFTER)
     if document is None:
@@ -93,7 +93,8 @@ async def restore_segment(db: AsyncDatabase, segment_id: str, *, actor: str) -> 
     if not segment.in_bin:
         return segment
     taken = await db[SEGMENTS].find_one(
-        {"database": segment.database, "name_folded": fold(segment.name), "in_bin": False},
+        {"database": segment.database, "name_folded": fold(segment.name),
+         **LIVE_SEGMENT},
         {"name": 1})
     if taken is not None:
         raise NameTakenError(

@@ -31,7 +31,7 @@ from dsl.json_codec import from_json
 from dsl.segments import referenced_segments
 from dsl.values import fold
 from store.clock import utc_now
-from store.collections import SEGMENTS
+from store.collections import LIVE_SEGMENT, SEGMENTS
 from store.errors import ConflictError, NameTakenError, NotFoundError, StoreInputError
 from store.fields import DEFAULT_DATABASE, require_database, touch_catalog
 from store.query.prepare import prepare
@@ -223,7 +223,7 @@ async def _insert(db: AsyncDatabase, database: str, definition: Definition,
 
 async def _refuse_taken_name(db: AsyncDatabase, database: str, name: str,
                              exclude: str | None = None) -> None:
-    query: dict = {"database": database, "name_folded": fold(name), "in_bin": False}
+    query: dict = {"database": database, "name_folded": fold(name), **LIVE_SEGMENT}
     if exclude is not None:
         query["_id"] = {"$ne": exclude}
     taken = await db[SEGMENTS].find_one(query, {"name": 1})
@@ -324,7 +324,7 @@ async def update_segment(db: AsyncDatabase, segment_id: str, *, actor: str,
     await record_version(db, stored)
     try:
         document = await db[SEGMENTS].find_one_and_update(
-            {"_id": current.id, "version": current.version, "in_bin": False},
+            {"_id": current.id, "version": current.version, **LIVE_SEGMENT},
             {"$set": {**_definition_fields(new), "references": references,
                       "version": current.version + 1,
                       "change": {"changed": changed, "note": note},
@@ -347,7 +347,7 @@ async def _refuse_breaking_rename(db: AsyncDatabase, segment: Segment) -> None:
     """Refuse renaming a segment that live segments name in `in segment "<name>"`:
     their references would stop resolving. (References by id survive a rename.)"""
     by_name = []
-    async for document in db[SEGMENTS].find({"references": segment.id, "in_bin": False},
+    async for document in db[SEGMENTS].find({"references": segment.id, **LIVE_SEGMENT},
                                             {"name": 1, "json": 1}):
         refs = referenced_segments(from_json(document["json"]))
         if any(ref != segment.id and fold(ref) == fold(segment.name) for ref in refs):
