@@ -16,10 +16,10 @@ answer empty or null, mutations are refused in `errors`.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import orjson
+from cachetools import TTLCache
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from graph.errors import Refused
@@ -64,28 +64,20 @@ class Access:
 
 
 class KeyCache:
-    """Recently verified keys (by hash), so a request does not always cost a look-up."""
+    """Recently verified keys (by hash), so a request does not always cost a look-up: at
+    most `size`, each for `seconds` (a revoked key stops working within that time)."""
 
     def __init__(self, seconds: float = KEY_CACHE_SECONDS, size: int = KEY_CACHE_SIZE) -> None:
-        self.seconds = seconds
-        self.size = size
-        self._keys: dict[str, tuple[float, ApiKey]] = {}
+        self._keys: TTLCache[str, ApiKey] = TTLCache(maxsize=size, ttl=seconds)
 
     async def find(self, db, secret: str) -> ApiKey | None:
         digest = hash_key(secret)
-        now = time.monotonic()
         cached = self._keys.get(digest)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        if cached is not None:
+            return cached
         key = await find_api_key(db, secret)
-        if key is None:
-            self._keys.pop(digest, None)  # unknown keys are never cached: no memory for junk
-            return None
-        if len(self._keys) >= self.size:
-            self._keys = {item: entry for item, entry in self._keys.items() if entry[0] > now}
-            if len(self._keys) >= self.size:
-                self._keys.clear()
-        self._keys[digest] = (now + self.seconds, key)
+        if key is not None:  # unknown keys are never cached: no memory for junk
+            self._keys[digest] = key
         return key
 
     def clear(self) -> None:
