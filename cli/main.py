@@ -7,11 +7,8 @@ Exit status: 0 success; 2 a syntax, type or input error (message on standard err
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import getpass
 import os
 import sys
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -19,93 +16,25 @@ import orjson
 import typer
 from bson import json_util
 
-from dsl.errors import SegmentError, SegmentErrors
+from cli.app import app, campaigns_app, fields_app, import_app, lists_app, segments_app
+from cli.options import (INPUT_ERROR, Database, DataDir, Expression, InputError, MongoUri, Now,
+                         SegmentName)
+# The commands below call the shared helpers by these short local names.
+from cli.options import actor as _actor
+from cli.options import guarded as _run
+from cli.options import open_cli_store as _store
+from cli.options import parse_now as _parse_now
+from cli.options import parse_range as _parse_range
+from cli.options import print_json as _print_json
+from cli.options import read_text as _read
+from cli.options import show_percent as _percent
+from cli.options import show_time as _time
+from dsl.errors import SegmentError
 from dsl.formatter import format_expression
 from dsl.json_codec import from_json, to_json
 from dsl.parser import parse
 from dsl.schema import FieldSchema, FieldType
 from dsl.typecheck import require_valid
-from dsl.values import parse_iso_datetime
-
-app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="SegmentQL: dynamic segments of a contact database.")
-fields_app = typer.Typer(no_args_is_help=True, help="The field schema of a profile database.")
-import_app = typer.Typer(no_args_is_help=True, help="Import contacts or events.")
-segments_app = typer.Typer(no_args_is_help=True, help="Saved segments.")
-lists_app = typer.Typer(no_args_is_help=True, help="Static lists.")
-campaigns_app = typer.Typer(no_args_is_help=True, help="Campaigns.")
-app.add_typer(fields_app, name="fields")
-app.add_typer(import_app, name="import")
-app.add_typer(segments_app, name="segments")
-app.add_typer(lists_app, name="lists")
-app.add_typer(campaigns_app, name="campaigns")
-
-INPUT_ERROR = 2
-
-Database = Annotated[str, typer.Option("--database", help="Profile database.")]
-DataDir = Annotated[Optional[Path], typer.Option(
-    "--data-dir", envvar="SEGMENTQL_DATA_DIR", help="The embedded store's folder.")]
-MongoUri = Annotated[Optional[str], typer.Option(
-    "--mongo-uri", envvar="SEGMENTQL_MONGO_URI", help="A MongoDB URI (else the embedded store).")]
-Expression = Annotated[str, typer.Argument(help="A SegmentQL expression; - reads standard input.")]
-Now = Annotated[Optional[str], typer.Option("--now", help="Evaluation time, ISO 8601.")]
-
-
-class InputError(Exception):
-    """Bad input given on the command line (exit status 2)."""
-
-
-def fail_input(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(INPUT_ERROR)
-
-
-def _run(work):
-    """Run a command body; user errors exit 2 with the message, anything else exits 1."""
-    try:
-        return work()
-    except (SegmentError, SegmentErrors, InputError) as error:
-        raise fail_input(str(error)) from None
-    except typer.Exit:
-        raise
-    except Exception as error:  # an operator sees one line, not a traceback
-        typer.echo(f"error: {type(error).__name__}: {error}", err=True)
-        raise typer.Exit(1) from None
-
-
-def _read(expression: str) -> str:
-    return sys.stdin.read() if expression == "-" else expression
-
-
-def _parse_now(now: str | None) -> dt.datetime | None:
-    if now is None:
-        return None
-    moment = parse_iso_datetime(now)
-    if moment is None:
-        raise InputError(f"--now {now!r} is not an ISO 8601 timestamp such as 2024-05-01T10:00:00Z")
-    return moment
-
-
-def _parse_range(text: str) -> tuple[float, float]:
-    try:
-        low, high = (float(part) for part in text.split(":"))
-    except ValueError:
-        raise InputError(f"--range {text!r} must be FROM:TO in percent, such as 0:20") from None
-    if not 0 <= low <= high <= 100:
-        raise InputError(f"--range {text!r} needs 0 <= FROM <= TO <= 100")
-    return low, high
-
-
-def _print_json(value) -> None:
-    typer.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
-
-
-@asynccontextmanager
-async def _store(data_dir: Path | None, mongo_uri: str | None):
-    from store.connection import StoreSettings, open_store
-
-    async with open_store(StoreSettings.from_env(data_dir=data_dir, mongo_uri=mongo_uri)) as store:
-        yield store
 
 
 # --- the language: no store needed ----------------------------------------------------------
@@ -279,6 +208,8 @@ def _import(kind: str, path: Path, database: str, data_dir, mongo_uri) -> None:
             typer.echo(f"rejected {where}: {row.message}", err=True)
         typer.echo(f"stored {report.stored}, duplicates {report.duplicates}, "
                    f"rejected {len(report.rejected)}")
+        if report.rejected:  # an input error, though the other rows were stored
+            raise typer.Exit(INPUT_ERROR)
     _run(run)
 
 
@@ -299,25 +230,6 @@ def import_events(path: Annotated[Path, typer.Argument(metavar="FILE")],
 
 
 # --- segments ----------------------------------------------------------------------------------
-
-def _actor() -> str:
-    """Who a change from the command line is recorded as: `cli:$USER`."""
-    try:
-        user = os.environ.get("USER") or getpass.getuser()
-    except Exception:  # no user name in this environment
-        user = "unknown"
-    return f"cli:{user}"
-
-
-def _time(moment: dt.datetime | None) -> str:
-    from store.csv_out import iso_utc
-
-    return iso_utc(moment) if moment is not None else "-"
-
-
-def _percent(value: float) -> str:
-    return f"{value:g}"
-
 
 @segments_app.command("create")
 def segments_create(
@@ -431,8 +343,6 @@ def _segment_command(name: str, action: str, in_bin: bool | None, data_dir, mong
             return f"purged segment {segment.name} (id {segment.id})"
     _run(lambda: typer.echo(asyncio.run(work())))
 
-
-SegmentName = Annotated[str, typer.Argument(metavar="NAME", help="Segment name or id.")]
 
 
 @segments_app.command("delete")
@@ -728,4 +638,4 @@ def demo_command(
 
 # The language services (explain, complete, diagnose, segments diff) live in their own
 # module and register themselves on `app` when it is imported.
-from cli import language_services as _language_services  # noqa: E402,F401
+import cli.language_services  # noqa: E402,F401
