@@ -262,10 +262,15 @@ def segments_list(
     search: Annotated[Optional[str], typer.Option("--search", help="Part of the name.")] = None,
     tag: Annotated[Optional[str], typer.Option("--tag")] = None,
     in_bin: Annotated[bool, typer.Option("--bin", help="List the bin instead.")] = False,
+    count: Annotated[bool, typer.Option("--count/--no-count", help=(
+        "Count each live segment's members now (logged); --no-count shows the last count "
+        "instead."))] = True,
+    now: Now = None,
     database: Database = "main", data_dir: DataDir = None, mongo_uri: MongoUri = None,
 ) -> None:
-    """List segments by name: id, version, name, tags."""
-    async def work():
+    """List segments by name: id, version, name, members, tags."""
+    async def work(moment):
+        from store.segment_runs import count_segment
         from store.segment_search import list_segments
 
         async with _store(data_dir, mongo_uri) as store:
@@ -274,12 +279,25 @@ def segments_list(
                 page = await list_segments(store.db, database, search=search, tag=tag,
                                            in_bin=in_bin, first=200, after=after)
                 for segment in page.items:
+                    if count and not segment.in_bin:
+                        members = _members(await count_segment(store.db, segment.id,
+                                                               now=moment, actor=_actor()))
+                    elif segment.last_count is None:
+                        members = "never counted"
+                    else:
+                        members = (f"{_members(segment.last_count)} at "
+                                   f"{_time(segment.last_count_at)}")
                     tags = f"  [{', '.join(segment.tags)}]" if segment.tags else ""
-                    typer.echo(f"{segment.id}  v{segment.version}  {segment.name}{tags}")
+                    typer.echo(f"{segment.id}  v{segment.version}  {segment.name}  "
+                               f"{members}{tags}")
                 if not page.has_next:
                     return
                 after = page.end_cursor
-    _run(lambda: asyncio.run(work()))
+    _run(lambda: asyncio.run(work(_parse_now(now))))
+
+
+def _members(count: int) -> str:
+    return f"{count} member{'' if count == 1 else 's'}"
 
 
 @segments_app.command("show")
@@ -453,6 +471,26 @@ def lists_add(name: str, ids: Annotated[list[str], typer.Argument(metavar="ID...
     _run(run)
 
 
+@lists_app.command("remove")
+def lists_remove(name: str, ids: Annotated[list[str], typer.Argument(metavar="ID...")],
+                 database: Database = "main", data_dir: DataDir = None,
+                 mongo_uri: MongoUri = None) -> None:
+    """Remove contacts from a static list by id (unknown ids are reported, not fatal)."""
+    async def work():
+        from store.lists import remove_from_list
+
+        async with _store(data_dir, mongo_uri) as store:
+            return await remove_from_list(store.db, database, name, ids)
+
+    def run():
+        change = asyncio.run(work())
+        for contact_id in change.unknown:
+            typer.echo(f"no contact {contact_id}", err=True)
+        typer.echo(f"removed {change.changed}, not in the list {change.unchanged}, "
+                   f"unknown {len(change.unknown)}")
+    _run(run)
+
+
 @lists_app.command("list")
 def lists_list(database: Database = "main", data_dir: DataDir = None,
                mongo_uri: MongoUri = None) -> None:
@@ -466,6 +504,35 @@ def lists_list(database: Database = "main", data_dir: DataDir = None,
 
 
 # --- campaigns ---------------------------------------------------------------------------------
+
+@campaigns_app.command("list")
+def campaigns_list(database: Database = "main", data_dir: DataDir = None,
+                   mongo_uri: MongoUri = None) -> None:
+    """List the campaigns of a database by name: id, name, channel, status, recipients,
+    target segment."""
+    async def work():
+        from store.campaigns import list_campaigns
+        from store.segments import get_segment
+
+        async with _store(data_dir, mongo_uri) as store:
+            campaigns = await list_campaigns(store.db, database)
+            targets = {}
+            for segment_id in {campaign.segment_id for campaign in campaigns}:
+                segment = await get_segment(store.db, segment_id)
+                targets[segment_id] = segment.name if segment else f"(id {segment_id})"
+            return campaigns, targets
+
+    def run():
+        campaigns, targets = asyncio.run(work())
+        for campaign in campaigns:
+            recipients = ("" if campaign.recipient_count is None
+                          else f"  {campaign.recipient_count} "
+                               f"recipient{'' if campaign.recipient_count == 1 else 's'} at "
+                               f"{_time(campaign.now)}")
+            typer.echo(f"{campaign.id}  {campaign.name}  {campaign.channel}  {campaign.status}"
+                       f"{recipients}  segment {targets[campaign.segment_id]}")
+    _run(run)
+
 
 @campaigns_app.command("create")
 def campaigns_create(
@@ -636,6 +703,7 @@ def demo_command(
     _run(run)
 
 
-# The language services (explain, complete, diagnose, segments diff) live in their own
-# module and register themselves on `app` when it is imported.
+# The language services (explain, complete, diagnose, segments diff) and segments update /
+# clone live in their own modules and register themselves on the apps when imported.
 import cli.language_services  # noqa: E402,F401
+import cli.segment_editing  # noqa: E402,F401
