@@ -108,13 +108,19 @@ def diagnose(text: str, schema: FieldSchema, *, event_types: Collection[str] | N
             return [_whole(text, error, "limit")]
         return [_from_error(lines, error, "limit")]
     if expr is None:
-        found = syntax_diagnostics(text, max_errors=max_errors, lines=lines)
+        recovered = recovery.recover(text, max_errors=max_errors)
+        found = _syntax(recovered, lines, max_errors)
         if not found:  # never expected: the recovery reads what parse() reads
             try:
                 parse(text)
             except SegmentError as error:
                 found = [_from_error(lines, error, "syntax")]
-        return found
+        # The type errors of what could be built beside the syntax errors, so that one
+        # mistake does not hide another (`Citty equals "x" and Age >> 5`).
+        found += [_from_error(lines, error, "type") for part in recovered.parts
+                  for error in check(part, schema, source=text, event_types=event_types,
+                                     lists=lists)]
+        return sorted(found, key=lambda d: (d.start, d.end))
     problems = [_from_error(lines, error, "type")
                 for error in check(expr, schema, source=text, event_types=event_types,
                                    lists=lists)]
@@ -142,14 +148,14 @@ def _parse(text: str) -> ast.Expression | None:
 def syntax_diagnostics(text: str, *, max_errors: int = MAX_ERRORS,
                        lines: _LineIndex | None = None) -> list[Diagnostic]:
     """Every syntax error of `text` (up to `max_errors`), in source order; [] if it parses."""
-    lines = lines or _LineIndex(text)
-    lexed = recovery.lex(text, max_errors=max_errors)
-    built: list[SegmentError] = []
-    parser = recovery.building_parser(built)
-    tokens = lexed.tokens + [recovery.end_token(text, lexed.tokens)]
-    run = recovery.feed(text, tokens, parser, max_errors=max_errors)
+    return _syntax(recovery.recover(text, max_errors=max_errors), lines or _LineIndex(text),
+                   max_errors)
+
+
+def _syntax(recovered: recovery.Recovered, lines: _LineIndex,
+            max_errors: int) -> list[Diagnostic]:
     found: dict[tuple, Diagnostic] = {}
-    for error in [*lexed.errors, *run.errors, *built]:
+    for error in recovered.errors:
         diagnostic = _from_error(lines, error, "syntax")
         found.setdefault((diagnostic.start, diagnostic.message), diagnostic)
     return sorted(found.values(), key=lambda d: (d.start, d.end))[:max(1, max_errors)]
