@@ -4,7 +4,8 @@
 
 - **every syntax error** (not only the first, as parse() does): the LALR parser recovers
   after each one (dsl/recovery.py) and goes on, up to `max_errors`;
-- when the text parses, **every type error** of the type checker (dsl/typecheck.py);
+- **every type error** of the type checker (dsl/typecheck.py): of the whole expression,
+  or, when it does not parse, of each complete condition built beside the syntax errors;
 - **warnings** for parts that can never match, or always match (see `lint`).
 
 The warning rules are few and sound: each one is a proof that holds for every contact,
@@ -96,7 +97,7 @@ def diagnose(text: str, schema: FieldSchema, *, event_types: Collection[str] | N
              lists: Collection[str] | None = None,
              max_errors: int = MAX_ERRORS) -> list[Diagnostic]:
     """Every problem of `text` against `schema`, in source order: syntax errors (all of
-    them, up to `max_errors`), else type errors and warnings. `event_types` and `lists`
+    them, up to `max_errors`) and type errors, and warnings when it parses. `event_types` and `lists`
     are the known names (None: not checked), as for typecheck.check."""
     if not isinstance(text, str):
         return [_whole("", SegmentSyntaxError("an expression must be text"), "syntax")]
