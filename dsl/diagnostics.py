@@ -97,8 +97,8 @@ def diagnose(text: str, schema: FieldSchema, *, event_types: Collection[str] | N
              lists: Collection[str] | None = None,
              max_errors: int = MAX_ERRORS) -> list[Diagnostic]:
     """Every problem of `text` against `schema`, in source order: syntax errors (all of
-    them, up to `max_errors`) and type errors, and warnings when it parses. `event_types` and `lists`
-    are the known names (None: not checked), as for typecheck.check."""
+    them, up to `max_errors`) and type errors, and warnings when it parses. `event_types`
+    and `lists` are the known names (None: not checked), as for typecheck.check."""
     if not isinstance(text, str):
         return [_whole("", SegmentSyntaxError("an expression must be text"), "syntax")]
     lines = _LineIndex(text)
