@@ -1,4 +1,4 @@
-"""`segmentql`: the command line for power users and operators (INTERFACES.md).
+"""`segmentql`: the command line for power users and operators (docs/interfaces.md).
 
 Exit status: 0 success; 2 a syntax, type or input error (message on standard error, with
 `line L, column C` where it applies); 1 anything else.

@@ -1,4 +1,4 @@
-"""Every operation INTERFACES.md lists, over HTTP with an API key, with expected failures
+"""Every operation docs/interfaces.md lists, over HTTP with an API key, with expected failures
 coming back as data (`errors` with message, line and column)."""
 
 from __future__ import annotations
