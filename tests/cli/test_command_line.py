@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
+import shutil
 import subprocess
 import sys
 from importlib import metadata
@@ -88,3 +89,15 @@ def test_no_private_names_are_imported_across_modules_in_cli():
                 found += [f"{path.name}: import {alias.name}" for alias in node.names
                           if any(part.startswith("_") for part in alias.name.split("."))]
     assert found == []
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_run_serves_on_the_port_and_host_given(monkeypatch):
+    monkeypatch.setenv("HOST", "some-host-name")  # set by some shells: not taken
+
+    def serve_line(*variables):
+        planned = subprocess.run(["make", "-n", "run", *variables], cwd=ROOT, check=True,
+                                 capture_output=True, text=True).stdout
+        return next(line for line in planned.splitlines() if "segmentql serve" in line)
+    assert serve_line().endswith("serve --host 127.0.0.1 --port 8000")
+    assert serve_line("PORT=8001", "HOST=0.0.0.0").endswith("serve --host 0.0.0.0 --port 8001")
