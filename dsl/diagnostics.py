@@ -44,7 +44,7 @@ import datetime as dt
 import enum
 import math
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 
 from lark.exceptions import UnexpectedInput
@@ -265,10 +265,6 @@ def _balanced(warning: Diagnostic, tokens, lines: _LineIndex) -> Diagnostic:
 
 def _whole(text: str, error: SegmentError, code: str) -> Diagnostic:
     return Diagnostic(Severity.ERROR, error.message, error.suggestion, 1, 1, 1, 1, 0, 0, code)
-
-
-def _same(a: Diagnostic, b: Diagnostic) -> bool:
-    return a.start == b.start and a.message == b.message
 
 
 def _overlaps(warning: Diagnostic, problem: Diagnostic) -> bool:
@@ -663,7 +659,3 @@ def _from_finding(finding: Finding) -> Diagnostic | None:
         last = first
     return Diagnostic(Severity.WARNING, message, suggestion, first.line, first.column,
                       last.end_line, last.end_column, first.start, last.end, finding.rule.value)
-
-
-def errors_of(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
-    return [d for d in diagnostics if d.severity is Severity.ERROR]
