@@ -1,7 +1,9 @@
 """`segmentql`: the command line for power users and operators (docs/interfaces.md).
 
 Exit status: 0 success; 2 a syntax, type or input error (message on standard error, with
-`line L, column C` where it applies); 1 anything else.
+`line L, column C` where it applies); 1 anything else (cli/options.py runs every command
+body). The apps are in cli/app.py; more commands in cli/language_services.py and
+cli/segment_editing.py.
 """
 
 from __future__ import annotations
