@@ -14,11 +14,16 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 setup: $(VENV)/.installed
 
+# Where `make run` serves: `make run PORT=8001 HOST=0.0.0.0` (given on the command line;
+# a HOST or PORT in the environment is not taken).
+HOST := 127.0.0.1
+PORT := 8000
+
 # Loads the demo data (once: a second run only checks it is there), then serves GraphQL;
 # `segmentql serve` prints the URL and the development API key.
 run: setup
 	$(BIN)/segmentql demo
-	$(BIN)/segmentql serve
+	$(BIN)/segmentql serve --host $(HOST) --port $(PORT)
 
 tour: setup
 	examples/tour.sh

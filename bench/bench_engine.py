@@ -8,6 +8,10 @@ same event documents; then for typical segments the median time of `count` throu
 pipeline and through the fastest hand-written query we know for the same answer, the
 documents and keys examined (from `explain`), and whether the pipeline touches `events`.
 Every hand-written answer is checked equal to ours. Figures go to docs/benchmarks.md.
+
+The data goes to the MongoDB database the command line uses (SEGMENTQL_MONGO_DB, default
+`segmentql`), profile database `main`, so `segmentql eval EXPR --data-dir bench-store`
+evaluates on it.
 """
 
 from __future__ import annotations
@@ -136,8 +140,11 @@ async def raw_insert_rate(db, events_path: Path) -> float:
 
 async def run(data: Path, store_dir: Path, skip_import: bool, repeat: int) -> None:
     lease = await embedded.acquire(store_dir)
-    settings = StoreSettings.from_env(mongo_uri=lease.uri, db_name="bench",
-                                      query_timeout_ms=600_000)
+    # The MongoDB database `segmentql` itself uses (SEGMENTQL_MONGO_DB, else "segmentql"),
+    # so that `segmentql ... --data-dir STORE` reads what was imported here.
+    settings = StoreSettings.from_env(mongo_uri=lease.uri, query_timeout_ms=600_000)
+    print(f"store {store_dir}, MongoDB database {settings.db_name}, profile database main: "
+          f"`segmentql eval EXPR --data-dir {store_dir}` reads the same data", flush=True)
     try:
         async with open_store(settings) as store:
             if not skip_import:

@@ -32,6 +32,8 @@ from store.segments import create_segment, find_segment
 
 ACTOR = "segmentql demo"
 DEFAULT_CONTACTS = 3000
+CONTACT_BATCH = 1000
+EVENT_BATCH = 2000
 DAYS = 180
 SEED = 20240601
 ALL_LIST = "Demo contacts"
@@ -195,14 +197,17 @@ async def load_demo(store: Store, database: str = "main", *,
 
     rng = random.Random(SEED)
     rows = [make_contact(rng, n, anchor) for n in range(contacts)]
-    for start in range(0, len(rows), 1000):
-        report.contacts.add(await upsert_contacts(db, database, rows[start:start + 1000]))
+    for start in range(0, len(rows), CONTACT_BATCH):
+        report.contacts.add(await upsert_contacts(db, database, rows[start:start + CONTACT_BATCH]))
+        say(f"contacts: {min(start + CONTACT_BATCH, len(rows))} of {len(rows)} written")
     say(f"contacts: stored {report.contacts.stored}, rejected {len(report.contacts.rejected)}")
 
     events = [event for n in range(contacts) for event in make_events(rng, n, anchor)]
     ingest = EventIngest(db, database)
-    for start in range(0, len(events), 2000):
-        report.events.add(await ingest.add(events[start:start + 2000]))
+    for start in range(0, len(events), EVENT_BATCH):
+        report.events.add(await ingest.add(events[start:start + EVENT_BATCH]))
+        say(f"events: {min(start + EVENT_BATCH, len(events))} of {len(events)} written")
+    say("events: updating the contacts' event summaries")
     await ingest.apply()
     say(f"events: stored {report.events.stored}, already there {report.events.duplicates}, "
         f"rejected {len(report.events.rejected)}")
@@ -217,6 +222,7 @@ async def load_demo(store: Store, database: str = "main", *,
         ids[definition["name"]] = segment.id
     say(f"segments: {len(SEGMENTS)} ({report.segments_created} new)")
 
+    campaigns = []
     for name, channel, target, send in CAMPAIGNS:
         try:
             campaign = await find_campaign(db, database, name)
@@ -225,6 +231,12 @@ async def load_demo(store: Store, database: str = "main", *,
                                              segment_id=ids[target], actor=ACTOR)
             report.campaigns_created += 1
         if send and campaign.status != "sent":
+            say(f"campaign {name}: sending (freezing its recipients)")
             campaign = await send_campaign(db, campaign.id, actor=ACTOR)
-            say(f"campaign {name}: sent to {campaign.recipient_count} recipients")
+        campaigns.append(campaign)
+    say(f"campaigns: {len(CAMPAIGNS)} ({report.campaigns_created} new)")
+    for campaign, (_, channel, target, _) in zip(campaigns, CAMPAIGNS):
+        state = (f"sent to {campaign.recipient_count} recipients" if campaign.status == "sent"
+                 else f"a {campaign.status}, not sent")
+        say(f"campaign {campaign.name}: {state} ({channel}, segment {target})")
     return report

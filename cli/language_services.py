@@ -1,5 +1,5 @@
 """`segmentql explain`, `complete`, `diagnose` and `segments diff`: the language services
-(docs/language-services.md) on the command line. Registered on the app of cli/main.py."""
+(docs/language-services.md) on the command line, registered on the app of cli/app.py."""
 
 from __future__ import annotations
 
@@ -13,21 +13,10 @@ from typing import Annotated, Optional
 import orjson
 import typer
 
-from cli.main import (
-    Database,
-    DataDir,
-    Expression,
-    InputError,
-    MongoUri,
-    Now,
-    _parse_now,
-    _read,
-    _run,
-    _store,
-    _time,
-    app,
-    segments_app,
-)
+from cli.app import app, segments_app
+from cli.options import (Database, DataDir, Expression, InputError, MongoUri, Now, guarded,
+                         open_cli_store, parse_now, read_text, show_time)
+from dsl.errors import SegmentError
 from store.clock import utc_now
 
 Fields = Annotated[Optional[Path], typer.Option(
@@ -44,7 +33,7 @@ def _plain(value):
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, dt.datetime):
-        return _time(value)
+        return show_time(value)
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
     if isinstance(value, (str, int, float, bool)) or value is None:
@@ -78,7 +67,7 @@ def complete_command(
     def work():
         from dsl.completion import CompletionContext, complete
 
-        text = _read(expression)
+        text = read_text(expression)
         if not 0 <= offset <= len(text):
             raise InputError(f"the offset must be from 0 to {len(text)} (the text's length), "
                              f"not {offset}")
@@ -93,13 +82,13 @@ def complete_command(
             return
         for suggestion in suggestions:
             typer.echo(f"{suggestion.label}\t{suggestion.kind.value}\t{suggestion.detail}")
-    _run(work)
+    guarded(work)
 
 
 async def _completion_context(text, offset, database, data_dir, mongo_uri):
     from store.completion import completion_context
 
-    async with _store(data_dir, mongo_uri) as store:
+    async with open_cli_store(data_dir, mongo_uri) as store:
         return await completion_context(store.db, database, text, offset)
 
 
@@ -113,9 +102,8 @@ def diagnose_command(
     """Print every error and warning of an expression (exit status 2 if any is an error)."""
     def work():
         from dsl.diagnostics import Severity, diagnose
-        from dsl.errors import _snippet
 
-        text = _read(expression)
+        text = read_text(expression)
         if fields is not None:
             schema, event_types, lists = _schema_file(fields), None, None
         else:
@@ -126,8 +114,10 @@ def diagnose_command(
         else:
             for diagnostic in found:
                 typer.echo(str(diagnostic))
-                snippet = _snippet(text, diagnostic.line, diagnostic.column,
-                                   diagnostic.end_line, diagnostic.end_column)
+                snippet = SegmentError(  # the line with carets under the range
+                    diagnostic.message, line=diagnostic.line, column=diagnostic.column,
+                    end_line=diagnostic.end_line, end_column=diagnostic.end_column,
+                    source=text).snippet
                 if snippet:
                     typer.echo(snippet)
             if not found:
@@ -138,13 +128,13 @@ def diagnose_command(
             typer.echo(f"error: {errors} error{'s' * (errors != 1)}, {warnings} "
                        f"warning{'s' * (warnings != 1)}", err=True)
             raise typer.Exit(2)
-    _run(work)
+    guarded(work)
 
 
 async def _known(database, data_dir, mongo_uri):
     from store.catalog import read_catalog
 
-    async with _store(data_dir, mongo_uri) as store:
+    async with open_cli_store(data_dir, mongo_uri) as store:
         catalog = await read_catalog(store.db, database)
         return catalog.schema, catalog.event_types, catalog.lists
 
@@ -168,15 +158,15 @@ def explain_command(
         from store import query
         from store.explain import explain_contact, explain_saved
 
-        async with _store(data_dir, mongo_uri) as store:
+        async with open_cli_store(data_dir, mongo_uri) as store:
             if text is None:
                 return await explain_saved(store.db, database, segment, contact, now=moment)
             prepared = await query.prepare(store.db, database, expression=text, now=moment)
             return await explain_contact(prepared, contact)
 
     def run():
-        moment = _parse_now(now) or utc_now()
-        explanation = asyncio.run(work(moment, _read(segment) if is_expression else None))
+        moment = parse_now(now) or utc_now()
+        explanation = asyncio.run(work(moment, read_text(segment) if is_expression else None))
         if not explanation.found:
             raise InputError(f"no contact {contact} in profile database {database}")
         if as_json:
@@ -184,7 +174,7 @@ def explain_command(
             return
         for line in explanation_lines(explanation):
             typer.echo(line)
-    _run(run)
+    guarded(run)
 
 
 def _mark(held: bool) -> str:
@@ -196,7 +186,7 @@ def explanation_lines(explanation) -> list[str]:
     what = (f"segment {explanation.segment_name} (version {explanation.segment_version})"
             if explanation.segment_name else "the expression")
     verdict = "a member" if explanation.member else "not a member"
-    lines = [f"contact {explanation.contact_id} at {_time(explanation.now)}: {verdict} of {what}"]
+    lines = [f"contact {explanation.contact_id} at {show_time(explanation.now)}: {verdict} of {what}"]
     stack = [(explanation.tree, 0)]
     while stack:
         node, depth = stack.pop()
@@ -248,12 +238,12 @@ def _window(node) -> str:
     if start is None and end is None:
         return "all time"
     if start is None:
-        return f"before {_time(end)}" + ("" if not node.window_end_inclusive else " (included)")
+        return f"before {show_time(end)}" + ("" if not node.window_end_inclusive else " (included)")
     if end is None:
-        return f"from {_time(start)}" + ("" if node.window_start_inclusive else " (excluded)")
+        return f"from {show_time(start)}" + ("" if node.window_start_inclusive else " (excluded)")
     left = "[" if node.window_start_inclusive else "("
     right = "]" if node.window_end_inclusive else ")"
-    return f"{left}{_time(start)}, {_time(end)}{right}"
+    return f"{left}{show_time(start)}, {show_time(end)}{right}"
 
 
 # --- segments diff ----------------------------------------------------------------------------
@@ -278,7 +268,7 @@ def segments_diff(
         from store.segment_diff import diff_segment_times, diff_segment_versions
         from store.segments import find_segment
 
-        async with _store(data_dir, mongo_uri) as store:
+        async with open_cli_store(data_dir, mongo_uri) as store:
             segment = await find_segment(store.db, database, name)
             if to_now is not None:
                 diff = await diff_segment_times(store.db, segment.id, first, second)
@@ -295,20 +285,20 @@ def segments_diff(
                                  "times (--now, --to-now), not both")
             if now is None:
                 raise InputError("--to-now needs --now, the time to compare it with")
-            first, second = _parse_now(now), _parse_now(to_now)
+            first, second = parse_now(now), parse_now(to_now)
         else:
             if from_version is None:
                 raise InputError("give --from-version (and --to-version), or --now and --to-now")
-            first, second = _parse_now(now), None
+            first, second = parse_now(now), None
         segment, diff = asyncio.run(work(first, second))
         if as_json:
             _echo_json(diff)
             return
         if to_now is not None:
-            head = f"{_time(diff.from_now)} → {_time(diff.to_now)} (version {diff.to_version})"
+            head = f"{show_time(diff.from_now)} → {show_time(diff.to_now)} (version {diff.to_version})"
         else:
             head = (f"version {diff.from_version} → version {diff.to_version} at "
-                    f"{_time(diff.from_now)}")
+                    f"{show_time(diff.from_now)}")
         typer.echo(f"segment {segment.name}: {head}")
         for label, count, sample in (("entered", diff.entered, diff.entered_sample),
                                      ("left", diff.left, diff.left_sample),
@@ -317,4 +307,4 @@ def segments_diff(
             shown = f"  {', '.join(sample)}{more}" if sample else ""
             typer.echo(f"{label + ':':<9}{count}{shown}")
         typer.echo(f"members: {diff.before} → {diff.after}")
-    _run(run)
+    guarded(run)

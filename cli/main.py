@@ -1,17 +1,16 @@
-"""`segmentql`: the command line for power users and operators (INTERFACES.md).
+"""`segmentql`: the command line for power users and operators (docs/interfaces.md).
 
 Exit status: 0 success; 2 a syntax, type or input error (message on standard error, with
-`line L, column C` where it applies); 1 anything else.
+`line L, column C` where it applies); 1 anything else (cli/options.py runs every command
+body). The apps are in cli/app.py; more commands in cli/language_services.py and
+cli/segment_editing.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import getpass
 import os
 import sys
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -19,95 +18,25 @@ import orjson
 import typer
 from bson import json_util
 
-from dsl.errors import SegmentError, SegmentErrors
+from cli.app import app, campaigns_app, fields_app, import_app, lists_app, segments_app
+from cli.options import (INPUT_ERROR, Database, DataDir, Expression, InputError, MongoUri, Now,
+                         SegmentName)
+# The commands below call the shared helpers by these short local names.
+from cli.options import actor as _actor
+from cli.options import guarded as _run
+from cli.options import open_cli_store as _store
+from cli.options import parse_now as _parse_now
+from cli.options import parse_range as _parse_range
+from cli.options import print_json as _print_json
+from cli.options import read_text as _read
+from cli.options import show_percent as _percent
+from cli.options import show_time as _time
 from dsl.formatter import format_expression
 from dsl.json_codec import from_json, to_json
 from dsl.parser import parse
 from dsl.schema import FieldSchema, FieldType
 from dsl.typecheck import require_valid
-from dsl.values import parse_iso_datetime
 from store.clock import utc_now
-from store.errors import StoreError
-
-app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="SegmentQL: dynamic segments of a contact database.")
-fields_app = typer.Typer(no_args_is_help=True, help="The field schema of a profile database.")
-import_app = typer.Typer(no_args_is_help=True, help="Import contacts or events.")
-segments_app = typer.Typer(no_args_is_help=True, help="Saved segments.")
-lists_app = typer.Typer(no_args_is_help=True, help="Static lists.")
-campaigns_app = typer.Typer(no_args_is_help=True, help="Campaigns.")
-app.add_typer(fields_app, name="fields")
-app.add_typer(import_app, name="import")
-app.add_typer(segments_app, name="segments")
-app.add_typer(lists_app, name="lists")
-app.add_typer(campaigns_app, name="campaigns")
-
-INPUT_ERROR = 2
-
-Database = Annotated[str, typer.Option("--database", help="Profile database.")]
-DataDir = Annotated[Optional[Path], typer.Option(
-    "--data-dir", envvar="SEGMENTQL_DATA_DIR", help="The embedded store's folder.")]
-MongoUri = Annotated[Optional[str], typer.Option(
-    "--mongo-uri", envvar="SEGMENTQL_MONGO_URI", help="A MongoDB URI (else the embedded store).")]
-Expression = Annotated[str, typer.Argument(help="A SegmentQL expression; - reads standard input.")]
-Now = Annotated[Optional[str], typer.Option("--now", help="Evaluation time, ISO 8601.")]
-
-
-class InputError(Exception):
-    """Bad input given on the command line (exit status 2)."""
-
-
-def fail_input(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(INPUT_ERROR)
-
-
-def _run(work):
-    """Run a command body; user errors exit 2 with the message, anything else exits 1."""
-    try:
-        return work()
-    except (SegmentError, SegmentErrors, StoreError, InputError) as error:
-        raise fail_input(str(error)) from None
-    except typer.Exit:
-        raise
-    except Exception as error:  # an operator sees one line, not a traceback
-        typer.echo(f"error: {type(error).__name__}: {error}", err=True)
-        raise typer.Exit(1) from None
-
-
-def _read(expression: str) -> str:
-    return sys.stdin.read() if expression == "-" else expression
-
-
-def _parse_now(now: str | None) -> dt.datetime | None:
-    if now is None:
-        return None
-    moment = parse_iso_datetime(now)
-    if moment is None:
-        raise InputError(f"--now {now!r} is not an ISO 8601 timestamp such as 2024-05-01T10:00:00Z")
-    return moment
-
-
-def _parse_range(text: str) -> tuple[float, float]:
-    try:
-        low, high = (float(part) for part in text.split(":"))
-    except ValueError:
-        raise InputError(f"--range {text!r} must be FROM:TO in percent, such as 0:20") from None
-    if not 0 <= low <= high <= 100:
-        raise InputError(f"--range {text!r} needs 0 <= FROM <= TO <= 100")
-    return low, high
-
-
-def _print_json(value) -> None:
-    typer.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
-
-
-@asynccontextmanager
-async def _store(data_dir: Path | None, mongo_uri: str | None):
-    from store.connection import StoreSettings, open_store
-
-    async with open_store(StoreSettings.from_env(data_dir=data_dir, mongo_uri=mongo_uri)) as store:
-        yield store
 
 
 # --- the language: no store needed ----------------------------------------------------------
@@ -280,6 +209,8 @@ def _import(kind: str, path: Path, database: str, data_dir, mongo_uri) -> None:
             typer.echo(f"rejected {where}: {row.message}", err=True)
         typer.echo(f"stored {report.stored}, duplicates {report.duplicates}, "
                    f"rejected {len(report.rejected)}")
+        if report.rejected:  # an input error, though the other rows were stored
+            raise typer.Exit(INPUT_ERROR)
     _run(run)
 
 
@@ -300,25 +231,6 @@ def import_events(path: Annotated[Path, typer.Argument(metavar="FILE")],
 
 
 # --- segments ----------------------------------------------------------------------------------
-
-def _actor() -> str:
-    """Who a change from the command line is recorded as: `cli:$USER`."""
-    try:
-        user = os.environ.get("USER") or getpass.getuser()
-    except Exception:  # no user name in this environment
-        user = "unknown"
-    return f"cli:{user}"
-
-
-def _time(moment: dt.datetime | None) -> str:
-    from store.csv_out import iso_utc
-
-    return iso_utc(moment) if moment is not None else "-"
-
-
-def _percent(value: float) -> str:
-    return f"{value:g}"
-
 
 @segments_app.command("create")
 def segments_create(
@@ -351,10 +263,15 @@ def segments_list(
     search: Annotated[Optional[str], typer.Option("--search", help="Part of the name.")] = None,
     tag: Annotated[Optional[str], typer.Option("--tag")] = None,
     in_bin: Annotated[bool, typer.Option("--bin", help="List the bin instead.")] = False,
+    count: Annotated[bool, typer.Option("--count/--no-count", help=(
+        "Count each live segment's members now (logged); --no-count shows the last count "
+        "instead."))] = True,
+    now: Now = None,
     database: Database = "main", data_dir: DataDir = None, mongo_uri: MongoUri = None,
 ) -> None:
-    """List segments by name: id, version, name, tags."""
-    async def work():
+    """List segments by name: id, version, name, members, tags."""
+    async def work(moment):
+        from store.segment_runs import count_segment
         from store.segment_search import list_segments
 
         async with _store(data_dir, mongo_uri) as store:
@@ -363,12 +280,25 @@ def segments_list(
                 page = await list_segments(store.db, database, search=search, tag=tag,
                                            in_bin=in_bin, first=200, after=after)
                 for segment in page.items:
+                    if count and not segment.in_bin:
+                        members = _members(await count_segment(store.db, segment.id,
+                                                               now=moment, actor=_actor()))
+                    elif segment.last_count is None:
+                        members = "never counted"
+                    else:
+                        members = (f"{_members(segment.last_count)} at "
+                                   f"{_time(segment.last_count_at)}")
                     tags = f"  [{', '.join(segment.tags)}]" if segment.tags else ""
-                    typer.echo(f"{segment.id}  v{segment.version}  {segment.name}{tags}")
+                    typer.echo(f"{segment.id}  v{segment.version}  {segment.name}  "
+                               f"{members}{tags}")
                 if not page.has_next:
                     return
                 after = page.end_cursor
-    _run(lambda: asyncio.run(work()))
+    _run(lambda: asyncio.run(work(_parse_now(now))))
+
+
+def _members(count: int) -> str:
+    return f"{count} member{'' if count == 1 else 's'}"
 
 
 @segments_app.command("show")
@@ -432,8 +362,6 @@ def _segment_command(name: str, action: str, in_bin: bool | None, data_dir, mong
             return f"purged segment {segment.name} (id {segment.id})"
     _run(lambda: typer.echo(asyncio.run(work())))
 
-
-SegmentName = Annotated[str, typer.Argument(metavar="NAME", help="Segment name or id.")]
 
 
 @segments_app.command("delete")
@@ -544,6 +472,26 @@ def lists_add(name: str, ids: Annotated[list[str], typer.Argument(metavar="ID...
     _run(run)
 
 
+@lists_app.command("remove")
+def lists_remove(name: str, ids: Annotated[list[str], typer.Argument(metavar="ID...")],
+                 database: Database = "main", data_dir: DataDir = None,
+                 mongo_uri: MongoUri = None) -> None:
+    """Remove contacts from a static list by id (unknown ids are reported, not fatal)."""
+    async def work():
+        from store.lists import remove_from_list
+
+        async with _store(data_dir, mongo_uri) as store:
+            return await remove_from_list(store.db, database, name, ids)
+
+    def run():
+        change = asyncio.run(work())
+        for contact_id in change.unknown:
+            typer.echo(f"no contact {contact_id}", err=True)
+        typer.echo(f"removed {change.changed}, not in the list {change.unchanged}, "
+                   f"unknown {len(change.unknown)}")
+    _run(run)
+
+
 @lists_app.command("list")
 def lists_list(database: Database = "main", data_dir: DataDir = None,
                mongo_uri: MongoUri = None) -> None:
@@ -557,6 +505,35 @@ def lists_list(database: Database = "main", data_dir: DataDir = None,
 
 
 # --- campaigns ---------------------------------------------------------------------------------
+
+@campaigns_app.command("list")
+def campaigns_list(database: Database = "main", data_dir: DataDir = None,
+                   mongo_uri: MongoUri = None) -> None:
+    """List the campaigns of a database by name: id, name, channel, status, recipients,
+    target segment."""
+    async def work():
+        from store.campaigns import list_campaigns
+        from store.segments import get_segment
+
+        async with _store(data_dir, mongo_uri) as store:
+            campaigns = await list_campaigns(store.db, database)
+            targets = {}
+            for segment_id in {campaign.segment_id for campaign in campaigns}:
+                segment = await get_segment(store.db, segment_id)
+                targets[segment_id] = segment.name if segment else f"(id {segment_id})"
+            return campaigns, targets
+
+    def run():
+        campaigns, targets = asyncio.run(work())
+        for campaign in campaigns:
+            recipients = ("" if campaign.recipient_count is None
+                          else f"  {campaign.recipient_count} "
+                               f"recipient{'' if campaign.recipient_count == 1 else 's'} at "
+                               f"{_time(campaign.now)}")
+            typer.echo(f"{campaign.id}  {campaign.name}  {campaign.channel}  {campaign.status}"
+                       f"{recipients}  segment {targets[campaign.segment_id]}")
+    _run(run)
+
 
 @campaigns_app.command("create")
 def campaigns_create(
@@ -727,6 +704,7 @@ def demo_command(
     _run(run)
 
 
-# The language services (explain, complete, diagnose, segments diff) live in their own
-# module and register themselves on `app` when it is imported.
-from cli import language_services as _language_services  # noqa: E402,F401
+# The language services (explain, complete, diagnose, segments diff) and segments update /
+# clone live in their own modules and register themselves on the apps when imported.
+import cli.language_services  # noqa: E402,F401
+import cli.segment_editing  # noqa: E402,F401

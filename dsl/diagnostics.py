@@ -4,7 +4,8 @@
 
 - **every syntax error** (not only the first, as parse() does): the LALR parser recovers
   after each one (dsl/recovery.py) and goes on, up to `max_errors`;
-- when the text parses, **every type error** of the type checker (dsl/typecheck.py);
+- **every type error** of the type checker (dsl/typecheck.py): of the whole expression,
+  or, when it does not parse, of each complete condition built beside the syntax errors;
 - **warnings** for parts that can never match, or always match (see `lint`).
 
 The warning rules are few and sound: each one is a proof that holds for every contact,
@@ -43,7 +44,7 @@ import datetime as dt
 import enum
 import math
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 
 from lark.exceptions import UnexpectedInput
@@ -96,8 +97,8 @@ def diagnose(text: str, schema: FieldSchema, *, event_types: Collection[str] | N
              lists: Collection[str] | None = None,
              max_errors: int = MAX_ERRORS) -> list[Diagnostic]:
     """Every problem of `text` against `schema`, in source order: syntax errors (all of
-    them, up to `max_errors`), else type errors and warnings. `event_types` and `lists`
-    are the known names (None: not checked), as for typecheck.check."""
+    them, up to `max_errors`) and type errors, and warnings when it parses. `event_types`
+    and `lists` are the known names (None: not checked), as for typecheck.check."""
     if not isinstance(text, str):
         return [_whole("", SegmentSyntaxError("an expression must be text"), "syntax")]
     lines = _LineIndex(text)
@@ -108,13 +109,19 @@ def diagnose(text: str, schema: FieldSchema, *, event_types: Collection[str] | N
             return [_whole(text, error, "limit")]
         return [_from_error(lines, error, "limit")]
     if expr is None:
-        found = syntax_diagnostics(text, max_errors=max_errors, lines=lines)
+        recovered = recovery.recover(text, max_errors=max_errors)
+        found = _syntax(recovered, lines, max_errors)
         if not found:  # never expected: the recovery reads what parse() reads
             try:
                 parse(text)
             except SegmentError as error:
                 found = [_from_error(lines, error, "syntax")]
-        return found
+        # The type errors of what could be built beside the syntax errors, so that one
+        # mistake does not hide another (`Citty equals "x" and Age >> 5`).
+        found += [_from_error(lines, error, "type") for part in recovered.parts
+                  for error in check(part, schema, source=text, event_types=event_types,
+                                     lists=lists)]
+        return sorted(found, key=lambda d: (d.start, d.end))
     problems = [_from_error(lines, error, "type")
                 for error in check(expr, schema, source=text, event_types=event_types,
                                    lists=lists)]
@@ -142,14 +149,14 @@ def _parse(text: str) -> ast.Expression | None:
 def syntax_diagnostics(text: str, *, max_errors: int = MAX_ERRORS,
                        lines: _LineIndex | None = None) -> list[Diagnostic]:
     """Every syntax error of `text` (up to `max_errors`), in source order; [] if it parses."""
-    lines = lines or _LineIndex(text)
-    lexed = recovery.lex(text, max_errors=max_errors)
-    built: list[SegmentError] = []
-    parser = recovery.building_parser(built)
-    tokens = lexed.tokens + [recovery.end_token(text, lexed.tokens)]
-    run = recovery.feed(text, tokens, parser, max_errors=max_errors)
+    return _syntax(recovery.recover(text, max_errors=max_errors), lines or _LineIndex(text),
+                   max_errors)
+
+
+def _syntax(recovered: recovery.Recovered, lines: _LineIndex,
+            max_errors: int) -> list[Diagnostic]:
     found: dict[tuple, Diagnostic] = {}
-    for error in [*lexed.errors, *run.errors, *built]:
+    for error in recovered.errors:
         diagnostic = _from_error(lines, error, "syntax")
         found.setdefault((diagnostic.start, diagnostic.message), diagnostic)
     return sorted(found.values(), key=lambda d: (d.start, d.end))[:max(1, max_errors)]
@@ -258,10 +265,6 @@ def _balanced(warning: Diagnostic, tokens, lines: _LineIndex) -> Diagnostic:
 
 def _whole(text: str, error: SegmentError, code: str) -> Diagnostic:
     return Diagnostic(Severity.ERROR, error.message, error.suggestion, 1, 1, 1, 1, 0, 0, code)
-
-
-def _same(a: Diagnostic, b: Diagnostic) -> bool:
-    return a.start == b.start and a.message == b.message
 
 
 def _overlaps(warning: Diagnostic, problem: Diagnostic) -> bool:
@@ -656,7 +659,3 @@ def _from_finding(finding: Finding) -> Diagnostic | None:
         last = first
     return Diagnostic(Severity.WARNING, message, suggestion, first.line, first.column,
                       last.end_line, last.end_column, first.start, last.end, finding.rule.value)
-
-
-def errors_of(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
-    return [d for d in diagnostics if d.severity is Severity.ERROR]

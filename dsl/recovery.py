@@ -26,12 +26,13 @@ from copy import copy
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from lark import Token
+from lark import Token, Tree
 from lark.lexer import LexerThread
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 from lark.parsers.lalr_interactive_parser import InteractiveParser
 from lark.parsers.lalr_parser_state import ParserState
 
+from dsl import ast
 from dsl.errors import SegmentError, SegmentSyntaxError
 from dsl.parser import _parser, character_error, token_error
 
@@ -42,6 +43,10 @@ LOOKAHEAD = 3
 # The nonterminals a skipped, broken piece of text stands for (tried in this order).
 _STAND_INS = ("unary", "primary", "condition", "field_condition", "literal", "date", "where",
               "window", "count")
+
+# The nodes that are conditions (or boolean structure over them): what a Poisoned keeps.
+_EXPRESSIONS = (ast.And, ast.Or, ast.Not, ast.EventCondition, ast.InList, ast.InSegment,
+                *ast.FIELD_CONDITIONS)
 
 # A value for each terminal, for tokens the recovery inserts.
 _REGEX_VALUES = {"NAME": "url", "QUOTED_NAME": "`x`", "STRING": '""', "NUMBER": "1",
@@ -145,45 +150,83 @@ def bare_parser() -> InteractiveParser:
     return parser
 
 
-class _Poison:
-    """Stands for a piece of the tree that could not be built (an error inside it)."""
+class Poisoned:
+    """Stands for a piece of the tree that could not be built (an error inside it), keeping
+    `parts`: the largest complete conditions built below it from the text alone, where they
+    stand for themselves (not inside an event's `where` or a `visited` condition, whose
+    names are event attributes). Diagnostics type-check these parts, so a syntax error does
+    not hide an unknown field beside it."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: tuple = ()) -> None:
+        self.parts = parts
 
     def __repr__(self) -> str:
         return "POISON"
 
 
-POISON = _Poison()
+POISON = Poisoned()
+
+# Rules whose parts are not conditions on contacts: what was built inside them is dropped
+# when they cannot be built.
+_ATTRIBUTE_RULES = frozenset({"event_condition", "visited_condition", "where"})
 
 
 def building_parser(errors: list[SegmentError]) -> InteractiveParser:
     """An interactive parser that builds the AST with parse()'s own builder, but records the
     errors the builder raises (a bad date, an unknown escape) in `errors` and goes on: a
-    node with an error, and everything above it, becomes POISON."""
+    node with an error, and everything above it, becomes a Poisoned, as does a node with a
+    token the recovery made up."""
     parser = _parser().parse_interactive("")
     conf = copy(parser.parser_state.parse_conf)
-    conf.callbacks = {rule: _guarded(callback, errors)
+    conf.callbacks = {rule: _guarded(callback, errors, rule.origin.name)
                       for rule, callback in conf.callbacks.items()}
     parser.parser_state.parse_conf = conf
     return parser
 
 
+def _items(children):
+    """The children, looking into lists and the trees of repeated parts (`(_AND unary)*`)."""
+    stack = list(reversed(children))
+    while stack:
+        child = stack.pop()
+        if type(child) is list:
+            stack.extend(reversed(child))
+        elif isinstance(child, Tree):
+            stack.extend(reversed(child.children))
+        else:
+            yield child
+
+
 def _poisoned(children) -> bool:
-    for child in children:
-        if child is POISON or (type(child) is list and any(item is POISON for item in child)):
-            return True
-    return False
+    return any(isinstance(child, Poisoned) or (isinstance(child, Token) and child.end_pos is None)
+               for child in _items(children))
 
 
-def _guarded(callback: Callable, errors: list[SegmentError]) -> Callable:
+def _parts(children, rule: str) -> Poisoned:
+    """A Poisoned for a node of `rule` with these children, keeping their parts."""
+    if rule in _ATTRIBUTE_RULES:
+        return POISON
+    parts = []
+    for child in _items(children):
+        if isinstance(child, Poisoned):
+            parts.extend(child.parts)
+        elif isinstance(child, _EXPRESSIONS):
+            parts.append(child)
+    return Poisoned(tuple(parts)) if parts else POISON
+
+
+def _guarded(callback: Callable, errors: list[SegmentError], rule: str) -> Callable:
     def guarded(children):
         if _poisoned(children):
-            return POISON
+            return _parts(children, rule)
         try:
             return callback(children)
         except SegmentError as error:
             if error.line is not None:  # errors in made-up tokens have no position
                 errors.append(error)
-            return POISON
+            return _parts(children, rule)
         except Exception:  # made-up tokens can upset a builder; they are never reported
             return POISON
     return guarded
@@ -241,6 +284,7 @@ class Run:
     recoveries: int = 0
     last_error_index: int | None = None  # the index of the token the last error was at
     gave_up: bool = False
+    result: object = None  # what the parser built, once `$END` went through
 
 
 def feed(text: str, tokens: list[Token], parser: InteractiveParser, *, max_errors: int = 20,
@@ -255,10 +299,12 @@ def feed(text: str, tokens: list[Token], parser: InteractiveParser, *, max_error
     while index < len(stream):
         token = stream[index]
         try:
-            run.parser.feed_token(token)
+            built = run.parser.feed_token(token)
         except UnexpectedToken:
             pass
         else:
+            if token.type == "$END":
+                run.result = built
             index += 1
             shifted_since_error += 1
             continue
@@ -349,3 +395,30 @@ def _stand_in(parser: InteractiveParser, ahead: list[Token]) -> InteractiveParse
             if goes_through(trial, ahead):
                 return trial
     return None
+
+
+@dataclass
+class Recovered:
+    """A broken text read to its end: every error found on the way, and what was built."""
+
+    errors: list[SegmentError]  # the lexer's, the parser's, then the builder's
+    expression: object  # the expression, or a Poisoned (None when the recovery gave up)
+
+    @property
+    def parts(self) -> tuple:
+        """The largest complete conditions on contacts that were built from the text alone
+        (the whole expression when nothing was poisoned)."""
+        if isinstance(self.expression, Poisoned):
+            return self.expression.parts
+        return () if self.expression is None else (self.expression,)
+
+
+def recover(text: str, *, max_errors: int) -> Recovered:
+    """Read `text` with recovery: every syntax error (up to `max_errors` of the parser's),
+    and the pieces that could be built."""
+    lexed = lex(text, max_errors=max_errors)
+    built: list[SegmentError] = []
+    tokens = lexed.tokens + [end_token(text, lexed.tokens)]
+    run = feed(text, tokens, building_parser(built), max_errors=max_errors)
+    return Recovered([*lexed.errors, *run.errors, *built],
+                     None if run.gave_up else run.result)

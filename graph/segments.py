@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from bson import json_util
 from strawberry import UNSET, Private
+from strawberry.utils.str_converters import to_camel_case
 
 from dsl.errors import SegmentError as LanguageError
 from dsl.errors import SegmentErrors
@@ -67,7 +68,8 @@ class SegmentVersion:
     version: int
     at: dt.datetime
     by: str
-    changed: list[str]
+    changed: list[str] = strawberry.field(description="The attributes this version changed, "
+                                                      "by their names here (rangeFrom, ...).")
     note: str | None
     name: str
     description: str | None
@@ -192,7 +194,8 @@ def segment_from_store(segment: StoredSegment) -> Segment:
 def _version(version) -> SegmentVersion:
     definition = version.definition
     return SegmentVersion(version=version.version, at=version.at, by=version.by,
-                          changed=list(version.changed), note=version.note,
+                          changed=[to_camel_case(name) for name in version.changed],
+                          note=version.note,
                           name=definition.name, description=definition.description,
                           tags=list(definition.tags),
                           access_groups=list(definition.access_groups),

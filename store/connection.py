@@ -6,7 +6,7 @@ import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from pymongo import AsyncMongoClient
@@ -64,9 +64,6 @@ class StoreSettings:
         if "data_dir" in values:
             values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]
         return cls(**values)  # type: ignore[arg-type]
-
-    def with_db_name(self, db_name: str) -> StoreSettings:
-        return replace(self, db_name=db_name)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""What a batch write reports: exactly what was and was not stored (INTERFACES.md WriteResult)."""
+"""What a batch write reports: exactly what was and was not stored (docs/interfaces.md WriteResult)."""
 
 from __future__ import annotations
 

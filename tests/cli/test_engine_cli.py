@@ -33,11 +33,12 @@ def loaded(segmentql, tmp_path):
                        ("Newsletter", "boolean")]:
         assert segmentql("fields", "add", name, kind).exit_code == 0
     contacts = segmentql("import", "contacts", jsonl(tmp_path / "c.jsonl", CONTACTS))
-    assert contacts.exit_code == 0
+    assert contacts.exit_code == 2  # rows were rejected: an input error, summary still printed
     assert contacts.stdout == "stored 3, duplicates 0, rejected 2\n"
     assert "line 2 (id c2)" in contacts.stderr and "'thirty' is not a number" in contacts.stderr
     assert "line 5" in contacts.stderr
     events = segmentql("import", "events", jsonl(tmp_path / "e.jsonl", EVENTS))
+    assert events.exit_code == 2
     assert events.stdout == "stored 2, duplicates 1, rejected 2\n"
     assert "no contact c9 in database main" in events.stderr
     return segmentql

@@ -96,6 +96,15 @@ def test_diagnose_offline(offline, fields_file) -> None:
         ("warning", "duplicate", 12, 19)]
 
 
+def test_diagnose_reports_a_type_error_beside_a_syntax_error(offline, fields_file) -> None:
+    result = offline("diagnose", 'Citty equals "x" and Age >> 5', "--fields", fields_file)
+    assert result.exit_code == 2
+    errors = [line for line in result.stdout.splitlines() if line.startswith("error:")]
+    assert errors[0] == "error: line 1, column 1: unknown field Citty (did you mean City?)"
+    assert errors[1].startswith("error: line 1, column 27: expected a value")
+    assert "error: 2 errors, 0 warnings" in result.stderr
+
+
 def test_diagnose_with_the_store(loaded) -> None:
     result = loaded("diagnose", 'Citty equals "x" and in list "VIPS" and event MailClik occurred')
     assert result.exit_code == 2

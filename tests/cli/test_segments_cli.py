@@ -112,3 +112,76 @@ def test_lists_and_campaigns(cli) -> None:
     assert recipients.splitlines() == ["id,Email", "c1,anna@example.com", "c2,bob@example.com"]
     used = cli("segments", "delete", "Winners")
     assert used.exit_code == 2 and "campaign Spring (sent)" in used.stderr
+
+
+def test_list_shows_counts(cli) -> None:
+    ok(cli("segments", "create", "Krakow", 'City starts with "krakow"', "--tag", "geo"))
+    ok(cli("segments", "create", "Warsaw", 'City equals "warsaw"'))
+    listed = ok(cli("segments", "list")).splitlines()
+    assert [line.split("  ")[2:4] for line in listed] == [["Krakow", "2 members"],
+                                                          ["Warsaw", "1 member"]]
+    assert listed[0].endswith("[geo]")
+    last = ok(cli("segments", "list", "--no-count")).splitlines()
+    assert last[0].split("  ")[3].startswith("2 members at ")
+    ok(cli("segments", "create", "Nobody yet", 'City equals "Paris"'))
+    ok(cli("segments", "delete", "Nobody yet"))
+    assert ok(cli("segments", "list", "--bin")).split("  ")[2:4] == ["Nobody yet",
+                                                                      "never counted\n"]
+
+
+def test_update_makes_a_version_and_says_what_changed(cli) -> None:
+    ok(cli("segments", "create", "Krakow", 'City starts with "krakow"', "--tag", "geo"))
+    updated = ok(cli("segments", "update", "krakow", "--expression", 'City equals "warsaw"',
+                     "--tag", "pl", "--tag", "capital", "--maximum", "5", "--note", "moved"))
+    assert updated.splitlines() == [
+        "updated segment Krakow to version 2 (changed: tags, expression, maximum)",
+        '  expression: City equals "warsaw"',
+        "  range: 0:100 %, maximum: 5",
+        "  tags: pl, capital"]
+    renamed = ok(cli("segments", "update", "Krakow", "--name", "Capital", "--no-tags",
+                     "--no-maximum", "--range", "0:50"))
+    assert renamed.splitlines()[0] == ("updated segment Capital to version 3 (changed: name, "
+                                       "tags, range, maximum)")
+    same = ok(cli("segments", "update", "Capital", "--range", "0:50"))
+    assert same == "segment Capital unchanged (version 3): it has these values already\n"
+    history = ok(cli("segments", "history", "Capital")).splitlines()
+    assert [line.split("  ")[0] for line in history[::2]] == ["v1", "v2", "v3"]
+    assert "(moved)" in history[2]
+    stale = cli("segments", "update", "Capital", "--description", "x",
+                "--expected-version", "2")
+    assert stale.exit_code == 2 and "version" in stale.stderr
+    bad = cli("segments", "update", "Capital", "--expression", "City >> 3")
+    assert bad.exit_code == 2 and "line 1, column" in bad.stderr
+    assert cli("segments", "update", "Capital").exit_code == 2  # nothing to change
+    assert cli("segments", "update", "Nobody", "--name", "X").exit_code == 2
+    assert "version:       3" in ok(cli("segments", "show", "Capital", "--no-count"))
+
+
+def test_clone(cli) -> None:
+    ok(cli("segments", "create", "Krakow", 'City starts with "krakow"', "--tag", "geo"))
+    cloned = ok(cli("segments", "clone", "Krakow", "Krakow copy"))
+    assert cloned.startswith("cloned segment Krakow v1 as Krakow copy (id ")
+    assert cloned.endswith(", version 1)\n")
+    shown = ok(cli("segments", "show", "krakow copy"))
+    assert 'expression:    City starts with "krakow"' in shown and "tags:          geo" in shown
+    taken = cli("segments", "clone", "Krakow", "KRAKOW")
+    assert taken.exit_code == 2 and "already exists" in taken.stderr
+
+
+def test_lists_remove_and_campaigns_list(cli) -> None:
+    ok(cli("lists", "create", "Winners"))
+    ok(cli("lists", "add", "Winners", "c1", "c2"))
+    removed = cli("lists", "remove", "winners", "c2", "c3", "ghost")
+    assert removed.exit_code == 0
+    assert removed.stdout == "removed 1, not in the list 1, unknown 1\n"
+    assert "no contact ghost" in removed.stderr
+    assert cli("lists", "remove", "Losers", "c1").exit_code == 2
+    ok(cli("segments", "create", "Winners", 'in list "Winners"'))
+    assert ok(cli("campaigns", "list")) == ""
+    ok(cli("campaigns", "create", "Spring", "--channel", "email", "--segment", "Winners"))
+    ok(cli("campaigns", "create", "Autumn", "--channel", "sms", "--segment", "Winners"))
+    ok(cli("campaigns", "send", "Spring", "--now", "2024-06-01T12:00:00Z"))
+    listed = [line.split("  ")[1:] for line in ok(cli("campaigns", "list")).splitlines()]
+    assert listed == [["Autumn", "sms", "draft", "segment Winners"],
+                      ["Spring", "email", "sent", "1 recipient at 2024-06-01T12:00:00Z",
+                       "segment Winners"]]

@@ -59,8 +59,10 @@ def test_every_syntax_error_is_reported() -> None:
     ("all of (Age > 1, City equals , Age <)", [(1, 30, "expected a value"),
                                                 (1, 37, "expected a value")]),
     ('City equals "Kr', [(1, 13, "this text is never closed")]),
+    # the type error of a condition built beside the syntax errors is reported too
     ("Age > 5 and and Age < 3 or or City equals 4", [(1, 13, "expected a condition"),
-                                                     (1, 28, "expected a condition")]),
+                                                     (1, 28, "expected a condition"),
+                                                     (1, 43, "City is a text field")]),
     ("event X occurred where event Y occurred",
      [(1, 24, "only event attribute conditions can follow where")]),
     ("Age >\n  and City =\n  or", [(2, 3, "expected a value"), (3, 3, "expected a value")]),
@@ -69,6 +71,30 @@ def test_errors_and_where_they_are(text, expected) -> None:
     found = diagnose(text, SCHEMA)
     assert [(d.line, d.column) for d in found] == [(line, column) for line, column, _ in expected]
     for diagnostic, (_, _, message) in zip(found, expected):
+        assert diagnostic.message.startswith(message)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('Citty equals "x" and Age >> 5', [(1, 1, "type", "unknown field Citty"),
+                                       (1, 27, "syntax", "expected a value")]),
+    ('(Citty = "a" or Age >> 3) and not Ag has value',
+     [(1, 2, "type", "unknown field Citty"), (1, 22, "syntax", "expected a value"),
+      (1, 35, "type", "unknown field Ag")]),
+    # a value the recovery made up is not type-checked: no "Age is a number field" here
+    ('Age > and City = "x" and Cty has value', [(1, 7, "syntax", "expected a value"),
+                                                (1, 26, "type", "unknown field Cty")]),
+    # attribute names inside a broken event condition are not taken for contact fields
+    ("event X occurred where (pric > 5 and Agee >> 3) and Cit has value",
+     [(1, 44, "syntax", "expected a value"), (1, 53, "type", "unknown field Cit")]),
+    ('visited uurl contains "x" >> and Cit has value',
+     [(1, 1, "syntax", "visited takes url"), (1, 27, "syntax", "expected at least"),
+      (1, 34, "type", "unknown field Cit")]),
+])
+def test_type_errors_beside_syntax_errors(text, expected) -> None:
+    found = diagnose(text, SCHEMA)
+    assert [(d.line, d.column, d.code) for d in found] == [
+        (line, column, code) for line, column, code, _ in expected]
+    for diagnostic, (*_, message) in zip(found, expected):
         assert diagnostic.message.startswith(message)
 
 

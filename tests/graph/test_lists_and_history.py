@@ -101,6 +101,19 @@ def test_versions_history_restore_and_purge(seeded) -> None:
                       {"id": segment["id"]})["segment"] is None
 
 
+def test_history_names_changed_attributes_as_the_api_does(seeded) -> None:
+    segment = create_segment(seeded, "Camel history", "Age > 20")
+    update = """mutation($id: ID!, $input: SegmentInput!) { updateSegment(id: $id, input: $input)
+        { segment { version } errors { message } } }"""
+    changed = seeded.run(update, {"id": segment["id"], "input": {
+        "rangeFrom": 10, "rangeTo": 90, "accessGroups": ["ops"], "maximum": 5}})
+    assert changed["updateSegment"] == {"segment": {"version": 2}, "errors": []}
+    history = seeded.run('query($id: ID!) { segment(id: $id) { history { changed } } }',
+                         {"id": segment["id"]})["segment"]["history"]
+    assert sorted(history[1]["changed"]) == ["accessGroups", "maximum", "rangeFrom", "rangeTo"]
+    assert "rangeFrom" in history[0]["changed"]  # version 1: every attribute
+
+
 def test_segment_members_and_campaigns(seeded) -> None:
     segment = create_segment(seeded, "VIP members", 'in list "VIP"')
     data = seeded.run('query($id: ID!) { segment(id: $id) { members { edges { node { id } } '

@@ -1,4 +1,4 @@
-"""Every operation INTERFACES.md lists, over HTTP with an API key, with expected failures
+"""Every operation docs/interfaces.md lists, over HTTP with an API key, with expected failures
 coming back as data (`errors` with message, line and column)."""
 
 from __future__ import annotations
@@ -146,8 +146,8 @@ def test_segment_lifecycle(seeded) -> None:
                       {"id": krakow["id"]})["segment"]
     assert data["count"] == 2 and data["inBin"] is False and data["maximum"] is None
     assert data["history"] == [{"version": 1, "by": "key:development", "changed": [
-        "name", "description", "tags", "access_groups", "expression", "range_from",
-        "range_to", "maximum"], "expression": 'City equals "Krakow"'}]
+        "name", "description", "tags", "accessGroups", "expression", "rangeFrom",
+        "rangeTo", "maximum"], "expression": 'City equals "Krakow"'}]
 
     update = """mutation($id: ID!, $input: SegmentInput!) { updateSegment(id: $id, input: $input) {
         segment { version expression maximum tags } errors { message line column } } }"""

@@ -14,7 +14,7 @@ def test_schema_graphql_matches_the_code() -> None:
     assert committed == sdl(), (
         "schema.graphql differs from the schema the code serves; if the change is meant, "
         "regenerate it with `.venv/bin/python -m graph.sdl > schema.graphql` and review the "
-        "diff (INTERFACES.md: add to the contract, never reshape it)")
+        "diff (docs/interfaces.md: add to the contract, never reshape it)")
 
 
 def test_the_contract_is_in_the_schema() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -92,6 +93,12 @@ def test_demo_is_idempotent(store_server, monkeypatch) -> None:
         first = runner.invoke(app, ["demo", "--contacts", "60", "--mongo-uri", store_server])
         assert first.exit_code == 0, first.output
         assert "campaign Summer sale: sent to" in first.output
+        # progress while it loads, and a summary that names both campaigns it made
+        assert "contacts: 60 of 60 written" in first.output
+        assert re.search(r"events: (\d+) of \1 written", first.output)
+        assert "campaigns: 2 (2 new)" in first.output
+        assert ("campaign Pricing follow-up: a draft, not sent (sms, segment Pricing page "
+                "visitors)") in first.output
         counts = asyncio.run(_counts(store_server, name))
         assert counts["contacts"] == 60 and counts["events"] > 100
         assert counts["segments"] == 8 and counts["campaigns"] == 2

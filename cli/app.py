@@ -1,0 +1,105 @@
+"""The `segmentql` command tree: the root app with `--version` and `--debug`, and its groups.
+
+Commands register on these apps from cli/main.py and cli/language_services.py; both import
+this module, never each other.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Annotated, Optional
+
+import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
+
+from cli import options
+
+
+class _UntaggedOption(TyperOption):
+    """An option shown as `--now T` (its metavar, else its name), never with a type tag
+    such as `<str>` or `<bool>`; a flag shows nothing after its name."""
+
+    def display_type_rich(self, ctx) -> str | None:
+        if self.is_flag or self.count:
+            return None
+        return self.metavar or (self.name or "").upper()
+
+
+class _UntaggedArgument(TyperArgument):
+    """An argument shown by its name (or metavar) alone, without a type tag."""
+
+    def display_type_rich(self, ctx) -> str | None:
+        return None
+
+
+def _untagged(params: list) -> list:
+    # typer makes its own parameter classes; the help only differs in how a type is shown,
+    # so the instances are given the subclass that shows none.
+    for param in params:
+        if type(param) is TyperOption:
+            param.__class__ = _UntaggedOption
+        elif type(param) is TyperArgument:
+            param.__class__ = _UntaggedArgument
+    return params
+
+
+class Command(TyperCommand):
+    def get_params(self, ctx) -> list:
+        return _untagged(super().get_params(ctx))
+
+
+class Group(TyperGroup):
+    def get_params(self, ctx) -> list:
+        return _untagged(super().get_params(ctx))
+
+
+class CommandGroup(typer.Typer):
+    """typer.Typer whose commands and groups show their help without type tags."""
+
+    def __init__(self, **settings) -> None:
+        settings.setdefault("cls", Group)
+        settings.setdefault("no_args_is_help", True)
+        super().__init__(**settings)
+
+    def command(self, *args, **settings):
+        settings.setdefault("cls", Command)
+        return super().command(*args, **settings)
+
+
+def version() -> str:
+    try:
+        return metadata.version("segmentql")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
+app = CommandGroup(add_completion=False, help="SegmentQL: dynamic segments of a contact database.")
+fields_app = CommandGroup(help="The field schema of a profile database.")
+import_app = CommandGroup(help="Import contacts or events.")
+segments_app = CommandGroup(help="Saved segments.")
+lists_app = CommandGroup(help="Static lists.")
+campaigns_app = CommandGroup(help="Campaigns.")
+app.add_typer(fields_app, name="fields")
+app.add_typer(import_app, name="import")
+app.add_typer(segments_app, name="segments")
+app.add_typer(lists_app, name="lists")
+app.add_typer(campaigns_app, name="campaigns")
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"segmentql {version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    show_version: Annotated[Optional[bool], typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the version and exit.")] = None,
+    debug: Annotated[bool, typer.Option(
+        "--debug", envvar=options.DEBUG_VARIABLE,
+        help="On an unexpected error, print its traceback too.")] = False,
+) -> None:
+    """SegmentQL: dynamic segments of a contact database."""
+    options.set_debug(debug)
