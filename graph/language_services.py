@@ -23,12 +23,8 @@ from store.errors import NotFoundError
 from store.explain import ContactExplanation as StoredExplanation
 from store.explain import explain_contact
 from store.fields import DEFAULT_DATABASE
-from store.segment_diff import (
-    SAMPLE_SIZE,
-    MembershipDiff,
-    diff_segment_times,
-    diff_segment_versions,
-)
+from store.segment_diff import (SAMPLE_SIZE, MembershipDiff, diff_segment_times,
+                                diff_segment_versions)
 
 MAX_SAMPLE = 100
 

@@ -17,16 +17,8 @@ from dsl.formatter import format_expression
 from dsl.json_codec import to_json
 from graph.contacts import Contact, ContactConnection, contact_from_document, search
 from graph.context import Info, value
-from graph.errors import (
-    MutationResult,
-    PublicError,
-    Refused,
-    RowError,
-    SegmentError,
-    attempt,
-    mutation_result,
-    to_errors,
-)
+from graph.errors import (MutationResult, PublicError, Refused, RowError, SegmentError, attempt,
+                          mutation_result, to_errors)
 from graph.pagination import Connection, connection, empty, read_page
 from graph.scalars import JSON
 from store import query, segment_bin
@@ -41,12 +33,7 @@ from store.segment_history import segment_history
 from store.segment_runs import count_segment, list_runs, segment_sizes
 from store.segment_search import list_segments
 from store.segments import Segment as StoredSegment
-from store.segments import (
-    clone_segment,
-    create_segment,
-    restore_version,
-    update_segment,
-)
+from store.segments import clone_segment, create_segment, restore_version, update_segment
 
 if TYPE_CHECKING:
     from graph.campaigns import Campaign

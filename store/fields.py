@@ -11,23 +11,11 @@ from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from dsl.schema import (
-    STANDARD_FIELDS,
-    FieldDef,
-    FieldSchema,
-    FieldType,
-    validate_field_name,
-)
+from dsl.schema import STANDARD_FIELDS, FieldDef, FieldSchema, FieldType, validate_field_name
 from dsl.values import fold
 from store.clock import utc_now
-from store.collections import (
-    CONTACTS,
-    FIELDS,
-    MAX_FIELD_INDEXES,
-    PROFILE_DATABASES,
-    contact_index_paths,
-    field_index_path,
-)
+from store.collections import (CONTACTS, FIELDS, MAX_FIELD_INDEXES, PROFILE_DATABASES,
+                               contact_index_paths, field_index_path)
 from store.errors import StoreInputError
 
 log = logging.getLogger(__name__)

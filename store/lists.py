@@ -21,12 +21,7 @@ from store.clock import utc_now
 from store.collections import CONTACTS, LISTS
 from store.contacts import MAX_LIST_NAME_LENGTH, contact_key
 from store.errors import NameTakenError, NotFoundError, StoreInputError
-from store.fields import (
-    DEFAULT_DATABASE,
-    require_database,
-    touch_catalog,
-    validate_database_name,
-)
+from store.fields import DEFAULT_DATABASE, require_database, touch_catalog, validate_database_name
 from store.pages import Page, check_first, decode_cursor, encode_cursor
 from store.results import MAX_ID_LENGTH
 

@@ -35,17 +35,9 @@ from store.collections import LIVE_SEGMENT, SEGMENTS
 from store.errors import ConflictError, NameTakenError, NotFoundError, StoreInputError
 from store.fields import DEFAULT_DATABASE, require_database, touch_catalog
 from store.query.prepare import prepare
-from store.segment_definition import (
-    VERSIONED,
-    Definition,
-    canonical,
-    normalize_description,
-    normalize_labels,
-    normalize_maximum,
-    normalize_name,
-    normalize_range,
-    read_expression,
-)
+from store.segment_definition import (VERSIONED, Definition, canonical, normalize_description,
+                                      normalize_labels, normalize_maximum, normalize_name,
+                                      normalize_range, read_expression)
 from store.segment_history import get_version, record_version
 
 

@@ -30,13 +30,8 @@ from store.catalog import shared_catalogs
 from store.clock import utc_now
 from store.collections import LIVE_SEGMENT, SEGMENTS
 from store.fields import DEFAULT_DATABASE
-from store.segment_definition import (
-    Definition,
-    canonical,
-    normalize_maximum,
-    normalize_range,
-    read_expression,
-)
+from store.segment_definition import (Definition, canonical, normalize_maximum, normalize_range,
+                                      read_expression)
 
 
 @dataclass(frozen=True)

@@ -9,22 +9,13 @@ import io
 import pytest
 import pytest_asyncio
 
-from store.campaigns import (
-    create_campaign,
-    find_campaign,
-    list_campaigns,
-    send_campaign,
-)
+from store.campaigns import create_campaign, find_campaign, list_campaigns, send_campaign
 from store.collections import CAMPAIGN_RECIPIENTS, CAMPAIGNS
 from store.contacts import upsert_contacts
 from store.errors import NameTakenError, NotFoundError, StoreInputError
 from store.fields import ensure_database
 from store.query import run as members_module
-from store.recipients import (
-    export_recipients_csv,
-    list_recipients,
-    write_recipients_csv,
-)
+from store.recipients import export_recipients_csv, list_recipients, write_recipients_csv
 from store.segment_bin import delete_segment
 from store.segment_runs import list_runs
 from store.segments import create_segment, update_segment

@@ -21,17 +21,8 @@ from store import query
 from store.query import planner as plan_module
 from tests.dsl.strategies import AMOUNTS, DATES, NUMBERS, STRINGS
 from tests.dsl.strategies import TIMES as COUNTS
-from tests.store.oracle import (
-    ATTRIBUTE_VALUES,
-    EVENT_TYPES,
-    FIELD_VALUES,
-    FIELDS,
-    LISTS,
-    NOW,
-    TIMES,
-    load,
-    oracle_data,
-)
+from tests.store.oracle import (ATTRIBUTE_VALUES, EVENT_TYPES, FIELD_VALUES, FIELDS, LISTS, NOW,
+                                TIMES, load, oracle_data)
 
 TEXT_OPS = [ast.CompareOp.EQUALS, ast.CompareOp.NOT_EQUALS, ast.CompareOp.STARTS_WITH,
             ast.CompareOp.ENDS_WITH, ast.CompareOp.CONTAINS, ast.CompareOp.NOT_CONTAINS]

@@ -24,18 +24,8 @@ from store import query
 from store.query import planner as plan_module
 from store.query.planner import SEMI_JOIN_CONTACTS
 from tests.dsl.strategies import typed_expressions
-from tests.store.oracle import (
-    ATTRIBUTE_VALUES,
-    ATTRIBUTES,
-    EVENT_TYPES,
-    FIELD_VALUES,
-    FIELDS,
-    LISTS,
-    NOW,
-    TIMES,
-    load,
-    oracle_data,
-)
+from tests.store.oracle import (ATTRIBUTE_VALUES, ATTRIBUTES, EVENT_TYPES, FIELD_VALUES, FIELDS,
+                                LISTS, NOW, TIMES, load, oracle_data)
 
 contacts_strategy = st.lists(
     st.fixed_dictionaries({}, optional={

@@ -5,13 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from dsl.errors import (
-    SegmentError,
-    SegmentErrors,
-    SegmentJsonError,
-    SegmentSyntaxError,
-    SegmentTypeError,
-)
+from dsl.errors import (SegmentError, SegmentErrors, SegmentJsonError, SegmentSyntaxError,
+                        SegmentTypeError)
 from dsl.parser import parse
 from graph.errors import to_errors
 from store import errors as store_errors

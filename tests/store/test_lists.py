@@ -8,15 +8,8 @@ import pytest_asyncio
 
 from store.contacts import get_contact
 from store.errors import NameTakenError, NotFoundError, StoreInputError
-from store.lists import (
-    add_to_list,
-    count_list_members,
-    create_list,
-    find_list,
-    list_lists,
-    list_members,
-    remove_from_list,
-)
+from store.lists import (add_to_list, count_list_members, create_list, find_list, list_lists,
+                         list_members, remove_from_list)
 from store.member_actions import copy_to_list
 from store.query import run as members_module
 from store.segment_runs import list_runs

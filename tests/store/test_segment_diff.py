@@ -15,12 +15,7 @@ from dsl.errors import SegmentErrors
 from store import query
 from store.contacts import upsert_contacts
 from store.errors import NotFoundError
-from store.segment_diff import (
-    SAMPLE_SIZE,
-    diff_queries,
-    diff_segment_times,
-    diff_segment_versions,
-)
+from store.segment_diff import SAMPLE_SIZE, diff_queries, diff_segment_times, diff_segment_versions
 from store.segments import create_segment, update_segment
 from tests.dsl.strategies import typed_expressions
 from tests.store.oracle import ATTRIBUTES, EVENT_TYPES, FIELDS, LISTS, NOW, load

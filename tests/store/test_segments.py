@@ -14,13 +14,7 @@ from dsl.json_codec import to_json
 from dsl.parser import parse
 from store.campaigns import create_campaign
 from store.collections import SEGMENT_RUNS, SEGMENT_VERSIONS, SEGMENTS
-from store.errors import (
-    ConflictError,
-    InUseError,
-    NameTakenError,
-    NotFoundError,
-    StoreInputError,
-)
+from store.errors import ConflictError, InUseError, NameTakenError, NotFoundError, StoreInputError
 from store.fields import ensure_database
 from store.preview import preview_segment
 from store.query import planner as plan_module
@@ -28,14 +22,8 @@ from store.segment_bin import delete_segment, dependents, purge_segment, restore
 from store.segment_history import get_version, segment_history
 from store.segment_runs import count_segment, list_runs, segment_sizes
 from store.segment_search import list_segments
-from store.segments import (
-    clone_segment,
-    create_segment,
-    find_segment,
-    get_segment,
-    restore_version,
-    update_segment,
-)
+from store.segments import (clone_segment, create_segment, find_segment, get_segment,
+                            restore_version, update_segment)
 from tests.store.seed import ACTOR, NOW, seed, seed_events
 
 pytestmark = pytest.mark.asyncio
