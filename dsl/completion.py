@@ -365,10 +365,10 @@ def _quoted(text: str) -> str:
 
 def _name_of(token: Token) -> str:
     if token.type == "QUOTED_NAME":
-        from dsl.parser import _unescape
+        from dsl.parser import unescape
 
         try:
-            return _unescape(token)
+            return unescape(token)
         except Exception:
             return token[1:-1]
     return str(token)

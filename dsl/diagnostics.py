@@ -53,7 +53,7 @@ from dsl import ast, recovery, temporal
 from dsl.errors import SegmentError, SegmentLimitError, SegmentSyntaxError
 from dsl.evaluator import value_matches
 from dsl.formatter import format_expression
-from dsl.parser import MAX_EXPRESSION_LENGTH, _check_depth, _parser, parse
+from dsl.parser import MAX_EXPRESSION_LENGTH, check_depth, lark_parser, parse
 from dsl.schema import FieldSchema
 from dsl.typecheck import check, literal_type, literals_of
 from dsl.values import fold
@@ -139,10 +139,10 @@ def _parse(text: str) -> ast.Expression | None:
     if len(text) > MAX_EXPRESSION_LENGTH:
         parse(text)  # the limit error
     try:
-        tree = _parser().parse(text)
+        tree = lark_parser().parse(text)
     except (UnexpectedInput, SegmentError):
         return None
-    _check_depth(tree, text)
+    check_depth(tree, text)
     return tree
 
 

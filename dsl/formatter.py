@@ -13,7 +13,7 @@ import re
 from functools import lru_cache
 
 from dsl import ast
-from dsl.parser import _parser
+from dsl.parser import lark_parser
 
 _BARE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ESCAPES = {"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\b": "\\b",
@@ -54,7 +54,7 @@ def _fmt(node) -> str:
 @lru_cache(maxsize=1)
 def keywords() -> frozenset[str]:
     """The grammar's reserved words (lower case): a name equal to one needs back-quotes."""
-    return frozenset(t.pattern.value.lower() for t in _parser().terminals
+    return frozenset(t.pattern.value.lower() for t in lark_parser().terminals
                      if t.pattern.type == "str" and t.pattern.value.isalpha())
 
 

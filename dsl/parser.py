@@ -48,16 +48,17 @@ def parse(text: str) -> ast.Expression:
             f"{MAX_EXPRESSION_LENGTH:,}",
             suggestion="split it into segments and combine them with `in segment`")
     try:
-        tree = _parser().parse(text)
+        tree = lark_parser().parse(text)
     except SegmentError as error:
         raise error.with_source(text) from None
     except UnexpectedInput as error:
         raise _syntax_error(text, error) from None
-    _check_depth(tree, text)
+    check_depth(tree, text)
     return tree
 
 
-def _check_depth(tree: ast.Expression, text: str) -> None:
+def check_depth(tree: ast.Expression, text: str) -> None:
+    """Refuse a tree nested deeper than MAX_DEPTH (SegmentLimitError at the deepest node)."""
     stack = [(tree, 1)]
     while stack:
         node, depth = stack.pop()
@@ -69,7 +70,9 @@ def _check_depth(tree: ast.Expression, text: str) -> None:
 
 
 @lru_cache(maxsize=1)
-def _parser() -> Lark:
+def lark_parser() -> Lark:
+    """The LALR parser of grammar/segmentql.lark, building the AST as it parses (one per
+    process; diagnostics, recovery and the formatter's keyword list read it too)."""
     grammar = resources.files("grammar").joinpath("segmentql.lark").read_text("utf-8")
     return Lark(grammar, parser="lalr", lexer="basic", keep_all_tokens=True,
                 maybe_placeholders=True, transformer=_Builder())
@@ -79,7 +82,7 @@ def tokens_before(text: str, offset: int) -> list[Token]:
     """The tokens that end at or before `offset` (for error messages and, later, completion)."""
     found = []
     try:
-        for token in _parser().lex(text):
+        for token in lark_parser().lex(text):
             if token.end_pos > offset:
                 break
             found.append(token)
@@ -165,7 +168,7 @@ def _fail(where, message: str, suggestion: str | None = None):
     raise SegmentSyntaxError.at(span, message, suggestion=suggestion)
 
 
-def _unescape(token: Token) -> str:
+def unescape(token: Token) -> str:
     body = token[1:-1]
     if "\\" not in body:
         return body
@@ -239,13 +242,13 @@ class _Builder:
         token = children[0]
         if token.type == "NAME":
             return token
-        text = _unescape(token)
+        text = unescape(token)
         if not text.strip():
             _fail(token, "a back-quoted name cannot be empty")
         return Token.new_borrow_pos("QUOTED_NAME", text, token)
 
     def string(self, children):
-        return ast.String(_unescape(children[0]), span=_span(children[0], children[0]))
+        return ast.String(unescape(children[0]), span=_span(children[0], children[0]))
 
     def number(self, children):
         token = children[0]

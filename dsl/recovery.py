@@ -34,7 +34,7 @@ from lark.parsers.lalr_parser_state import ParserState
 
 from dsl import ast
 from dsl.errors import SegmentError, SegmentSyntaxError
-from dsl.parser import _parser, character_error, token_error
+from dsl.parser import character_error, lark_parser, token_error
 
 # Tokens that end a condition: where panic mode starts again.
 SYNC = frozenset({"_AND", "_OR", "COMMA", "RPAR", "$END"})
@@ -69,7 +69,7 @@ class Lexed:
 @lru_cache(maxsize=1)
 def terminal_values() -> dict[str, str]:
     values = dict(_REGEX_VALUES)
-    for terminal in _parser().terminals:
+    for terminal in lark_parser().terminals:
         if terminal.pattern.type == "str":
             values.setdefault(terminal.name, terminal.pattern.value)
     return values
@@ -77,7 +77,7 @@ def terminal_values() -> dict[str, str]:
 
 def _lexer():
     """The parser's own lexer (Lark.lex() would build a new one, scanner and all, per call)."""
-    return _parser().parser.lexer
+    return lark_parser().parser.lexer
 
 
 def synthetic(terminal: str) -> Token:
@@ -138,14 +138,14 @@ def end_token(text: str, tokens: list[Token]) -> Token:
 
 @lru_cache(maxsize=1)
 def _bare_conf():
-    conf = copy(_parser().parse_interactive("").parser_state.parse_conf)
+    conf = copy(lark_parser().parse_interactive("").parser_state.parse_conf)
     conf.callbacks = {}  # no tree: only the states matter
     return conf
 
 
 def bare_parser() -> InteractiveParser:
     """A fresh interactive parser that builds nothing (no callbacks): for states only."""
-    parser = _parser().parse_interactive("")
+    parser = lark_parser().parse_interactive("")
     parser.parser_state.parse_conf = _bare_conf()
     return parser
 
@@ -178,7 +178,7 @@ def building_parser(errors: list[SegmentError]) -> InteractiveParser:
     errors the builder raises (a bad date, an unknown escape) in `errors` and goes on: a
     node with an error, and everything above it, becomes a Poisoned, as does a node with a
     token the recovery made up."""
-    parser = _parser().parse_interactive("")
+    parser = lark_parser().parse_interactive("")
     conf = copy(parser.parser_state.parse_conf)
     conf.callbacks = {rule: _guarded(callback, errors, rule.origin.name)
                       for rule, callback in conf.callbacks.items()}
