@@ -17,7 +17,7 @@ from dsl.segments import inline_segments, referenced_segments
 from dsl.temporal import normalize_now
 from dsl.values import fold
 from store.events import latest_event_times
-from store.fields import load_schema
+from store.fields import database_zone, load_schema
 
 
 @dataclass(frozen=True)
@@ -68,16 +68,17 @@ async def pipeline_for(db, database: str, selection: Selection, *,
     schema = await load_schema(db, database)
     expr = await resolve_segments(db, database, selection.expression)
     event_types = {node.event_type for node in ast.walk(expr)
-                   if isinstance(node, ast.EventCondition)}
+                   if isinstance(node, ast.EVENT_CONDITIONS)}
     latest = await latest_event_times(db, database, event_types)
+    zone = await database_zone(db, database)  # calendar days are the database's days
     counts = None
     if semi_join:
         counts = await count_events(db, event_count_queries(
-            expr, schema, database=database, now=selection.now, latest_events=latest))
+            expr, schema, database=database, now=selection.now, latest_events=latest, zone=zone))
     return compile_segment(expr, schema, database=database, now=selection.now,
                            range_from=selection.range_from, range_to=selection.range_to,
                            maximum=selection.maximum, latest_events=latest,
-                           event_counts=counts)
+                           event_counts=counts, zone=zone)
 
 
 # A condition whose matching events belong to more contacts than this is joined instead:
