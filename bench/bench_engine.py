@@ -26,7 +26,7 @@ from pathlib import Path
 import orjson
 
 from bench.generate import DEFAULT_NOW
-from dsl.ast import EventCondition, walk
+from dsl.ast import EVENT_CONDITIONS, walk
 from dsl.compiler import event_count_queries
 from dsl.schema import FieldType
 from dsl.values import normalize_attributes, parse_iso_datetime
@@ -81,8 +81,9 @@ CASES = [
 async def counted_queries(prepared: query.PreparedQuery) -> list:
     """The event conditions a count counts on the events side before the pipeline."""
     expr = prepared.inlined
-    types = {node.event_type for node in walk(expr) if isinstance(node, EventCondition)}
+    types = {node.event_type for node in walk(expr) if isinstance(node, EVENT_CONDITIONS)}
     return event_count_queries(expr, prepared.schema, database="main", now=prepared.now,
+                               zone=prepared.zone,
                                latest_events=await latest_event_times(prepared.db, "main",
                                                                       types))
 

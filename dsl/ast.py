@@ -229,6 +229,71 @@ class EventCondition:
     span: Span | None = _span()
 
 
+class Aggregate(enum.Enum):
+    SUM = "sum"
+    AVERAGE = "average"
+    MINIMUM = "minimum"
+    MAXIMUM = "maximum"
+
+
+@dataclass(frozen=True, slots=True)
+class EventTotal:
+    """`event T sum of A <number test> [window] [where ...]` (also average, minimum, maximum).
+
+    `test` is a number condition on the total, written with the attribute's name as its
+    field (`sum of price > 500` tests `price > 500` on the sum). Attribute values that are
+    not numbers are ignored; with no numeric event the sum is 0 and the others have no value.
+    """
+
+    event_type: str
+    aggregate: Aggregate
+    test: FieldCondition
+    window: Window | None = None
+    where: Expression | None = None
+    span: Span | None = _span()
+
+    @property
+    def attribute(self) -> str:
+        return self.test.field
+
+
+class Edge(enum.Enum):
+    FIRST = "first"
+    LAST = "last"
+
+
+# The field name of an EventTime's test: the time of the first / last event.
+EVENT_TIME_FIELD = "time"
+
+
+@dataclass(frozen=True, slots=True)
+class EventTime:
+    """`event T first occurred <date test>` / `event T last occurred <date test>`: a date
+    condition on the time of the contact's first (last) event of type T, read from the
+    per-contact summary. `test.field` is always EVENT_TIME_FIELD."""
+
+    event_type: str
+    edge: Edge
+    test: FieldCondition
+    span: Span | None = _span()
+
+
+class Channel(enum.Enum):
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+
+
+@dataclass(frozen=True, slots=True)
+class CanReceive:
+    """`can receive C` (or `cannot receive C` when negated): the contact has an address for
+    channel C and is neither unsubscribed nor suppressed for it."""
+
+    channel: Channel
+    negated: bool = False
+    span: Span | None = _span()
+
+
 # --- memberships -----------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +310,8 @@ class InSegment:
     span: Span | None = _span()
 
 
-Condition = Union[FieldCondition, EventCondition, InList, InSegment]
+Condition = Union[FieldCondition, EventCondition, EventTotal, EventTime, CanReceive, InList,
+                  InSegment]
 
 
 # --- boolean structure -------------------------------------------------------------------
@@ -287,6 +353,8 @@ Expression = Union[And, Or, Not, Condition, MatchAll]
 
 FIELD_CONDITIONS = (Compare, Between, InValues, HasValue, IsBool, InLast)
 DATE_LITERALS = (Day, Timestamp, Today, Ago)
+# Conditions on a contact's events of one type (each has `event_type`).
+EVENT_CONDITIONS = (EventCondition, EventTotal, EventTime)
 
 
 def children(node: Expression) -> tuple[Expression, ...]:
@@ -295,7 +363,7 @@ def children(node: Expression) -> tuple[Expression, ...]:
         return node.operands
     if isinstance(node, Not):
         return (node.operand,)
-    if isinstance(node, EventCondition) and node.where is not None:
+    if isinstance(node, (EventCondition, EventTotal)) and node.where is not None:
         return (node.where,)
     return ()
 

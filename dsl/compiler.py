@@ -26,8 +26,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from dsl import ast, temporal
-from dsl.evaluator import count_matches
+from dsl.consent import can_receive_query
+from dsl.evaluator import count_matches, value_matches
 from dsl.schema import FieldSchema, FieldType
+from dsl.temporal import UTC, Zone
 from dsl.typecheck import require_valid
 from dsl.values import bucket_bounds, fold, summary_key
 
@@ -41,11 +43,15 @@ _NOTHING = {"_id": {"$exists": False}}  # a query no document matches
 _EARLIEST = dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc)  # before any stored time
 
 
+_ACCUMULATORS = {ast.Aggregate.SUM: "$sum", ast.Aggregate.AVERAGE: "$avg",
+                 ast.Aggregate.MINIMUM: "$min", ast.Aggregate.MAXIMUM: "$max"}
+
+
 @dataclass(frozen=True)
 class EventCounts:
     """An event condition's `events` aggregation for a semi-join (see `event_count_queries`):
     `pipeline` over the events collection yields `{_id: <contact key>, n: <matching events>}`
-    for every contact with at least one matching event."""
+    for every contact with at least one matching event (for a total, `n` is the total)."""
 
     index: int
     pipeline: list[dict]
@@ -53,8 +59,8 @@ class EventCounts:
 
 def event_count_queries(expr: ast.Expression, schema: FieldSchema, *, database: str,
                         now: dt.datetime | None = None,
-                        latest_events: Mapping[str, dt.datetime | None] | None = None
-                        ) -> list[EventCounts]:
+                        latest_events: Mapping[str, dt.datetime | None] | None = None,
+                        zone: Zone = UTC) -> list[EventCounts]:
     """The event conditions that `compile_segment` (same arguments) would join, each as an
     aggregation over `events` counting each contact's matching events.
 
@@ -63,12 +69,12 @@ def event_count_queries(expr: ast.Expression, schema: FieldSchema, *, database: 
     `$match` instead of a `$lookup` per candidate contact: one indexed pass over the
     condition's events (`database, type, time`) instead of one join per contact."""
     require_valid(expr, schema)
-    compiler = _Compiler(schema, temporal.normalize_now(now), latest_events or {})
+    compiler = _Compiler(schema, temporal.normalize_now(now), latest_events or {}, zone=zone)
     compiler.query(expr)
     return [EventCounts(lookup.index, [
         *_split_match(_and({"database": database}, lookup.events_match),
                       ("database", "type", "time")),
-        {"$group": {"_id": "$contact", "n": {"$sum": 1}}}]) for lookup in compiler.lookups]
+        {"$group": {"_id": "$contact", "n": lookup.accumulator}}]) for lookup in compiler.lookups]
 
 
 def _conjuncts(query: dict) -> list[dict]:
@@ -103,7 +109,8 @@ def compile_segment(expr: ast.Expression, schema: FieldSchema, *, database: str,
                     now: dt.datetime | None = None, range_from: float = 0,
                     range_to: float = 100, maximum: int | None = None,
                     latest_events: Mapping[str, dt.datetime | None] | None = None,
-                    event_counts: Mapping[int, Mapping[str, int]] | None = None) -> list[dict]:
+                    event_counts: Mapping[int, Mapping[str, int]] | None = None,
+                    zone: Zone = UTC) -> list[dict]:
     """The pipeline selecting the segment's members (whole contact documents).
 
     `expr` must have its `in segment` references inlined; it is type-checked here, so
@@ -129,7 +136,7 @@ def compile_segment(expr: ast.Expression, schema: FieldSchema, *, database: str,
         pipeline.append({"$addFields": {lookup.key: lookup.key_expression
                                         for lookup in compiler.lookups}})
         pipeline.extend(lookup.stage() for lookup in compiler.lookups)
-        pipeline.append({"$addFields": {lookup.count: {"$size": f"${lookup.count}"}
+        pipeline.append({"$addFields": {lookup.count: lookup.value_expression()
                                         for lookup in compiler.lookups}})
         pipeline.append({"$match": exact})
         pipeline.append({"$project": {name: 0 for lookup in compiler.lookups
@@ -181,25 +188,50 @@ class _Lookup:
     events_match: dict  # the $match on events (type, time window, where)
     key_expression: dict  # `$_id` where the summary says events can exist, else null
     limit: int  # counting past this changes no answer
+    total: ast.EventTotal | None = None  # a total's lookup sums (...) instead of counting
     key: str = field(init=False)
     count: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.key, self.count = f"_k{self.index}", f"_e{self.index}"
 
+    @property
+    def accumulator(self) -> dict:
+        """The `$group` accumulator of one contact's matching events."""
+        if self.total is None:
+            return {"$sum": 1}
+        return {_ACCUMULATORS[self.total.aggregate]: f"$attributes.{self.total.attribute}"}
+
     def stage(self) -> dict:
-        pipeline = [{"$match": self.events_match}, {"$limit": self.limit},
-                    {"$project": {"_id": 1}}]
+        if self.total is None:
+            pipeline = [{"$match": self.events_match}, {"$limit": self.limit},
+                        {"$project": {"_id": 1}}]
+        else:
+            pipeline = [{"$match": self.events_match},
+                        {"$group": {"_id": None, "n": self.accumulator}}]
         return {"$lookup": {"from": "events", "localField": self.key,
                             "foreignField": "contact", "pipeline": pipeline, "as": self.count}}
+
+    def value_expression(self) -> dict:
+        """The looked-up array as the number the condition tests: the count of events, or
+        the total (a sum of no events is 0; the other totals of none are null: no value)."""
+        if self.total is None:
+            return {"$size": f"${self.count}"}
+        # The lookup holds at most one row, `{n: total}`. `$reduce` reads it, and an empty
+        # lookup leaves the initial value: SecantusDB reads no `"$array.field"` path inside
+        # an expression (docs/compatibility.md).
+        return {"$reduce": {"input": f"${self.count}", "initialValue": _empty_total(self.total),
+                            "in": "$$this.n"}}
 
 
 class _Compiler:
     def __init__(self, schema: FieldSchema, now: dt.datetime,
                  latest_events: Mapping[str, dt.datetime | None],
-                 event_counts: Mapping[int, Mapping[str, int]] | None = None) -> None:
+                 event_counts: Mapping[int, Mapping[str, int]] | None = None, *,
+                 zone: Zone = UTC) -> None:
         self.schema = schema
         self.now = now
+        self.zone = zone
         self.latest_events = latest_events
         self.event_counts = event_counts or {}
         self.lookups: list[_Lookup] = []  # joined: each one a $lookup stage
@@ -222,14 +254,36 @@ class _Compiler:
             raise ValueError(f"in segment {node.ref!r} must be inlined before compiling")
         if isinstance(node, ast.EventCondition):
             return self.event_query(node)
+        if isinstance(node, ast.EventTotal):
+            return self.total_query(node)
+        if isinstance(node, ast.EventTime):
+            path = f"events.{summary_key(node.event_type)}.{node.edge.value}"
+            return field_query(node.test, path, path, FieldType.DATE, self.now, self.zone)
+        if isinstance(node, ast.CanReceive):
+            query = can_receive_query(node.channel.value)
+            return _not(query) if node.negated else query
         field_type = self.schema.get(node.field).type
         return field_query(node, f"fields.{node.field}", f"folded.{node.field}",
-                           field_type, self.now)
+                           field_type, self.now, self.zone)
 
     # --- events ------------------------------------------------------------------------
+    def total_query(self, node: ast.EventTotal) -> dict:
+        """A total is computed on the events side: counted per contact (semi-join) or
+        joined; contacts whose summary rules out a matching event take the empty total."""
+        summary = f"events.{summary_key(node.event_type)}"
+        window = temporal.window_interval(node.window, self.now, self.zone)
+        lookup = self._lookup(node, summary, window)
+        return self._counted(lookup, lambda total: self.total_holds(node, total),
+                             field_query(node.test, lookup.count, lookup.count,
+                                         FieldType.NUMBER, self.now, self.zone),
+                             empty=_empty_total(node))
+
+    def total_holds(self, node: ast.EventTotal, total) -> bool:
+        return value_matches(node.test, total, self.now, self.zone)
+
     def event_query(self, node: ast.EventCondition) -> dict:
         summary = f"events.{summary_key(node.event_type)}"
-        window = temporal.window_interval(node.window, self.now)
+        window = temporal.window_interval(node.window, self.now, self.zone)
         if node.where is None and node.window is None:  # the summary's count is exact
             return _count_query(node, f"{summary}.count")
         if _minimum(node) == 0 and node.occurred and node.count.op is ast.CountOp.AT_LEAST:
@@ -262,13 +316,15 @@ class _Compiler:
         return {"$or": [{last: _interval_query(window)}, {first: _interval_query(window)},
                         _and(undecided, some)]}
 
-    def _counted(self, lookup: _Lookup, holds: Callable[[int], bool], joined: dict) -> dict:
-        """The test on a condition's number of matching events: `joined` (on the looked-up
-        count) for a joined condition; for a counted one, on the contact's `_id`."""
+    def _counted(self, lookup: _Lookup, holds: Callable[[int], bool], joined: dict,
+                 empty: object = 0) -> dict:
+        """The test on a condition's number of matching events (or total): `joined` (on the
+        looked-up value) for a joined condition; for a counted one, on the contact's `_id`.
+        `empty` is the value of a contact without matching events."""
         counts = self.event_counts.get(lookup.index)
         if counts is None:
             return joined
-        if holds(0):  # contacts without matching events hold: exclude those that do not
+        if holds(empty):  # contacts without matching events hold: exclude those that do not
             return _not({"_id": {"$in": sorted(key for key, n in counts.items()
                                                if not holds(n))}})
         return {"_id": {"$in": sorted(key for key, n in counts.items() if holds(n))}}
@@ -281,19 +337,23 @@ class _Compiler:
         return latest is None or latest < window.upper or (
             latest == window.upper and window.upper_inclusive)
 
-    def _lookup(self, node: ast.EventCondition, summary: str, window: temporal.Interval,
-                key_when: dict | None = None) -> _Lookup:
+    def _lookup(self, node: ast.EventCondition | ast.EventTotal, summary: str,
+                window: temporal.Interval, key_when: dict | None = None) -> _Lookup:
         if id(node) in self._lookup_of:
             return self._lookup_of[id(node)]
         events: dict = {"type": node.event_type}
         if window != temporal.Interval():
             events["time"] = _interval_query(window)
+        total = node if isinstance(node, ast.EventTotal) else None
         if node.where is not None:
             events = _and(events, self.where_query(node.where))
+        if total is not None:  # values that are not numbers are ignored, by every total
+            events = _and(events, {f"attributes.{total.attribute}": {"$type": "number"}})
         if key_when is None:  # events can exist in the window only if the summary says so
             key_when = _possible(summary, window, 1)
         # numbered in the order met, counted or not: the same numbers in every compilation
-        lookup = _Lookup(self._numbered, events, _key_expression(key_when), _count_limit(node))
+        lookup = _Lookup(self._numbered, events, _key_expression(key_when),
+                         1 if total else _count_limit(node), total)
         self._numbered += 1
         if lookup.index not in self.event_counts:
             self.lookups.append(lookup)
@@ -308,7 +368,7 @@ class _Compiler:
         if isinstance(node, ast.Not):
             return _not(self.where_query(node.operand))
         return field_query(node, f"attributes.{node.field}", f"folded.{node.field}",
-                           attribute_type(node), self.now)
+                           attribute_type(node), self.now, self.zone)
 
     # --- the prefilter: a necessary, index-friendly condition -------------------------------
     def prefilter(self, node: ast.Expression) -> dict:
@@ -321,13 +381,22 @@ class _Compiler:
             return {"$or": parts} if all(parts) else {}
         if isinstance(node, ast.EventCondition) and _minimum(node) >= 1:
             return _possible(f"events.{summary_key(node.event_type)}",
-                             temporal.window_interval(node.window, self.now), _minimum(node))
+                             temporal.window_interval(node.window, self.now, self.zone),
+                             _minimum(node))
+        if isinstance(node, ast.EventTotal) and not self.total_holds(node, _empty_total(node)):
+            return _possible(f"events.{summary_key(node.event_type)}",
+                             temporal.window_interval(node.window, self.now, self.zone), 1)
         return {}
 
     def _needs_lookup(self, node: ast.Expression) -> bool:
         return any(id(inner) in self._lookup_of
                    and self._lookup_of[id(inner)].index not in self.event_counts
                    for inner in ast.walk(node))
+
+
+def _empty_total(node: ast.EventTotal) -> int | None:
+    """A total over no (numeric) events: a sum of 0; the others have no value."""
+    return 0 if node.aggregate is ast.Aggregate.SUM else None
 
 
 def _possible(summary: str, window: temporal.Interval, times: int) -> dict:
@@ -425,16 +494,16 @@ def attribute_type(node: ast.FieldCondition) -> FieldType | None:
     return None  # has value / has no value: any type
 
 
-def _equals(path: str, folded: str, literal: ast.Literal, now: dt.datetime) -> dict:
+def _equals(path: str, folded: str, literal: ast.Literal, now: dt.datetime, zone: Zone) -> dict:
     if isinstance(literal, ast.String):
         return {folded: fold(literal.value)}
     if isinstance(literal, ast.Number):
         return {path: literal.value}
-    return {path: _interval_query(temporal.equals_interval(literal, now))}
+    return {path: _interval_query(temporal.equals_interval(literal, now, zone))}
 
 
 def field_query(node: ast.FieldCondition, path: str, folded: str,
-                field_type: FieldType | None, now: dt.datetime) -> dict:
+                field_type: FieldType | None, now: dt.datetime, zone: Zone = UTC) -> dict:
     """One field (or event attribute) condition as a query on `path`; text operators read
     the casefolded copy at `folded`."""
     if isinstance(node, ast.HasValue):
@@ -443,7 +512,7 @@ def field_query(node: ast.FieldCondition, path: str, folded: str,
     if isinstance(node, ast.IsBool):
         return {path: node.value}
     if isinstance(node, ast.InLast):
-        return {path: _interval_query(temporal.last_interval(node.amount, node.unit, now))}
+        return {path: _interval_query(temporal.last_interval(node.amount, node.unit, now, zone))}
     if isinstance(node, ast.InValues):
         if field_type is FieldType.TEXT:
             found = {folded: {"$in": [fold(value.value) for value in node.values]}}
@@ -453,17 +522,17 @@ def field_query(node: ast.FieldCondition, path: str, folded: str,
     if isinstance(node, ast.Between):
         if field_type is FieldType.NUMBER:
             return {path: {"$gte": node.low.value, "$lte": node.high.value}}
-        return {path: _interval_query(temporal.between_interval(node.low, node.high, now))}
+        return {path: _interval_query(temporal.between_interval(node.low, node.high, now, zone))}
     op = node.op
     if op in _NEGATED:
         positive = ast.Compare(node.field, _NEGATED[op], node.value)
-        return _not(field_query(positive, path, folded, field_type, now))
+        return _not(field_query(positive, path, folded, field_type, now, zone))
     if op is ast.CompareOp.EQUALS:
-        return _equals(path, folded, node.value, now)
+        return _equals(path, folded, node.value, now, zone)
     if op in _NUMBER_OPS:
         return {path: {_NUMBER_OPS[op]: node.value.value}}
     if op in (ast.CompareOp.BEFORE, ast.CompareOp.AFTER):
-        return {path: _interval_query(temporal.compare_interval(op, node.value, now))}
+        return {path: _interval_query(temporal.compare_interval(op, node.value, now, zone))}
     part = re.escape(fold(node.value.value))  # user text is always escaped before $regex
     pattern = {ast.CompareOp.STARTS_WITH: f"^{part}", ast.CompareOp.ENDS_WITH: part + _END,
                ast.CompareOp.CONTAINS: part}[op]

@@ -21,8 +21,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from dsl import ast, temporal
-from dsl.evaluator import attributes_match, count_matches, value_matches
+from dsl.consent import skip_reason
+from dsl.evaluator import (attributes_match, count_matches, matching_events, time_of, total_of,
+                           value_matches)
 from dsl.formatter import format_expression
+from dsl.temporal import UTC, Zone
 
 
 class ExplainKind(str, enum.Enum):
@@ -33,6 +36,9 @@ class ExplainKind(str, enum.Enum):
     EVENT = "event"
     LIST = "list"
     SEGMENT = "segment"
+    TOTAL = "total"  # event T sum of A ...: `value` is the total, `matching` its events
+    EVENT_TIME = "event_time"  # event T first / last occurred ...: `value` is that time
+    CONSENT = "consent"  # can receive C: `value` is why not (a skip reason), or None
     EVERYONE = "everyone"  # the empty expression: every contact
 
 
@@ -77,15 +83,17 @@ class ExplainNode:
 
 def explain(expr: ast.Expression, contact: Mapping, events: Iterable[Mapping],
             now: dt.datetime | None = None, *,
-            segments: Mapping[str, ast.Expression] | None = None) -> ExplainNode:
-    """The explanation tree of `expr` for `contact` and its `events` at `now`.
+            segments: Mapping[str, ast.Expression] | None = None,
+            zone: Zone = UTC) -> ExplainNode:
+    """The explanation tree of `expr` for `contact` and its `events` at `now` (calendar
+    days in `zone`).
 
     `segments` maps each `in segment` reference to the segment's (inlined) definition;
     an `in segment` without one is an error, as in evaluate()."""
     by_type: dict[str, list[Mapping]] = defaultdict(list)
     for event in events:
         by_type[event["type"]].append(event)
-    explainer = _Explainer(contact, by_type, temporal.normalize_now(now), segments or {})
+    explainer = _Explainer(contact, by_type, temporal.normalize_now(now), segments or {}, zone)
     # Post-order without recursion: trees (with inlined segments) can be deep.
     results: list[ExplainNode] = []
     stack: list[tuple[ast.Expression, bool]] = [(expr, False)]
@@ -105,7 +113,10 @@ def explain(expr: ast.Expression, contact: Mapping, events: Iterable[Mapping],
 
 class _Explainer:
     def __init__(self, contact: Mapping, events: Mapping[str, list[Mapping]],
-                 now: dt.datetime, segments: Mapping[str, ast.Expression]) -> None:
+                 now: dt.datetime, segments: Mapping[str, ast.Expression],
+                 zone: Zone = UTC) -> None:
+        self.contact = contact
+        self.zone = zone
         self.fields = contact.get("fields") or {}
         self.lists = set(contact.get("lists") or ())
         self.events = events
@@ -144,35 +155,63 @@ class _Explainer:
                                name=node.ref, span=span)
         if isinstance(node, ast.EventCondition):
             return self.event(node, text)
+        if isinstance(node, ast.EventTotal):
+            return self.total(node, text)
+        if isinstance(node, ast.EventTime):
+            value = time_of(node, self.events)
+            return ExplainNode(ExplainKind.EVENT_TIME, text,
+                               value_matches(node.test, value, self.now, self.zone),
+                               event_type=node.event_type, value=value,
+                               value_text=show_value(value),
+                               events=len(self.events.get(node.event_type, ())), span=span,
+                               **_bounds(_date_interval(node.test, self.now, self.zone)))
+        if isinstance(node, ast.CanReceive):
+            reason = skip_reason(self.contact, node.channel.value)
+            return ExplainNode(ExplainKind.CONSENT, text, (reason is None) != node.negated,
+                               value=reason, value_text=reason or "can receive", span=span)
         value = self.fields.get(node.field)
-        return ExplainNode(ExplainKind.FIELD, text, value_matches(node, value, self.now),
+        return ExplainNode(ExplainKind.FIELD, text, value_matches(node, value, self.now, self.zone),
                            field=node.field, value=value, value_text=show_value(value),
-                           span=span, **_bounds(_date_interval(node, self.now)))
+                           span=span, **_bounds(_date_interval(node, self.now, self.zone)))
+
+    def total(self, node: ast.EventTotal, text: str) -> ExplainNode:
+        window = temporal.window_interval(node.window, self.now, self.zone)
+        of_type = self.events.get(node.event_type, ())
+        value = total_of(node, self.events, self.now, self.zone)
+        return ExplainNode(ExplainKind.TOTAL, text,
+                           value_matches(node.test, value, self.now, self.zone),
+                           field=node.attribute, value=value, value_text=show_value(value),
+                           event_type=node.event_type, events=len(of_type),
+                           in_window=sum(1 for event in of_type if window.contains(event["time"])),
+                           matching=len(matching_events(node, self.events, self.now, self.zone)),
+                           span=node.span, **_bounds(window))
 
     def event(self, node: ast.EventCondition, text: str) -> ExplainNode:
-        window = temporal.window_interval(node.window, self.now)
+        window = temporal.window_interval(node.window, self.now, self.zone)
         of_type = self.events.get(node.event_type, ())
         in_window = [event for event in of_type if window.contains(event["time"])]
         matching = sum(1 for event in in_window
-                       if node.where is None or attributes_match(node.where, event, self.now))
+                       if node.where is None
+                       or attributes_match(node.where, event, self.now, self.zone))
         return ExplainNode(ExplainKind.EVENT, text, count_matches(node, matching),
                            event_type=node.event_type, events=len(of_type),
                            in_window=len(in_window), matching=matching, span=node.span,
                            **_bounds(window))
 
 
-def _date_interval(node: ast.FieldCondition, now: dt.datetime) -> temporal.Interval | None:
+def _date_interval(node: ast.FieldCondition, now: dt.datetime,
+                   zone: Zone = UTC) -> temporal.Interval | None:
     """The instants a date condition compares the value with, when it has them."""
     if isinstance(node, ast.InLast):
-        return temporal.last_interval(node.amount, node.unit, now)
+        return temporal.last_interval(node.amount, node.unit, now, zone)
     if isinstance(node, ast.Between) and isinstance(node.low, ast.DATE_LITERALS) \
             and isinstance(node.high, ast.DATE_LITERALS):
-        return temporal.between_interval(node.low, node.high, now)
+        return temporal.between_interval(node.low, node.high, now, zone)
     if isinstance(node, ast.Compare) and isinstance(node.value, ast.DATE_LITERALS):
         if node.op is ast.CompareOp.NOT_EQUALS:
-            return temporal.equals_interval(node.value, now)
+            return temporal.equals_interval(node.value, now, zone)
         if node.op in (ast.CompareOp.EQUALS, ast.CompareOp.BEFORE, ast.CompareOp.AFTER):
-            return temporal.compare_interval(node.op, node.value, now)
+            return temporal.compare_interval(node.op, node.value, now, zone)
     return None
 
 

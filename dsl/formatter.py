@@ -147,10 +147,32 @@ def _event(node: ast.EventCondition) -> str:
     if node.window is not None:
         parts.append(_fmt(node.window))
     if where is not None:
-        # `where` takes one unary: a bare condition, a `not (...)`, or a group in parentheses.
-        parts.append("where " + (f"({_fmt(where)})" if isinstance(where, (ast.And, ast.Or))
-                                 else _fmt(where)))
+        parts.append(_where(where))
     return " ".join(parts)
+
+
+def _where(where: ast.Expression) -> str:
+    # `where` takes one unary: a bare condition, a `not (...)`, or a group in parentheses.
+    return "where " + (f"({_fmt(where)})" if isinstance(where, (ast.And, ast.Or)) else _fmt(where))
+
+
+def _total(node: ast.EventTotal) -> str:
+    parts = ["event", format_name(node.event_type), f"{node.aggregate.value} of", _fmt(node.test)]
+    if node.window is not None:
+        parts.append(_fmt(node.window))
+    if node.where is not None:
+        parts.append(_where(node.where))
+    return " ".join(parts)
+
+
+def _event_time(node: ast.EventTime) -> str:
+    test = _fmt(node.test)  # `time before ...`: the test without its field name
+    test = test[len(format_name(node.test.field)) + 1:]
+    return f"event {format_name(node.event_type)} {node.edge.value} occurred {test}"
+
+
+def _can_receive(node: ast.CanReceive) -> str:
+    return f"{'cannot' if node.negated else 'can'} receive {node.channel.value}"
 
 
 # --- boolean structure ------------------------------------------------------------------
@@ -186,6 +208,9 @@ _FORMATTERS = {
     ast.IsBool: _is_bool,
     ast.InLast: _in_last,
     ast.EventCondition: _event,
+    ast.EventTotal: _total,
+    ast.EventTime: _event_time,
+    ast.CanReceive: _can_receive,
     ast.LastWindow: lambda node: "in last " + _amount(node.amount, node.unit),
     ast.SinceWindow: lambda node: f"since {_fmt(node.start)}",
     ast.BeforeWindow: lambda node: f"before {_fmt(node.end)}",

@@ -20,7 +20,11 @@ from dsl import ast
 from dsl.errors import SegmentJsonError
 from dsl.parser import MAX_AMOUNT, MAX_DEPTH, MAX_SAFE_INTEGER
 
-JSON_FORM_VERSION = 1
+JSON_FORM_VERSION = 2  # the newest form this module writes and reads
+# Version 2 added totals, first/last times and can receive; an expression without them is
+# still written as version 1, so readers of version 1 keep reading what they can.
+JSON_FORM_VERSIONS = (1, 2)
+_VERSION_2_NODES = (ast.EventTotal, ast.EventTime, ast.CanReceive)
 MAX_TIMES = 1_000_000  # `at least N times`, as in the parser
 
 _UTC = dt.timezone.utc
@@ -28,7 +32,8 @@ _UTC = dt.timezone.utc
 _DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TIMESTAMP_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})"
                            r"(?:\.([0-9]{1,9}))?(?:(Z)|([+-])([0-9]{2}):([0-9]{2}))")
-_KINDS = ("and", "or", "not", "field", "event", "in_list", "in_segment")
+_KINDS = ("and", "or", "not", "field", "event", "in_list", "in_segment", "can_receive",
+          "cannot_receive")
 _WINDOWS = ("in_last", "since", "before", "between")
 # The keys of a field condition besides "field" and "op", by op.
 _FIELD_KEYS = {**{op.value: ("value",) for op in ast.CompareOp}, "between": ("low", "high"),
@@ -41,7 +46,8 @@ _FIELD_KEYS = {**{op.value: ("value",) for op in ast.CompareOp}, "between": ("lo
 def to_json(expr: ast.Expression) -> dict:
     """The JSON form of `expr` (a dict ready for orjson.dumps); MatchAll is a null condition."""
     condition = None if isinstance(expr, ast.MatchAll) else _encode(expr)
-    return {"version": JSON_FORM_VERSION, "condition": condition}
+    version = 2 if any(isinstance(node, _VERSION_2_NODES) for node in ast.walk(expr)) else 1
+    return {"version": version, "condition": condition}
 
 
 def _encode(node):
@@ -69,6 +75,23 @@ def _event(node: ast.EventCondition) -> dict:
     return data
 
 
+def _test(node) -> dict:
+    """A total's or an event time's test: a field condition without its field."""
+    encoded = _encode(node)
+    del encoded["field"]
+    return encoded
+
+
+def _total(node: ast.EventTotal) -> dict:
+    data = {"event": node.event_type, "total": node.aggregate.value, "of": node.attribute,
+            "test": _test(node.test)}
+    if node.window is not None:
+        data["window"] = _encode(node.window)
+    if node.where is not None:
+        data["where"] = _encode(node.where)
+    return data
+
+
 _ENCODERS = {
     ast.String: lambda node: node.value,
     ast.Number: lambda node: node.value,
@@ -85,6 +108,11 @@ _ENCODERS = {
     ast.IsBool: lambda node: _field(node, "is_true" if node.value else "is_false"),
     ast.InLast: lambda node: _field(node, "in_last", amount=node.amount, unit=node.unit.value),
     ast.EventCondition: _event,
+    ast.EventTotal: _total,
+    ast.EventTime: lambda node: {"event": node.event_type, "time": node.edge.value,
+                                 "test": _test(node.test)},
+    ast.CanReceive: lambda node: {("cannot_receive" if node.negated else "can_receive"):
+                                  node.channel.value},
     ast.LastWindow: lambda node: {"in_last": {"amount": node.amount, "unit": node.unit.value}},
     ast.SinceWindow: lambda node: {"since": _encode(node.start)},
     ast.BeforeWindow: lambda node: {"before": _encode(node.end)},
@@ -111,13 +139,21 @@ def from_json(data: dict | str | bytes) -> ast.Expression:
         raise SegmentJsonError('missing key "version"', "$")
     # The version first: a newer form may well have keys this reader does not know.
     version = data["version"]
-    if type(version) is not int or version != JSON_FORM_VERSION:  # not true, not 1.0
+    if type(version) is not int or version not in JSON_FORM_VERSIONS:  # not true, not 1.0
         raise SegmentJsonError(f"version {_show(version)} of the JSON form is not known here; "
-                               f"this reader knows version {JSON_FORM_VERSION}", "$.version")
+                               "this reader knows versions "
+                               + " and ".join(map(str, JSON_FORM_VERSIONS)), "$.version")
     _keys(data, "$", ("version", "condition"))
     if data["condition"] is None:
         return ast.MatchAll()
-    return _node(data["condition"], "$.condition", 1, in_where=False)
+    expr = _node(data["condition"], "$.condition", 1, in_where=False)
+    if version == 1:
+        newer = next((node for node in ast.walk(expr) if isinstance(node, _VERSION_2_NODES)),
+                     None)
+        if newer is not None:
+            raise SegmentJsonError(f"{type(newer).__name__} conditions need version 2 of the "
+                                   "JSON form", "$.version")
+    return expr
 
 
 def _node(data, path: str, depth: int, in_where: bool) -> ast.Expression:
@@ -129,7 +165,7 @@ def _node(data, path: str, depth: int, in_where: bool) -> ast.Expression:
     if len(kinds) != 1:
         raise SegmentJsonError("a condition has exactly one of the keys " + ", ".join(_KINDS), path)
     kind = kinds[0]
-    if in_where and kind in ("event", "in_list", "in_segment"):
+    if in_where and kind not in ("and", "or", "not", "field"):
         raise SegmentJsonError("only attribute conditions (field, and, or, not) can be inside "
                                "an event's where", path)
     if kind in ("and", "or"):
@@ -148,10 +184,63 @@ def _node(data, path: str, depth: int, in_where: bool) -> ast.Expression:
     if kind == "field":
         return _field_condition(data, path)
     if kind == "event":
+        if "total" in data:
+            return _total_condition(data, path, depth)
+        if "time" in data:
+            return _time_condition(data, path)
         return _event_condition(data, path, depth)
     _keys(data, path, (kind,))
+    if kind in ("can_receive", "cannot_receive"):
+        channel = _expect(data[kind], str, f"{path}.{kind}", "a channel")
+        try:
+            return ast.CanReceive(ast.Channel(channel), kind == "cannot_receive")
+        except ValueError:
+            raise SegmentJsonError(f"unknown channel {_show(channel)}; the channels are email, "
+                                   "sms, push", f"{path}.{kind}") from None
     name = _text(_expect(data[kind], str, f"{path}.{kind}", "text"), f"{path}.{kind}")
     return ast.InList(name) if kind == "in_list" else ast.InSegment(name)
+
+
+def _total_condition(data: dict, path: str, depth: int) -> ast.EventTotal:
+    _keys(data, path, ("event", "total", "of", "test"), optional=("window", "where"))
+    event_type = _name(data["event"], path + ".event")
+    aggregate = _expect(data["total"], str, path + ".total", "text")
+    if aggregate not in {kind.value for kind in ast.Aggregate}:
+        raise SegmentJsonError(f"unknown total {_show(aggregate)}; the totals are sum, average, "
+                               "minimum, maximum", path + ".total")
+    attribute = _name(data["of"], path + ".of")
+    test = _test_of(data, path)
+    test = _field_condition({**test, "field": attribute}, path + ".test")
+    window = _window(data["window"], path + ".window") if "window" in data else None
+    where = (_node(data["where"], path + ".where", depth + 1, in_where=True)
+             if "where" in data else None)
+    return ast.EventTotal(event_type, ast.Aggregate(aggregate), test, window, where)
+
+
+# The tests the text form can write after `first occurred` / `last occurred`.
+_TIME_OPS = (*(op.value for op in ast.CompareOp), "between", "in_last")
+
+
+def _test_of(data: dict, path: str) -> dict:
+    test = _expect(data["test"], dict, path + ".test", "an object")
+    if "field" in test:
+        raise SegmentJsonError('unknown key "field": a test names no field', path + ".test")
+    return test
+
+
+def _time_condition(data: dict, path: str) -> ast.EventTime:
+    _keys(data, path, ("event", "time", "test"))
+    event_type = _name(data["event"], path + ".event")
+    edge = _expect(data["time"], str, path + ".time", "text")
+    if edge not in {kind.value for kind in ast.Edge}:
+        raise SegmentJsonError(f"unknown time {_show(edge)}; the times are first, last",
+                               path + ".time")
+    test = _test_of(data, path)
+    if test.get("op") not in _TIME_OPS:
+        raise SegmentJsonError(f"the test of a time takes one of the ops {', '.join(_TIME_OPS)}, "
+                               f"not {_show(test.get('op'))}", path + ".test.op")
+    return ast.EventTime(event_type, ast.Edge(edge),
+                         _field_condition({**test, "field": ast.EVENT_TIME_FIELD}, path + ".test"))
 
 
 def _field_condition(data: dict, path: str) -> ast.FieldCondition:

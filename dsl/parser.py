@@ -377,6 +377,50 @@ class _Builder:
         return ast.EventCondition("PageVisit", True, count, window, condition,
                                   span=_span(visited, _last(children)))
 
+    def aggregate(self, children):
+        return ast.Aggregate(children[0].lower())
+
+    def total_condition(self, children):
+        event, name, aggregate, _of, test, window, where = children
+        return ast.EventTotal(str(name), aggregate, test, window, where,
+                              span=_span(event, _last(children)))
+
+    def edge(self, children):
+        return ast.Edge.FIRST if children[0].type == "FIRST" else ast.Edge.LAST
+
+    def event_time_condition(self, children):
+        event, name, edge, _occurred, test = children
+        return ast.EventTime(str(name), edge, test, span=_span(event, test))
+
+    def time_compare(self, children):
+        op, value = children
+        return ast.Compare(ast.EVENT_TIME_FIELD, op, value, span=value.span)
+
+    def time_between(self, children):
+        _between, low, _and, high = children
+        return ast.Between(ast.EVENT_TIME_FIELD, low, high, span=_span(_between, high))
+
+    def time_in_last(self, children):
+        _in, _last, number, unit_token = children
+        unit = _UNITS[unit_token.type]
+        return ast.InLast(ast.EVENT_TIME_FIELD, _amount(number, unit, 1), unit,
+                          span=_span(_in, unit_token))
+
+    def can_receive(self, children):
+        return self._can_receive(children, False)
+
+    def cannot_receive(self, children):
+        return self._can_receive(children, True)
+
+    @staticmethod
+    def _can_receive(children, negated: bool):
+        first, _receive, name = children
+        try:
+            channel = ast.Channel(str(name).lower())
+        except ValueError:
+            _fail(name, f"{name} is not a channel", "the channels are email, sms and push")
+        return ast.CanReceive(channel, negated, span=_span(first, name))
+
     def times(self, children):
         return children[0]
 

@@ -10,7 +10,10 @@ FIELD_OPERATORS = frozenset({
     "_HAS",
 })
 VALUES = frozenset({"STRING", "NUMBER", "DAY", "TIMESTAMP", "_TODAY"})
-CONDITION_STARTS = frozenset({"NAME", "QUOTED_NAME", "_EVENT", "_VISITED", "_ALL", "_ANY"})
+CONDITION_STARTS = frozenset({"NAME", "QUOTED_NAME", "_EVENT", "_VISITED", "_ALL", "_ANY",
+                              "_CAN", "_CANNOT"})
+# What may follow `event T` besides occurred / did not occur: a total or first / last.
+EVENT_FORMS = frozenset({"SUM", "AVERAGE", "MINIMUM", "MAXIMUM", "FIRST", "_LAST"})
 UNITS = frozenset({"HOUR", "HOURS", "DAY_UNIT", "DAYS", "WEEK", "WEEKS", "MONTH", "MONTHS"})
 WINDOWS = frozenset({"_SINCE", "_BEFORE", "_BETWEEN"})
 COUNTS = frozenset({"_AT", "_EXACTLY"})
@@ -48,11 +51,12 @@ def describe_expected(expected: set[str], before: list[Token]) -> str:
         expected -= FIELD_OPERATORS | {"_IN", "_NOT"}
     if "_OCCURRED" in expected and "_DID" in expected:
         after = f" after event {previous}" if previous is not None else ""
-        parts.append(f"occurred or did not occur{after}")
-        expected -= {"_OCCURRED", "_DID"}
+        parts.append(f"occurred or did not occur{after} (or first occurred, last occurred, "
+                     "sum of, average of, minimum of, maximum of)")
+        expected -= {"_OCCURRED", "_DID"} | EVENT_FORMS
     if expected & CONDITION_STARTS:
         parts.append("a condition (a field name, event, visited, in list, in segment, "
-                     "all of or any of)")
+                     "can receive, all of or any of)")
         expected -= CONDITION_STARTS | {"_IN", "_NOT", "LPAR"}
     if expected & VALUES:
         kinds = []
@@ -85,7 +89,8 @@ def describe_found(token: Token, expected: set[str]) -> tuple[str, str | None]:
         hint = f'put text values in quotes: "{token}"'
     elif token.type == "NAME" and _wants_operator(expected):
         hint = "a field name with spaces is written in back-quotes: `Customer Status`"
-    elif (token.type.startswith("_") or token.type in UNITS) and expected & {"NAME"}:
+    elif (token.type.startswith("_") or token.type in UNITS | EVENT_FORMS) \
+            and expected & {"NAME"}:
         hint = f"{token} is a keyword; a field named so is written `{token}`"
     return f"'{token}'", hint
 

@@ -95,11 +95,17 @@ class _Checker:
                     self._field(node, previous)
             elif isinstance(node, ast.EventCondition):
                 self._event(node)
+            elif isinstance(node, ast.EventTotal):
+                self._event(node)
+                self._total(node)
+            elif isinstance(node, ast.EventTime):
+                self._event(node)
+                self._time(node)
             elif isinstance(node, ast.InList):
                 self._list(node)
             below = ast.children(node)
             before = (None, *below[:-1]) if isinstance(node, ast.And) else (None,) * len(below)
-            attribute = attribute or isinstance(node, ast.EventCondition)
+            attribute = attribute or isinstance(node, (ast.EventCondition, ast.EventTotal))
             stack.extend(reversed([(child, attribute, prior)
                                    for child, prior in zip(below, before)]))
 
@@ -176,13 +182,50 @@ class _Checker:
 
     # --- events, lists, ranges ----------------------------------------------------------------
 
-    def _event(self, node: ast.EventCondition) -> None:
+    def _event(self, node: ast.EventCondition | ast.EventTotal | ast.EventTime) -> None:
         if self.event_types is not None and node.event_type not in self.event_types:
             close = closest_name(node.event_type, self.event_types, cutoff=_EVENT_CUTOFF)
             if close is not None:
                 self._report(node, f"unknown event {node.event_type}", f"did you mean {close}?")
-        if isinstance(node.window, ast.BetweenWindow):
-            self._order(node.window, node.window.start, node.window.end, "between")
+        window = getattr(node, "window", None)
+        if isinstance(window, ast.BetweenWindow):
+            self._order(window, window.start, window.end, "between")
+
+    def _total(self, node: ast.EventTotal) -> None:
+        """A total is a number: its test takes the number operators and number values."""
+        test = node.test
+        try:
+            validate_attribute_name(test.field)
+        except SegmentTypeError as error:
+            self._report(test, error.message, error.suggestion)
+            return
+        self._typed_test(test, NUMBER, f"the {node.aggregate.value} of {test.field}",
+                         f"write e.g. event {node.event_type} {node.aggregate.value} of "
+                         f"{test.field} > 100")
+
+    def _time(self, node: ast.EventTime) -> None:
+        """The first / last time is a date: its test takes the date operators and dates."""
+        self._typed_test(node.test, DATE, f"the {node.edge.value} time of {node.event_type}",
+                         f"write e.g. event {node.event_type} {node.edge.value} occurred "
+                         "before 30 days ago")
+
+    def _typed_test(self, test: ast.FieldCondition, kind: FieldType, what: str,
+                    example: str) -> None:
+        accepted = {op: word for op, word in OPERATORS[kind].items()
+                    if op not in ("has value", "has no value") or kind is NUMBER}
+        operator = _operator(test)
+        if operator not in accepted:
+            self._report(test, f"{what} is {_KIND_WORDS[kind]}; it accepts "
+                               f"{', '.join(accepted.values())}", example)
+            return
+        wrong = [literal for literal in literals_of(test) if literal_type(literal) is not kind]
+        for literal in wrong:
+            shown = self._show(literal)
+            self._report(literal, f"{what} is {_KIND_WORDS[kind]}; {shown} is "
+                                  f"{_KIND_WORDS[literal_type(literal)]}",
+                         _retype_hint(kind, literal, shown))
+        if not wrong and isinstance(test, ast.Between):
+            self._order(test, test.low, test.high, "between")
 
     def _list(self, node: ast.InList) -> None:
         if self.lists is None or node.name in self.lists:

@@ -14,6 +14,7 @@ from dsl.schema import FieldSchema, FieldType
 from dsl.values import ValueRejected, bucket_of, coerce_field, fold
 from store.clock import utc_now
 from store.collections import CONTACTS, LISTS
+from store.consent import parse_consent
 from store.fields import load_schema, touch_catalog, validate_database_name
 from store.results import RowError, RowRejected, WriteReport, check_id
 
@@ -22,7 +23,7 @@ __all__ = ["RowError", "WriteReport", "contact_key", "get_contact", "upsert_cont
 MAX_LIST_NAME_LENGTH = 256
 MAX_BATCH = 10_000
 CREATE_TIME = "CreateTime"
-_ROW_KEYS = frozenset({"id", "fields", "lists"})
+_ROW_KEYS = frozenset({"id", "fields", "lists", "consent"})
 
 
 def contact_key(database: str, contact_id: str) -> str:
@@ -52,15 +53,16 @@ class _Change:
 
 
 def _parse_row(row: object, schema: FieldSchema) -> tuple[str, dict[str, object], set[str],
-                                                           list[str]]:
-    """(id, {field: stored value}, {fields removed}, lists) of one row; RowRejected if bad."""
+                                                           list[str], dict]:
+    """(id, {field: stored value}, {fields removed}, lists, {consent path: state or None})
+    of one row; RowRejected if bad."""
     if not isinstance(row, dict):
         raise RowRejected(f"a contact is an object with id, fields and lists, not "
                         f"{type(row).__name__}")
     unknown_keys = sorted(str(key) for key in row if key not in _ROW_KEYS)
     if unknown_keys:
-        raise RowRejected(f"unknown key {', '.join(unknown_keys)}; a contact has id, fields "
-                        "and lists")
+        raise RowRejected(f"unknown key {', '.join(unknown_keys)}; a contact has id, fields, "
+                        "lists and consent")
     raw_id = row.get("id")
     contact_id = uuid.uuid4().hex if raw_id is None else check_id(raw_id, "a contact id")
     who = f"contact {contact_id}"
@@ -99,7 +101,8 @@ def _parse_row(row: object, schema: FieldSchema) -> tuple[str, dict[str, object]
         if len(name) > MAX_LIST_NAME_LENGTH:
             raise RowRejected(f"{who}: the list name {name[:40]!r}... is longer than "
                             f"{MAX_LIST_NAME_LENGTH} characters")
-    return contact_id, sets, unsets, list(dict.fromkeys(lists))
+    consent = parse_consent(row.get("consent"), who)
+    return contact_id, sets, unsets, list(dict.fromkeys(lists)), consent
 
 
 async def upsert_contacts(db: AsyncDatabase, database: str, rows: list[dict]) -> WriteReport:
@@ -113,7 +116,7 @@ async def upsert_contacts(db: AsyncDatabase, database: str, rows: list[dict]) ->
     changes: dict[str, _Change] = {}
     for index, row in enumerate(rows):
         try:
-            contact_id, sets, unsets, lists = _parse_row(row, schema)
+            contact_id, sets, unsets, lists, consent = _parse_row(row, schema)
         except RowRejected as error:
             raw_id = row.get("id") if isinstance(row, dict) else None
             report.rejected.append(RowError(index, raw_id if isinstance(raw_id, str) else None,
@@ -129,6 +132,8 @@ async def upsert_contacts(db: AsyncDatabase, database: str, rows: list[dict]) ->
             change.unset(f"fields.{name}")
             change.unset(f"folded.{name}")
         change.lists.extend(name for name in lists if name not in change.lists)
+        for path, state in consent.items():
+            change.set(path, state) if state is not None else change.unset(path)
     if not changes:
         return report
 
@@ -184,11 +189,14 @@ def _update(database: str, change: _Change, now: dt.datetime) -> dict:
 
 
 async def get_contact(db: AsyncDatabase, database: str, contact_id: str) -> dict | None:
-    """`{"id", "fields", "lists"}` of a contact, or None when there is none."""
+    """`{"id", "fields", "lists", "consent", "suppression"}` of a contact (the evaluator's
+    shape), or None when there is none."""
     validate_database_name(database)
-    document = await db[CONTACTS].find_one({"_id": contact_key(database, contact_id)},
-                                           {"id": 1, "fields": 1, "lists": 1})
+    document = await db[CONTACTS].find_one(
+        {"_id": contact_key(database, contact_id)},
+        {"id": 1, "fields": 1, "lists": 1, "consent": 1, "suppression": 1})
     if document is None:
         return None
     return {"id": document["id"], "fields": document.get("fields", {}),
-            "lists": document.get("lists", [])}
+            "lists": document.get("lists", []), "consent": document.get("consent", {}),
+            "suppression": document.get("suppression", {})}

@@ -20,6 +20,7 @@ from dsl.values import (ValueRejected, normalize_attributes, parse_iso_datetime,
                         to_millis)
 from store.collections import (CONTACTS, EVENT_TYPES, EVENTS, MAX_EVENT_TYPE_INDEXES,
                                SUMMARY_PENDING, contact_index_paths, summary_index_path)
+from store.consent import consent_from_event
 from store.contacts import contact_key
 from store.embedded import process_alive
 from store.fields import (INDEX_BUILD_TIMEOUT_S, load_schema, touch_catalog,
@@ -116,6 +117,7 @@ class EventIngest:
         self._checked = False
         self._contacts: dict[str, dict[str, list]] = {}  # contact -> key -> [count, first, last]
         self._types: dict[str, list] = {}  # event type -> [count, first, last]
+        self._consent: dict[str, dict[str, str]] = {}  # contact -> consent paths set
         self._markers: list[ObjectId] = []
         # Contacts already seen to exist: an import names the same contacts batch after
         # batch, and checking existence costs a look-up per contact.
@@ -148,7 +150,10 @@ class EventIngest:
         """Write the pending summary changes, then drop the markers they covered."""
         operations = []
         for contact, types in self._contacts.items():
-            operations.append(UpdateOne({"_id": contact}, _summary_update("events.", types)))
+            update = _summary_update("events.", types)
+            if contact in self._consent:
+                update["$set"] = self._consent[contact]
+            operations.append(UpdateOne({"_id": contact}, update))
         for start in range(0, len(operations), _SUMMARY_BATCH):
             await self.db[CONTACTS].bulk_write(operations[start:start + _SUMMARY_BATCH],
                                                ordered=False)
@@ -165,7 +170,7 @@ class EventIngest:
                 await ensure_summary_indexes(self.db, {types[i] for i in result.upserted_ids})
         if self._markers:
             await self.db[SUMMARY_PENDING].delete_many({"_id": {"$in": self._markers}})
-        self._contacts, self._types, self._markers = {}, {}, []
+        self._contacts, self._types, self._markers, self._consent = {}, {}, [], {}
 
     async def _valid_documents(self, rows: list[dict], report: WriteReport):
         parsed: list[tuple[int, str | None, str, dict]] = []
@@ -223,6 +228,8 @@ class EventIngest:
         contact = self._contacts.setdefault(document["contact"], {})
         _merge(contact, summary_key(document["type"]), document["time"])
         _merge(self._types, document["type"], document["time"])
+        if consent := consent_from_event(document):
+            self._consent.setdefault(document["contact"], {}).update(consent)
 
 
 def _merge(changes: dict[str, list | None], key: str, time: dt.datetime) -> None:

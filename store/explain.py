@@ -67,7 +67,7 @@ async def explain_contact(prepared: query.PreparedQuery, contact_id: str, *,
         return ContactExplanation(found=False, tree=None, member=False, **common)
 
     event_types = sorted({node.event_type for node in ast.walk(prepared.inlined)
-                          if isinstance(node, ast.EventCondition)})
+                          if isinstance(node, ast.EVENT_CONDITIONS)})
     events = []
     if event_types:
         cursor = db[EVENTS].find({"contact": contact_key(database, contact_id),
@@ -75,7 +75,7 @@ async def explain_contact(prepared: query.PreparedQuery, contact_id: str, *,
                                  {"_id": 0, "type": 1, "time": 1, "attributes": 1})
         events = [event async for event in cursor]
     tree = explain(prepared.expression, contact, events, prepared.now,
-                   segments=prepared.definitions)
+                   segments=prepared.definitions, zone=prepared.zone)
 
     within = None
     if prepared.maximum is not None and tree.held and common["in_range"]:

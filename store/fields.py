@@ -11,7 +11,9 @@ from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from dsl.errors import SegmentTypeError
 from dsl.schema import STANDARD_FIELDS, FieldDef, FieldSchema, FieldType, validate_field_name
+from dsl.temporal import Zone, zone_of
 from dsl.values import fold
 from store.clock import utc_now
 from store.collections import (CONTACTS, FIELDS, MAX_FIELD_INDEXES, PROFILE_DATABASES,
@@ -82,6 +84,76 @@ async def ensure_database(db: AsyncDatabase, database: str) -> bool:
         await touch_catalog(db, database)
     await _ensure_field_indexes(db, list(STANDARD_FIELDS))
     return result.upserted_id is not None
+
+
+# --- time zones --------------------------------------------------------------------------
+# `profile_databases.timezone` (an IANA name; a record without one is UTC) and
+# `timezone_log`: every change, `{from, to, at, by}`, oldest first.
+
+DEFAULT_TIMEZONE = "UTC"
+
+
+def validate_timezone(timezone: str) -> str:
+    """The IANA name, checked (StoreInputError for an unknown one)."""
+    try:
+        zone_of(timezone)
+    except SegmentTypeError as error:
+        raise StoreInputError(error.message, suggestion=error.suggestion) from None
+    return timezone
+
+
+async def create_database(db: AsyncDatabase, database: str, timezone: str = DEFAULT_TIMEZONE,
+                          *, actor: str | None = None) -> None:
+    """A new profile database with its time zone; StoreInputError if the name is taken."""
+    validate_database_name(database)
+    validate_timezone(timezone)
+    if await db[PROFILE_DATABASES].find_one({"_id": database}, {"_id": 1}) is not None:
+        raise StoreInputError(f"a profile database named {database} already exists",
+                              suggestion="pick another name, or change its time zone")
+    await ensure_database(db, database)
+    now = utc_now()
+    await db[PROFILE_DATABASES].update_one({"_id": database, "timezone": {"$exists": False}}, {
+        "$set": {"timezone": timezone},
+        "$push": {"timezone_log": {"from": None, "to": timezone, "at": now, "by": actor}}})
+
+
+async def set_database_timezone(db: AsyncDatabase, database: str, timezone: str, *,
+                                actor: str | None = None) -> str:
+    """Change the database's time zone (logged); returns the zone it had before."""
+    await require_database(db, database)
+    validate_timezone(timezone)
+    before = await database_timezone(db, database)
+    if before != timezone:
+        now = utc_now()
+        await db[PROFILE_DATABASES].update_one({"_id": database}, {
+            "$set": {"timezone": timezone},
+            "$push": {"timezone_log": {"from": before, "to": timezone, "at": now, "by": actor}}})
+    return before
+
+
+async def database_timezone(db: AsyncDatabase, database: str) -> str:
+    """The IANA name of the database's time zone (UTC when none was set)."""
+    document = await db[PROFILE_DATABASES].find_one({"_id": database}, {"timezone": 1})
+    return (document or {}).get("timezone") or DEFAULT_TIMEZONE
+
+
+async def database_zone(db: AsyncDatabase, database: str) -> Zone:
+    """The database's time zone, ready for the compiler and the evaluator."""
+    return zone_of(await database_timezone(db, database))
+
+
+async def list_database_timezones(db: AsyncDatabase) -> list[tuple[str, str]]:
+    """Every profile database with its time zone, by name."""
+    cursor = db[PROFILE_DATABASES].find({}, {"timezone": 1})
+    return sorted([(document["_id"], document.get("timezone") or DEFAULT_TIMEZONE)
+                   async for document in cursor])
+
+
+async def timezone_log(db: AsyncDatabase, database: str) -> list[dict]:
+    """The database's time zone changes, oldest first: `{from, to, at, by}`."""
+    await require_database(db, database)
+    document = await db[PROFILE_DATABASES].find_one({"_id": database}, {"timezone_log": 1})
+    return list((document or {}).get("timezone_log") or [])
 
 
 def _field_document(database: str, field: FieldDef, now: dt.datetime) -> dict:

@@ -1,7 +1,7 @@
 """How a segment's membership changes between two versions, or between two times.
 
 Both memberships are streamed from the store in the maximum's order (bucket, then contact
-id: `iter_members`), and merged like two sorted files: a contact only in the first stream
+id: `store.query.members`), and merged like two sorted files: a contact only in the first stream
 *left*, only in the second *entered*, in both *stayed*. Each stream is one aggregation
 cursor; Python holds one document of each at a time plus the samples (10 ids of each kind),
 so memory does not grow with the segment's size. The sorting happens in the database (the

@@ -28,17 +28,17 @@ async def plan(query, *, semi_join: bool = True) -> list[dict]:
     if key not in query._plans:
         expr = query.inlined
         event_types = {node.event_type for node in ast.walk(expr)
-                       if isinstance(node, ast.EventCondition)}
+                       if isinstance(node, ast.EVENT_CONDITIONS)}
         latest = await latest_event_times(query.db, query.database, event_types)
         counts = None
         if semi_join:
             counts = await count_events(query.db, event_count_queries(
                 expr, query.schema, database=query.database, now=query.now,
-                latest_events=latest))
+                latest_events=latest, zone=query.zone))
         query._plans[key] = compile_segment(
             expr, query.schema, database=query.database, now=query.now,
             range_from=query.range_from, range_to=query.range_to, maximum=query.maximum,
-            latest_events=latest, event_counts=counts)
+            latest_events=latest, event_counts=counts, zone=query.zone)
     return list(query._plans[key])
 
 

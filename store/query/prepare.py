@@ -4,8 +4,8 @@ Whatever asks (a preview, a count, an export, explain, a diff, a campaign send, 
 maintenance, the command line), an expression goes through the same steps once: read the
 database's catalog (cached by revision), parse the text or decode the JSON form (or take a
 saved definition), type-check, find and inline the `in segment` references (every
-referenced segment read once; a cycle is an error naming it), fix `now`, normalise range
-and maximum. The result, a `PreparedQuery`, is what store/query/run.py counts, lists and
+referenced segment read once; a cycle is an error naming it), fix `now`, read the
+database's time zone, normalise range and maximum. The result, a `PreparedQuery`, is what store/query/run.py counts, lists and
 pages; its pipeline is planned once (store/query/planner.py) and shared by everything that
 one evaluation answers.
 """
@@ -23,13 +23,13 @@ from dsl.errors import SegmentError, SegmentErrors, SegmentTypeError
 from dsl.json_codec import from_json
 from dsl.schema import FieldSchema, closest_name
 from dsl.segments import inline_segments, referenced_segments
-from dsl.temporal import normalize_now
+from dsl.temporal import UTC, Zone, normalize_now
 from dsl.typecheck import check
 from dsl.values import fold
 from store.catalog import shared_catalogs
 from store.clock import utc_now
 from store.collections import LIVE_SEGMENT, SEGMENTS
-from store.fields import DEFAULT_DATABASE
+from store.fields import DEFAULT_DATABASE, database_zone
 from store.segment_definition import (Definition, canonical, normalize_maximum, normalize_range,
                                       read_expression)
 
@@ -51,6 +51,7 @@ class PreparedQuery:
     range_from: float = 0
     range_to: float = 100
     maximum: int | None = None
+    zone: Zone = UTC  # the database's time zone: its calendar days
     source: str | None = None
     references: tuple[str, ...] = ()
     definitions: Mapping[str, ast.Expression] = field(default_factory=dict)
@@ -67,7 +68,7 @@ class PreparedQuery:
         return PreparedQuery(db=self.db, database=self.database, expression=self.expression,
                              inlined=self.inlined, schema=self.schema, now=normalize_now(now),
                              range_from=self.range_from, range_to=self.range_to,
-                             maximum=self.maximum, source=self.source,
+                             maximum=self.maximum, zone=self.zone, source=self.source,
                              references=self.references, definitions=self.definitions)
 
 
@@ -111,6 +112,7 @@ async def prepare(db: AsyncDatabase, database: str = DEFAULT_DATABASE, *,
     return PreparedQuery(db=db, database=database, expression=expr, inlined=inlined,
                          schema=catalog.schema, now=normalize_now(now),
                          range_from=range_from, range_to=range_to, maximum=maximum,
+                         zone=await database_zone(db, database),
                          source=source, references=tuple(references), definitions=definitions)
 
 

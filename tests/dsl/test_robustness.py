@@ -46,8 +46,8 @@ def outcome(text: str):
         if error.snippet is not None and not error.snippet.startswith("  ..."):
             assert error.snippet.split("\n")[1].index("^") == 2 + error.column - 1
         return error
-    assert isinstance(tree, (ast.And, ast.Or, ast.Not, ast.MatchAll, ast.EventCondition,
-                             ast.InList, ast.InSegment, *ast.FIELD_CONDITIONS))
+    assert isinstance(tree, (ast.And, ast.Or, ast.Not, ast.MatchAll, *ast.EVENT_CONDITIONS,
+                             ast.CanReceive, ast.InList, ast.InSegment, *ast.FIELD_CONDITIONS))
     problems = check(tree, SCHEMA, source=text, event_types=["Purchase"], lists=["VIP"])
     assert all(isinstance(problem, SegmentError) for problem in problems)
     positions = [(problem.line, problem.column) for problem in problems]

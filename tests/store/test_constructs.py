@@ -7,6 +7,7 @@ Random search finds interactions; this finds every boundary of every single cons
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 
 import pytest
@@ -70,8 +71,49 @@ def all_constructs() -> list[ast.Expression]:
               for where in wheres
               for (occurred, count), window in [((True, None), None), ((False, None), WINDOWS[3]),
                                                 ((True, ast.Count(ast.CountOp.AT_LEAST, 2)), None)]]
+    found += total_constructs() + event_time_constructs()
     schema = FieldSchema([FieldDef(name, FieldType(kind)) for name, kind in FIELDS.items()])
-    return [expr for expr in found if not check(expr, schema)]  # `between` out of order is an error
+    return [expr for expr in found if not check(expr, schema)]
+
+
+def total_tests(name: str) -> list:
+    """Number tests on a total: every operator, values on the data's edges (sums and
+    averages of the price pool land on 0, 1, 2.5, 5, 10, 30 and between)."""
+    values = (0, 1, 2.5, 5, 10, 15)
+    return [*(ast.Compare(name, op, ast.Number(n)) for op in NUMBER_OPS for n in values),
+            ast.Between(name, ast.Number(1), ast.Number(10)),
+            ast.InValues(name, (ast.Number(5), ast.Number(30))),
+            ast.InValues(name, (ast.Number(0), ast.Number(1)), True),
+            ast.HasValue(name, True), ast.HasValue(name, False)]
+
+
+def total_constructs() -> list:
+    """Every total with every test; windows (an empty one too: nothing is that old) and a
+    where on some."""
+    empty_window = ast.BeforeWindow(ast.Day(dt.date(2000, 1, 1)))
+    found = [ast.EventTotal("product_purchased", aggregate, test)
+             for aggregate in ast.Aggregate for test in total_tests("price")]
+    found += [ast.EventTotal("product_purchased", aggregate, test, window, where)
+              for aggregate in ast.Aggregate
+              for test in total_tests("price")[::3]
+              for window, where in [(WINDOWS[3], None), (empty_window, None),
+                                    (None, ast.Compare("category", ast.CompareOp.CONTAINS,
+                                                       ast.String("ow"))),
+                                    (ast.LastWindow(30, ast.Unit.DAYS),
+                                     ast.HasValue("gift", True))]]
+    found += [ast.EventTotal("MailClick", aggregate, ast.Compare("price", ast.CompareOp.GT,
+                                                                 ast.Number(1)))
+              for aggregate in ast.Aggregate]
+    return found
+
+
+def event_time_constructs() -> list:
+    """Every date test on the first and the last time of each type."""
+    tests = [test for test in value_conditions(ast.EVENT_TIME_FIELD, "date")
+             if not isinstance(test, ast.HasValue)]
+    return [ast.EventTime(event_type, edge, test)
+            for event_type in EVENT_TYPES for edge in ast.Edge
+            for test in (tests if event_type == "product_purchased" else tests[::7])]  # `between` out of order is an error
 
 
 def dataset():
@@ -117,7 +159,7 @@ def test_every_construct_on_every_edge_value(loaded, monkeypatch):
     assert len(constructs) > 1000
     if database == "no-event-after-now":
         assert all(event["time"] <= NOW for event in events)
-        constructs = [expr for expr in constructs if isinstance(expr, ast.EventCondition)]
+        constructs = [expr for expr in constructs if isinstance(expr, ast.EVENT_CONDITIONS)]
 
     async def ids_of(expr):
         prepared = await query.prepare(store.db, database, parsed=expr, now=NOW)

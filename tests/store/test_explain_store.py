@@ -1,5 +1,5 @@
 """explain_contact on stored data: it says a contact is a member exactly when the compiled
-pipeline selects it (count_members / iter_members), ranges, maxima and segments included."""
+pipeline selects it (store.query.count / members), ranges, maxima and segments included."""
 
 from __future__ import annotations
 
