@@ -355,6 +355,19 @@ FIELD_CONDITIONS = (Compare, Between, InValues, HasValue, IsBool, InLast)
 DATE_LITERALS = (Day, Timestamp, Today, Ago)
 # Conditions on a contact's events of one type (each has `event_type`).
 EVENT_CONDITIONS = (EventCondition, EventTotal, EventTime)
+# Every class an expression node can be: each pass (formatter, compiler, evaluator,
+# explain) dispatches on these from one table, and tests/dsl/test_dispatch.py checks that
+# every table covers them all.
+EXPRESSION_NODES = (And, Or, Not, MatchAll, InList, InSegment, CanReceive, *EVENT_CONDITIONS,
+                    *FIELD_CONDITIONS)
+
+
+def dispatch(table: dict, node, what: str):
+    """`table[type(node)]`; an unknown node is an error, never a guess."""
+    try:
+        return table[type(node)]
+    except KeyError:
+        raise TypeError(f"cannot {what} a {type(node).__name__} node") from None
 
 
 def children(node: Expression) -> tuple[Expression, ...]:

@@ -240,28 +240,35 @@ class _Compiler:
 
     # --- the exact query -------------------------------------------------------------
     def query(self, node: ast.Expression) -> dict:
-        if isinstance(node, ast.And):
-            return {"$and": [self.query(operand) for operand in node.operands]}
-        if isinstance(node, ast.Or):
-            return {"$or": [self.query(operand) for operand in node.operands]}
-        if isinstance(node, ast.Not):
-            return _not(self.query(node.operand))
-        if isinstance(node, ast.MatchAll):
-            return {}
-        if isinstance(node, ast.InList):
-            return {"lists": node.name}
-        if isinstance(node, ast.InSegment):
-            raise ValueError(f"in segment {node.ref!r} must be inlined before compiling")
-        if isinstance(node, ast.EventCondition):
-            return self.event_query(node)
-        if isinstance(node, ast.EventTotal):
-            return self.total_query(node)
-        if isinstance(node, ast.EventTime):
-            path = f"events.{summary_key(node.event_type)}.{node.edge.value}"
-            return field_query(node.test, path, path, FieldType.DATE, self.now, self.zone)
-        if isinstance(node, ast.CanReceive):
-            query = can_receive_query(node.channel.value)
-            return _not(query) if node.negated else query
+        return ast.dispatch(_QUERIES, node, "compile")(self, node)
+
+    def _all_of(self, node: ast.And) -> dict:
+        return {"$and": [self.query(operand) for operand in node.operands]}
+
+    def _any_of(self, node: ast.Or) -> dict:
+        return {"$or": [self.query(operand) for operand in node.operands]}
+
+    def _negation(self, node: ast.Not) -> dict:
+        return _not(self.query(node.operand))
+
+    def _everyone(self, node: ast.MatchAll) -> dict:
+        return {}
+
+    def _in_list(self, node: ast.InList) -> dict:
+        return {"lists": node.name}
+
+    def _in_segment(self, node: ast.InSegment) -> dict:
+        raise ValueError(f"in segment {node.ref!r} must be inlined before compiling")
+
+    def _event_time(self, node: ast.EventTime) -> dict:
+        path = f"events.{summary_key(node.event_type)}.{node.edge.value}"
+        return field_query(node.test, path, path, FieldType.DATE, self.now, self.zone)
+
+    def _can_receive(self, node: ast.CanReceive) -> dict:
+        query = can_receive_query(node.channel.value)
+        return _not(query) if node.negated else query
+
+    def _field(self, node: ast.FieldCondition) -> dict:
         field_type = self.schema.get(node.field).type
         return field_query(node, f"fields.{node.field}", f"folded.{node.field}",
                            field_type, self.now, self.zone)
@@ -392,6 +399,14 @@ class _Compiler:
         return any(id(inner) in self._lookup_of
                    and self._lookup_of[id(inner)].index not in self.event_counts
                    for inner in ast.walk(node))
+
+
+_QUERIES = {ast.And: _Compiler._all_of, ast.Or: _Compiler._any_of, ast.Not: _Compiler._negation,
+            ast.MatchAll: _Compiler._everyone, ast.InList: _Compiler._in_list,
+            ast.InSegment: _Compiler._in_segment, ast.EventCondition: _Compiler.event_query,
+            ast.EventTotal: _Compiler.total_query, ast.EventTime: _Compiler._event_time,
+            ast.CanReceive: _Compiler._can_receive,
+            **{kind: _Compiler._field for kind in ast.FIELD_CONDITIONS}}
 
 
 def _empty_total(node: ast.EventTotal) -> int | None:

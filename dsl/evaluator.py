@@ -66,31 +66,49 @@ class _Evaluation:
         self.zone = zone
 
     def holds(self, node: ast.Expression) -> bool:
-        if isinstance(node, ast.And):
-            return all(self.holds(operand) for operand in node.operands)
-        if isinstance(node, ast.Or):
-            return any(self.holds(operand) for operand in node.operands)
-        if isinstance(node, ast.Not):
-            return not self.holds(node.operand)
-        if isinstance(node, ast.MatchAll):
-            return True
-        if isinstance(node, ast.InList):
-            return node.name in self.lists
-        if isinstance(node, ast.EventCondition):
-            return self.event_holds(node)
-        if isinstance(node, ast.EventTotal):
-            return value_matches(node.test, total_of(node, self.events, self.now, self.zone),
-                                 self.now, self.zone)
-        if isinstance(node, ast.EventTime):
-            return value_matches(node.test, time_of(node, self.events), self.now, self.zone)
-        if isinstance(node, ast.CanReceive):
-            return (skip_reason(self.contact, node.channel.value) is None) != node.negated
-        if isinstance(node, ast.InSegment):
-            raise ValueError(f"in segment {node.ref!r} must be inlined before evaluation")
+        return ast.dispatch(_HOLDS, node, "evaluate")(self, node)
+
+    def _all_of(self, node: ast.And) -> bool:
+        return all(self.holds(operand) for operand in node.operands)
+
+    def _any_of(self, node: ast.Or) -> bool:
+        return any(self.holds(operand) for operand in node.operands)
+
+    def _negation(self, node: ast.Not) -> bool:
+        return not self.holds(node.operand)
+
+    def _everyone(self, node: ast.MatchAll) -> bool:
+        return True
+
+    def _in_list(self, node: ast.InList) -> bool:
+        return node.name in self.lists
+
+    def _total(self, node: ast.EventTotal) -> bool:
+        return value_matches(node.test, total_of(node, self.events, self.now, self.zone),
+                             self.now, self.zone)
+
+    def _event_time(self, node: ast.EventTime) -> bool:
+        return value_matches(node.test, time_of(node, self.events), self.now, self.zone)
+
+    def _can_receive(self, node: ast.CanReceive) -> bool:
+        return (skip_reason(self.contact, node.channel.value) is None) != node.negated
+
+    def _in_segment(self, node: ast.InSegment) -> bool:
+        raise ValueError(f"in segment {node.ref!r} must be inlined before evaluation")
+
+    def _field(self, node: ast.FieldCondition) -> bool:
         return value_matches(node, self.fields.get(node.field), self.now, self.zone)
 
     def event_holds(self, node: ast.EventCondition) -> bool:
         return count_matches(node, len(matching_events(node, self.events, self.now, self.zone)))
+
+
+_HOLDS = {ast.And: _Evaluation._all_of, ast.Or: _Evaluation._any_of,
+          ast.Not: _Evaluation._negation, ast.MatchAll: _Evaluation._everyone,
+          ast.InList: _Evaluation._in_list, ast.InSegment: _Evaluation._in_segment,
+          ast.EventCondition: _Evaluation.event_holds, ast.EventTotal: _Evaluation._total,
+          ast.EventTime: _Evaluation._event_time, ast.CanReceive: _Evaluation._can_receive,
+          **{kind: _Evaluation._field for kind in ast.FIELD_CONDITIONS}}
 
 
 def matching_events(node: ast.EventCondition | ast.EventTotal,

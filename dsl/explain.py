@@ -135,46 +135,53 @@ class _Explainer:
         return ()
 
     def node(self, node: ast.Expression, children: tuple[ExplainNode, ...]) -> ExplainNode:
-        text = format_expression(node)
-        span = node.span
-        if isinstance(node, ast.And):
-            return ExplainNode(ExplainKind.AND, text, all(c.held for c in children), children,
-                               span=span)
-        if isinstance(node, ast.Or):
-            return ExplainNode(ExplainKind.OR, text, any(c.held for c in children), children,
-                               span=span)
-        if isinstance(node, ast.Not):
-            return ExplainNode(ExplainKind.NOT, text, not children[0].held, children, span=span)
-        if isinstance(node, ast.MatchAll):
-            return ExplainNode(ExplainKind.EVERYONE, "(every contact)", True, span=span)
-        if isinstance(node, ast.InList):
-            return ExplainNode(ExplainKind.LIST, text, node.name in self.lists, name=node.name,
-                               span=span)
-        if isinstance(node, ast.InSegment):
-            return ExplainNode(ExplainKind.SEGMENT, text, children[0].held, children,
-                               name=node.ref, span=span)
-        if isinstance(node, ast.EventCondition):
-            return self.event(node, text)
-        if isinstance(node, ast.EventTotal):
-            return self.total(node, text)
-        if isinstance(node, ast.EventTime):
-            value = time_of(node, self.events)
-            return ExplainNode(ExplainKind.EVENT_TIME, text,
-                               value_matches(node.test, value, self.now, self.zone),
-                               event_type=node.event_type, value=value,
-                               value_text=show_value(value),
-                               events=len(self.events.get(node.event_type, ())), span=span,
-                               **_bounds(_date_interval(node.test, self.now, self.zone)))
-        if isinstance(node, ast.CanReceive):
-            reason = skip_reason(self.contact, node.channel.value)
-            return ExplainNode(ExplainKind.CONSENT, text, (reason is None) != node.negated,
-                               value=reason, value_text=reason or "can receive", span=span)
+        return ast.dispatch(_NODES, node, "explain")(self, node, format_expression(node),
+                                                      children)
+
+    def _all_of(self, node: ast.And, text: str, children) -> ExplainNode:
+        return ExplainNode(ExplainKind.AND, text, all(c.held for c in children), children,
+                           span=node.span)
+
+    def _any_of(self, node: ast.Or, text: str, children) -> ExplainNode:
+        return ExplainNode(ExplainKind.OR, text, any(c.held for c in children), children,
+                           span=node.span)
+
+    def _negation(self, node: ast.Not, text: str, children) -> ExplainNode:
+        return ExplainNode(ExplainKind.NOT, text, not children[0].held, children,
+                           span=node.span)
+
+    def _everyone(self, node: ast.MatchAll, text: str, children) -> ExplainNode:
+        return ExplainNode(ExplainKind.EVERYONE, "(every contact)", True, span=node.span)
+
+    def _in_list(self, node: ast.InList, text: str, children) -> ExplainNode:
+        return ExplainNode(ExplainKind.LIST, text, node.name in self.lists, name=node.name,
+                           span=node.span)
+
+    def _in_segment(self, node: ast.InSegment, text: str, children) -> ExplainNode:
+        return ExplainNode(ExplainKind.SEGMENT, text, children[0].held, children,
+                           name=node.ref, span=node.span)
+
+    def _event_time(self, node: ast.EventTime, text: str, children) -> ExplainNode:
+        value = time_of(node, self.events)
+        return ExplainNode(ExplainKind.EVENT_TIME, text,
+                           value_matches(node.test, value, self.now, self.zone),
+                           event_type=node.event_type, value=value,
+                           value_text=show_value(value),
+                           events=len(self.events.get(node.event_type, ())), span=node.span,
+                           **_bounds(_date_interval(node.test, self.now, self.zone)))
+
+    def _can_receive(self, node: ast.CanReceive, text: str, children) -> ExplainNode:
+        reason = skip_reason(self.contact, node.channel.value)
+        return ExplainNode(ExplainKind.CONSENT, text, (reason is None) != node.negated,
+                           value=reason, value_text=reason or "can receive", span=node.span)
+
+    def _field(self, node: ast.FieldCondition, text: str, children) -> ExplainNode:
         value = self.fields.get(node.field)
         return ExplainNode(ExplainKind.FIELD, text, value_matches(node, value, self.now, self.zone),
                            field=node.field, value=value, value_text=show_value(value),
-                           span=span, **_bounds(_date_interval(node, self.now, self.zone)))
+                           span=node.span, **_bounds(_date_interval(node, self.now, self.zone)))
 
-    def total(self, node: ast.EventTotal, text: str) -> ExplainNode:
+    def total(self, node: ast.EventTotal, text: str, children=()) -> ExplainNode:
         window = temporal.window_interval(node.window, self.now, self.zone)
         of_type = self.events.get(node.event_type, ())
         value = total_of(node, self.events, self.now, self.zone)
@@ -186,7 +193,7 @@ class _Explainer:
                            matching=len(matching_events(node, self.events, self.now, self.zone)),
                            span=node.span, **_bounds(window))
 
-    def event(self, node: ast.EventCondition, text: str) -> ExplainNode:
+    def event(self, node: ast.EventCondition, text: str, children=()) -> ExplainNode:
         window = temporal.window_interval(node.window, self.now, self.zone)
         of_type = self.events.get(node.event_type, ())
         in_window = [event for event in of_type if window.contains(event["time"])]
@@ -197,6 +204,14 @@ class _Explainer:
                            event_type=node.event_type, events=len(of_type),
                            in_window=len(in_window), matching=matching, span=node.span,
                            **_bounds(window))
+
+
+_NODES = {ast.And: _Explainer._all_of, ast.Or: _Explainer._any_of,
+          ast.Not: _Explainer._negation, ast.MatchAll: _Explainer._everyone,
+          ast.InList: _Explainer._in_list, ast.InSegment: _Explainer._in_segment,
+          ast.EventCondition: _Explainer.event, ast.EventTotal: _Explainer.total,
+          ast.EventTime: _Explainer._event_time, ast.CanReceive: _Explainer._can_receive,
+          **{kind: _Explainer._field for kind in ast.FIELD_CONDITIONS}}
 
 
 def _date_interval(node: ast.FieldCondition, now: dt.datetime,

@@ -194,7 +194,12 @@ def _not(node: ast.Not) -> str:
     return f"not ({_fmt(node.operand)})"
 
 
+def _nested_everyone(node: ast.MatchAll) -> str:
+    raise TypeError("the empty expression (every contact) has no text inside another one")
+
+
 _FORMATTERS = {
+    ast.MatchAll: _nested_everyone,
     ast.String: lambda node: _text(node.value),
     ast.Number: _number,
     ast.Day: lambda node: node.value.isoformat(),
