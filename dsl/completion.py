@@ -35,7 +35,7 @@ from dsl import ast, recovery
 from dsl.formatter import format_expression, format_name
 from dsl.parser import MAX_EXPRESSION_LENGTH
 from dsl.schema import SYSTEM_EVENT_TYPES, FieldSchema, FieldType
-from dsl.typecheck import OPERATORS
+from dsl.operators import OPERATOR_TABLE, OPERATORS
 
 
 class SuggestionKind(str, enum.Enum):
@@ -120,21 +120,19 @@ def _phrase(text: str) -> _Phrase:
     return _Phrase(words, tuple(terminals))
 
 
-# Each operator of the type checker's table, its canonical spelling first, then aliases.
+def _spellings(operator, first: str) -> tuple[str, ...]:
+    """`first`, then the operator's other spellings; a value list opens its parenthesis."""
+    opening = " (" if operator.key in ("in", "not in") else ""
+    spellings = dict.fromkeys((first, operator.words, *operator.aliases))
+    return tuple(spelling + opening for spelling in spellings)
+
+
+# Each operator of the table (dsl/operators.py), its canonical spelling first, then aliases;
+# numbers read best with symbols (as the formatter writes them).
 _OPERATOR_PHRASES: dict[object, tuple[str, ...]] = {
-    _C.EQUALS: ("equals", "="),
-    _C.NOT_EQUALS: ("is not equal to", "!=", "not equals"),
-    _C.GT: (">",), _C.GTE: (">=",), _C.LT: ("<",), _C.LTE: ("<=",),
-    _C.STARTS_WITH: ("starts with",), _C.ENDS_WITH: ("ends with",),
-    _C.CONTAINS: ("contains",), _C.NOT_CONTAINS: ("doesn't contain", "does not contain"),
-    _C.BEFORE: ("before",), _C.AFTER: ("after",),
-    "between": ("between",), "in": ("in (",), "not in": ("not in (",),
-    "has value": ("has value",), "has no value": ("has no value",),
-    "is true": ("is true",), "is false": ("is false",), "in last": ("in last",),
-}
-# Numbers read best with symbols (as the formatter writes them).
-_NUMBER_FIRST = {_C.EQUALS: ("=", "equals"), _C.NOT_EQUALS: ("!=", "is not equal to",
-                                                             "not equals")}
+    operator.key: _spellings(operator, operator.words) for operator in OPERATOR_TABLE}
+_NUMBER_FIRST = {operator.key: _spellings(operator, operator.number_words)
+                 for operator in OPERATOR_TABLE if operator.number_words}
 
 # Keyword phrases: (text, kind of position, detail).
 _CONDITION_KEYWORDS = (

@@ -13,23 +13,14 @@ import re
 from functools import lru_cache
 
 from dsl import ast
+from dsl.operators import BY_KEY
 from dsl.parser import lark_parser
+from dsl.schema import FieldType
 
 _BARE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ESCAPES = {"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\b": "\\b",
                    "\f": "\\f"}
 
-_OPS = {
-    ast.CompareOp.EQUALS: "equals", ast.CompareOp.NOT_EQUALS: "is not equal to",
-    ast.CompareOp.GT: ">", ast.CompareOp.GTE: ">=", ast.CompareOp.LT: "<",
-    ast.CompareOp.LTE: "<=", ast.CompareOp.STARTS_WITH: "starts with",
-    ast.CompareOp.ENDS_WITH: "ends with", ast.CompareOp.CONTAINS: "contains",
-    ast.CompareOp.NOT_CONTAINS: "doesn't contain", ast.CompareOp.BEFORE: "before",
-    ast.CompareOp.AFTER: "after",
-}
-# `=` and `!=` only in front of a number; words in front of text and dates:
-# `Age = 5`, `City equals "x"`, `Signup is not equal to today`.
-_NUMBER_OPS = {ast.CompareOp.EQUALS: "=", ast.CompareOp.NOT_EQUALS: "!="}
 _COUNTS = {ast.CountOp.AT_LEAST: "at least", ast.CountOp.AT_MOST: "at most",
            ast.CountOp.EXACTLY: "exactly"}
 
@@ -105,8 +96,11 @@ def _amount(amount: int, unit: ast.Unit) -> str:
 # --- field conditions -----------------------------------------------------------------------
 
 def _compare(node: ast.Compare) -> str:
-    op = _NUMBER_OPS.get(node.op) if isinstance(node.value, ast.Number) else None
-    return f"{format_name(node.field)} {op or _OPS[node.op]} {_fmt(node.value)}"
+    # `=` and `!=` in front of a number; words in front of text and dates.
+    operator = BY_KEY[node.op]
+    words = operator.words_for(FieldType.NUMBER if isinstance(node.value, ast.Number)
+                               else FieldType.TEXT)
+    return f"{format_name(node.field)} {words} {_fmt(node.value)}"
 
 
 def _between(node: ast.Between) -> str:

@@ -321,42 +321,6 @@ class _Builder:
         return ast.InLast(str(name), _amount(number, unit, 1), unit,
                           span=_span(name, unit_token))
 
-    def op_equals(self, _):
-        return ast.CompareOp.EQUALS
-
-    def op_not_equals(self, _):
-        return ast.CompareOp.NOT_EQUALS
-
-    def op_gt(self, _):
-        return ast.CompareOp.GT
-
-    def op_gte(self, _):
-        return ast.CompareOp.GTE
-
-    def op_lt(self, _):
-        return ast.CompareOp.LT
-
-    def op_lte(self, _):
-        return ast.CompareOp.LTE
-
-    def op_starts_with(self, _):
-        return ast.CompareOp.STARTS_WITH
-
-    def op_ends_with(self, _):
-        return ast.CompareOp.ENDS_WITH
-
-    def op_contains(self, _):
-        return ast.CompareOp.CONTAINS
-
-    def op_not_contains(self, _):
-        return ast.CompareOp.NOT_CONTAINS
-
-    def op_before(self, _):
-        return ast.CompareOp.BEFORE
-
-    def op_after(self, _):
-        return ast.CompareOp.AFTER
-
     # event conditions
     def occurred(self, children):
         event, name, _occurred, count, window, where = children
@@ -466,6 +430,18 @@ class _Builder:
 
     def in_segment(self, children):
         return ast.InSegment(children[2].value, span=_span(children[0], children[2]))
+
+
+def _operator_rule(op: ast.CompareOp):
+    def rule(self, _):
+        return op
+    return rule
+
+
+# The grammar's operator rules are named `op_<key>` after the operator table's keys
+# (dsl/operators.py): each builds its CompareOp, whatever spelling was written.
+for _op in ast.CompareOp:
+    setattr(_Builder, f"op_{_op.value}", _operator_rule(_op))
 
 
 def _with_field(condition, field: str):

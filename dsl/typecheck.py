@@ -16,6 +16,7 @@ from collections.abc import Collection
 from dsl import ast
 from dsl.errors import SegmentError, SegmentErrors, SegmentTypeError
 from dsl.formatter import format_expression
+from dsl.operators import OPERATORS, words_of
 from dsl.parser import parse
 from dsl.schema import (SYSTEM_EVENT_TYPES, FieldSchema, FieldType, closest_name,
                         validate_attribute_name)
@@ -23,25 +24,6 @@ from dsl.schema import (SYSTEM_EVENT_TYPES, FieldSchema, FieldType, closest_name
 _C = ast.CompareOp
 TEXT, NUMBER, DATE, BOOLEAN = FieldType.TEXT, FieldType.NUMBER, FieldType.DATE, FieldType.BOOLEAN
 
-# The operators of each type (SPEC §2), keyed as `_operator` names a node, with the words
-# the error shows. Numbers read best with symbols; text and dates with words.
-_ANY_TYPE = {"has value": "has value", "has no value": "has no value"}
-# The operators each field type accepts, with their canonical words (completion offers them).
-OPERATORS: dict[FieldType, dict[object, str]] = {
-    TEXT: {_C.EQUALS: "equals", _C.NOT_EQUALS: "is not equal to", _C.STARTS_WITH: "starts with",
-           _C.ENDS_WITH: "ends with", _C.CONTAINS: "contains",
-           _C.NOT_CONTAINS: "doesn't contain", "in": "in", "not in": "not in", **_ANY_TYPE},
-    NUMBER: {_C.EQUALS: "=", _C.NOT_EQUALS: "!=", _C.GT: ">", _C.GTE: ">=", _C.LT: "<",
-             _C.LTE: "<=", "between": "between", "in": "in", "not in": "not in", **_ANY_TYPE},
-    DATE: {_C.EQUALS: "equals", _C.NOT_EQUALS: "is not equal to", _C.BEFORE: "before",
-           _C.AFTER: "after", "between": "between", "in last": "in last", **_ANY_TYPE},
-    BOOLEAN: {"is true": "is true", "is false": "is false", **_ANY_TYPE},
-}
-
-_OP_WORDS = {_C.EQUALS: "equals", _C.NOT_EQUALS: "is not equal to", _C.GT: ">", _C.GTE: ">=",
-             _C.LT: "<", _C.LTE: "<=", _C.STARTS_WITH: "starts with", _C.ENDS_WITH: "ends with",
-             _C.CONTAINS: "contains", _C.NOT_CONTAINS: "doesn't contain", _C.BEFORE: "before",
-             _C.AFTER: "after"}
 _KIND_WORDS = {TEXT: "text", NUMBER: "a number", DATE: "a date"}  # what a literal can be
 _DATE_HINT = "write a date such as 2024-05-01, 2024-05-01T10:00:00Z, today or 3 days ago"
 _WHERE_HINT = ('an "and" after a bare where belongs to the outer expression: to test an event '
@@ -278,7 +260,7 @@ def _operator(node: ast.FieldCondition) -> object:
 
 
 def _word(operator: object) -> str:
-    return _OP_WORDS.get(operator, operator)
+    return words_of(operator)
 
 
 def _types(operator: object) -> list[FieldType]:
