@@ -19,6 +19,7 @@ import orjson
 from dsl import ast
 from dsl.errors import SegmentJsonError
 from dsl.parser import MAX_AMOUNT, MAX_DEPTH, MAX_SAFE_INTEGER
+from dsl.values import parse_iso_datetime
 
 JSON_FORM_VERSION = 2  # the newest form this module writes and reads
 # Version 2 added totals, first/last times and can receive; an expression without them is
@@ -30,8 +31,8 @@ MAX_TIMES = 1_000_000  # `at least N times`, as in the parser
 _UTC = dt.timezone.utc
 # ASCII digits only ([0-9], not \d), like the grammar.
 _DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_TIMESTAMP_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})"
-                           r"(?:\.([0-9]{1,9}))?(?:(Z)|([+-])([0-9]{2}):([0-9]{2}))")
+_TIMESTAMP_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+                           r"(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:[0-9]{2})")
 _KINDS = ("and", "or", "not", "field", "event", "in_list", "in_segment", "can_receive",
           "cannot_receive")
 _WINDOWS = ("in_last", "since", "before", "between")
@@ -351,23 +352,15 @@ def _date(data, path: str) -> ast.DateLiteral:
     try:
         if _DAY_RE.fullmatch(text):
             return ast.Day(dt.date.fromisoformat(text))
-        if match := _TIMESTAMP_RE.fullmatch(text):
-            return ast.Timestamp(_instant(*match.groups()))
+        if _TIMESTAMP_RE.fullmatch(text):
+            moment = parse_iso_datetime(text, shape=_TIMESTAMP_RE)
+            if moment is None:
+                raise ValueError(text)
+            return ast.Timestamp(moment)
     except (ValueError, OverflowError):
         raise SegmentJsonError(f"{_show(text)} is not a valid date or time", path) from None
     raise SegmentJsonError(f"{_show(text)} is not a date: write YYYY-MM-DD, "
                            "YYYY-MM-DDTHH:MM:SS.mmmZ or today", path)
-
-
-def _instant(year, month, day, hour, minute, second, fraction, z, sign, off_h, off_m):
-    tz = _UTC
-    if not z:
-        offset = dt.timedelta(hours=int(off_h), minutes=int(off_m))
-        tz = dt.timezone(offset if sign == "+" else -offset)
-    millis = int((fraction or "0")[:3].ljust(3, "0"))  # milliseconds, like the parser
-    value = dt.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second),
-                        millis * 1000, tzinfo=tz)
-    return value.astimezone(_UTC)
 
 
 def _amount(data: dict, path: str, minimum: int, key: str = "amount") -> tuple[int, ast.Unit]:
