@@ -60,15 +60,17 @@ class EventCounts:
 def event_count_queries(expr: ast.Expression, schema: FieldSchema, *, database: str,
                         now: dt.datetime | None = None,
                         latest_events: Mapping[str, dt.datetime | None] | None = None,
-                        zone: Zone = UTC) -> list[EventCounts]:
+                        zone: Zone = UTC, checked: bool = False) -> list[EventCounts]:
     """The event conditions that `compile_segment` (same arguments) would join, each as an
     aggregation over `events` counting each contact's matching events.
 
     A caller that runs them can hand the counts back to `compile_segment` as `event_counts`
     (index → {contact key: n}): each such condition then becomes a `_id` test in the first
     `$match` instead of a `$lookup` per candidate contact: one indexed pass over the
-    condition's events (`database, type, time`) instead of one join per contact."""
-    require_valid(expr, schema)
+    condition's events (`database, type, time`) instead of one join per contact.
+    `checked`: the caller has type-checked `expr` against `schema` already."""
+    if not checked:
+        require_valid(expr, schema)
     compiler = _Compiler(schema, temporal.normalize_now(now), latest_events or {}, zone=zone)
     compiler.query(expr)
     return [EventCounts(lookup.index, [
@@ -110,7 +112,8 @@ def compile_segment(expr: ast.Expression, schema: FieldSchema, *, database: str,
                     range_to: float = 100, maximum: int | None = None,
                     latest_events: Mapping[str, dt.datetime | None] | None = None,
                     event_counts: Mapping[int, Mapping[str, int]] | None = None,
-                    zone: Zone = UTC) -> list[dict]:
+                    zone: Zone = UTC, events_collection: str, checked: bool = False
+                    ) -> list[dict]:
     """The pipeline selecting the segment's members (whole contact documents).
 
     `expr` must have its `in segment` references inlined; it is type-checked here, so
@@ -119,8 +122,11 @@ def compile_segment(expr: ast.Expression, schema: FieldSchema, *, database: str,
     caller knows it: a window that ends at or after it leaves no contact undecided, so its
     condition is answered from the summaries alone. `event_counts` gives, for some of the
     conditions of `event_count_queries`, every contact key with its number of matching
-    events (contacts not listed have none); those are tested on `_id`, the others joined."""
-    require_valid(expr, schema)
+    events (contacts not listed have none); those are tested on `_id`, the others joined
+    from `events_collection` (the store names its collections). `checked`: the caller has
+    type-checked `expr` against `schema` already (store/query/prepare.py does, once)."""
+    if not checked:
+        require_valid(expr, schema)
     now = temporal.normalize_now(now)
     compiler = _Compiler(schema, now, latest_events or {}, event_counts or {})
     exact = compiler.query(expr)
@@ -135,7 +141,7 @@ def compile_segment(expr: ast.Expression, schema: FieldSchema, *, database: str,
         pipeline = _split_match(_and(first, compiler.prefilter(expr)), ("_id",))
         pipeline.append({"$addFields": {lookup.key: lookup.key_expression
                                         for lookup in compiler.lookups}})
-        pipeline.extend(lookup.stage() for lookup in compiler.lookups)
+        pipeline.extend(lookup.stage(events_collection) for lookup in compiler.lookups)
         pipeline.append({"$addFields": {lookup.count: lookup.value_expression()
                                         for lookup in compiler.lookups}})
         pipeline.append({"$match": exact})
@@ -202,14 +208,14 @@ class _Lookup:
             return {"$sum": 1}
         return {_ACCUMULATORS[self.total.aggregate]: f"$attributes.{self.total.attribute}"}
 
-    def stage(self) -> dict:
+    def stage(self, events_collection: str) -> dict:
         if self.total is None:
             pipeline = [{"$match": self.events_match}, {"$limit": self.limit},
                         {"$project": {"_id": 1}}]
         else:
             pipeline = [{"$match": self.events_match},
                         {"$group": {"_id": None, "n": self.accumulator}}]
-        return {"$lookup": {"from": "events", "localField": self.key,
+        return {"$lookup": {"from": events_collection, "localField": self.key,
                             "foreignField": "contact", "pipeline": pipeline, "as": self.count}}
 
     def value_expression(self) -> dict:

@@ -34,11 +34,12 @@ async def plan(query, *, semi_join: bool = True) -> list[dict]:
         if semi_join:
             counts = await count_events(query.db, event_count_queries(
                 expr, query.schema, database=query.database, now=query.now,
-                latest_events=latest, zone=query.zone))
+                latest_events=latest, zone=query.zone, checked=True))
         query._plans[key] = compile_segment(
             expr, query.schema, database=query.database, now=query.now,
             range_from=query.range_from, range_to=query.range_to, maximum=query.maximum,
-            latest_events=latest, event_counts=counts, zone=query.zone)
+            latest_events=latest, event_counts=counts, zone=query.zone,
+            events_collection=EVENTS, checked=True)
     return list(query._plans[key])
 
 

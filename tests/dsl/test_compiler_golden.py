@@ -25,7 +25,8 @@ EXPRESSIONS = [line for line in (HERE / "expressions.txt").read_text("utf-8").sp
 
 
 def compiled(text: str) -> object:
-    pipeline = compile_segment(parse(text), SCHEMA, database="main", now=NOW)
+    pipeline = compile_segment(parse(text), SCHEMA, database="main", now=NOW,
+                               events_collection="events")
     return json.loads(json_util.dumps(pipeline, json_options=json_util.CANONICAL_JSON_OPTIONS))
 
 
@@ -45,11 +46,13 @@ def test_pipeline_matches_golden(text):
 
 def test_range_and_maximum_stages():
     pipeline = compile_segment(parse('City has value'), SCHEMA, database="main", now=NOW,
+                               events_collection="events",
                                range_from=20, range_to=40, maximum=10)
     assert pipeline[0]["$match"]["bucket"] == {"$gte": 2000, "$lt": 4000}
     assert pipeline[-2:] == [{"$sort": {"bucket": 1, "_id": 1}}, {"$limit": 10}]
 
 
 def test_user_text_is_escaped_before_regex():
-    pipeline = compile_segment(parse('City starts with "a.*(b"'), SCHEMA, database="main", now=NOW)
+    pipeline = compile_segment(parse('City starts with "a.*(b"'), SCHEMA, database="main", now=NOW,
+                               events_collection="events")
     assert pipeline[0]["$match"]["folded.City"] == {"$regex": r"^a\.\*\(b"}

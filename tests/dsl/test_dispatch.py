@@ -47,7 +47,7 @@ def test_an_unknown_node_raises_on_every_pass() -> None:
         formatter.format_expression(Strange())
     with pytest.raises(TypeError, match="cannot compile a Strange node"):
         compiler.compile_segment(ast.And((Strange(), ast.MatchAll())), FieldSchema.from_json({}),
-                                 database="main", now=NOW)
+                                 database="main", now=NOW, events_collection="events")
     with pytest.raises(TypeError, match="cannot evaluate a Strange node"):
         evaluator.evaluate(Strange(), {"id": "c1", "fields": {}}, [], NOW)
     with pytest.raises(TypeError, match="cannot explain a Strange node"):

@@ -35,7 +35,7 @@ def test_the_indexed_keys_lead_and_where_follows_in_its_own_stage() -> None:
 def test_counts_become_id_tests_and_no_join_is_left() -> None:
     expr = parse("event MailClick occurred at least 2 times in last 30 days and Age > 3")
     [counted] = event_count_queries(expr, SCHEMA, database="main", now=NOW)
-    pipeline = compile_segment(expr, SCHEMA, database="main", now=NOW,
+    pipeline = compile_segment(expr, SCHEMA, database="main", now=NOW, events_collection="events",
                                event_counts={counted.index: {"main:b": 2, "main:a": 5,
                                                              "main:c": 1}})
     assert pipeline == [{"$match": {"_id": {"$in": ["main:a", "main:b"]}}},
@@ -45,7 +45,7 @@ def test_counts_become_id_tests_and_no_join_is_left() -> None:
 def test_a_count_that_zero_satisfies_excludes_the_others() -> None:
     expr = parse("event MailClick occurred at most 1 times in last 30 days")
     [counted] = event_count_queries(expr, SCHEMA, database="main", now=NOW)
-    pipeline = compile_segment(expr, SCHEMA, database="main", now=NOW,
+    pipeline = compile_segment(expr, SCHEMA, database="main", now=NOW, events_collection="events",
                                event_counts={counted.index: {"main:a": 1, "main:b": 2}})
     assert pipeline == [{"$match": {"database": "main",
                                     "$nor": [{"_id": {"$in": ["main:b"]}}]}}]
@@ -55,7 +55,7 @@ def test_counted_and_joined_conditions_mix() -> None:
     expr = parse("event A occurred at least 2 times in last 30 days or "
                  "event B occurred where x = 1")
     first, second = event_count_queries(expr, SCHEMA, database="main", now=NOW)
-    pipeline = compile_segment(expr, SCHEMA, database="main", now=NOW,
+    pipeline = compile_segment(expr, SCHEMA, database="main", now=NOW, events_collection="events",
                                event_counts={second.index: {"main:z": 1}})
     lookups = [stage["$lookup"] for stage in pipeline if "$lookup" in stage]
     assert len(lookups) == 1 and lookups[0]["pipeline"][0]["$match"]["type"] == "A"
