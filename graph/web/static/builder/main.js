@@ -3,6 +3,7 @@
 //   #/                 the segment list            (list.js)
 //   #/new              a new segment               (editor.js)
 //   #/segment/<id>     a saved segment             (editor.js)
+//   #key=<api key>     keeps the key for the session, then the list
 import {gql, session, apiFeatures, AuthError} from "./api.js";
 import {h, clear} from "./dom.js";
 import {renderList} from "./list.js";
@@ -95,4 +96,11 @@ databaseSelect.addEventListener("change", () => {
 forget.addEventListener("click", () => askForKey());
 window.addEventListener("hashchange", () => { notice.hidden = notice.classList.contains("bad") ? true : notice.hidden; route(); });
 
+// `segmentql serve` prints the builder's address with its development key in the fragment
+// (never sent to the server): keep the key for this session and take it out of the address.
+const given = window.location.hash.match(/^#key=([^&]+)$/);
+if (given) {
+  session.key = decodeURIComponent(given[1]);
+  window.history.replaceState(null, "", window.location.pathname + "#/");
+}
 if (session.key) start(); else askForKey();
