@@ -195,3 +195,30 @@ def test_the_builders_formatter_writes_the_canonical_text(web, browser):
         "import('/static/builder/format.js').then(m => done(arguments[0].map(f => m.formatExpression(f))))"
         ".catch(e => done(String(e)));", forms)
     assert written == [format_expression(from_json(form)) for form in forms]
+
+
+def test_the_charts_draw_sizes_and_entries_and_exits(web, browser):
+    browser.open("/")
+    driver = browser.driver
+    driver.set_script_timeout(30)
+    drawn = driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        import('/static/builder/chart.js').then(m => {
+          const sizes = m.sizeChart([{at: '2026-11-01T00:00:00Z', count: 10},
+                                     {at: '2026-11-02T00:00:00Z', count: 30},
+                                     {at: '2026-11-04T00:00:00Z', count: 20}]);
+          const changes = m.changesChart([
+            {change: 'ENTERED', at: '2026-11-01T10:00:00Z'}, {change: 'ENTERED', at: '2026-11-01T11:00:00Z'},
+            {change: 'LEFT', at: '2026-11-03T10:00:00Z'}]);
+          done({points: sizes.querySelectorAll('circle').length, sizeLabel: sizes.getAttribute('aria-label'),
+                bars: changes.querySelectorAll('rect').length, changesLabel: changes.getAttribute('aria-label'),
+                titles: [...changes.querySelectorAll('title')].map(t => t.textContent),
+                empty: [m.sizeChart([]), m.changesChart([])]});
+        }).catch(e => done(String(e)));""")
+    assert drawn["points"] == 3
+    assert "between 10 and 30 contacts; the latest 20" in drawn["sizeLabel"]
+    assert drawn["bars"] == 4  # two days, one bar up and one down each
+    assert drawn["titles"] == ["2026-11-01: 2 entered", "2026-11-01: 0 left",
+                               "2026-11-03: 0 entered", "2026-11-03: 1 left"]
+    assert "2 entered, 1 left" in drawn["changesLabel"]
+    assert drawn["empty"] == [None, None]

@@ -527,10 +527,10 @@ async function loadInsights(segment, app, features, size, changes, campaigns) {
   drawCampaigns(segment, app, features, campaigns, insight.campaigns);
 }
 
-function drawCampaigns(segment, app, features, box, list) {
+function drawCampaigns(segment, app, features, box, list, message = "") {
   const name = h("input", {id: "campaign-name", size: 22, required: true});
   const channel = select([{value: "EMAIL", label: "email"}, {value: "SMS", label: "SMS"}, {value: "PUSH", label: "push"}], "EMAIL", {id: "campaign-channel"});
-  const status = h("p", {role: "status", "aria-live": "polite"});
+  const status = h("p", {role: "status", "aria-live": "polite"}, message);
   const rows = list.map((campaign) => {
     const skipped = campaign.skipped?.length ? campaign.skipped.map((item) => `${item.count} ${item.reason.replace("_", " ")}`).join(", ") : "";
     const send = campaign.status === "DRAFT" ? h("button", {type: "button", onclick: async () => {
@@ -540,16 +540,15 @@ function drawCampaigns(segment, app, features, box, list) {
       if (!data) return;
       const result = data.sendCampaign;
       if (result.errors.length) { status.className = "bad"; status.textContent = errorText(result.errors); return; }
-      status.textContent = `${campaign.name} sent to ${formatCount(result.campaign.recipientCount)} recipients.`;
-      loadAgain();
+      loadAgain(`${campaign.name} sent to ${formatCount(result.campaign.recipientCount)} recipients.`);
     }}, `Send ${campaign.name}`) : null;
     return h("tr", {}, h("td", {}, campaign.name), h("td", {}, campaign.channel.toLowerCase()), h("td", {}, campaign.status.toLowerCase()),
       h("td.num", {}, formatCount(campaign.recipientCount)), h("td", {}, skipped ? `skipped: ${skipped}` : ""),
       h("td", {}, campaign.sentAt ? `${formatTime(campaign.sentAt)} (v${campaign.segmentVersion})` : send));
   });
-  async function loadAgain() {
+  async function loadAgain(said) {
     const data = await app.call(insightsQuery(features), features.changes ? {id: segment.id, since: new Date().toISOString()} : {id: segment.id});
-    if (data?.segment) drawCampaigns(segment, app, features, box, data.segment.campaigns);
+    if (data?.segment) drawCampaigns(segment, app, features, box, data.segment.campaigns, said);
   }
   const form = h("form.row-gap", {onsubmit: async (event) => {
     event.preventDefault();
@@ -558,8 +557,7 @@ function drawCampaigns(segment, app, features, box, list) {
     if (!data) return;
     const result = data.createCampaign;
     if (result.errors.length) { status.className = "bad"; status.textContent = errorText(result.errors); return; }
-    status.className = ""; status.textContent = `Created ${result.campaign.name}: send it when ready.`;
-    loadAgain();
+    loadAgain(`Created ${result.campaign.name}: send it when ready.`);
   }}, labelled("Campaign name", name), labelled("Channel", channel), h("button", {type: "submit"}, "Create campaign"));
   box.replaceChildren(h("h2", {id: "campaigns-title"}, "Campaigns"),
     rows.length ? h("table", {"aria-label": "Campaigns of this segment"}, h("thead", {}, h("tr", {},
@@ -615,17 +613,22 @@ function versionsPanel(segment, app, reload) {
 
 /** The two texts with the words only one of them has marked (<del>, <ins>). */
 export function wordDiff(a, b) {
-  const x = a.split(/(\s+)/), y = b.split(/(\s+)/);
+  const x = a.split(/\s+/).filter(Boolean), y = b.split(/\s+/).filter(Boolean);
+  // Longest common subsequence of words, then a walk that marks the rest.
   const table = Array.from({length: x.length + 1}, () => new Array(y.length + 1).fill(0));
   for (let i = x.length - 1; i >= 0; i -= 1)
     for (let j = y.length - 1; j >= 0; j -= 1)
       table[i][j] = x[i] === y[j] ? table[i + 1][j + 1] + 1 : Math.max(table[i + 1][j], table[i][j + 1]);
   const left = h("pre"), right = h("pre");
+  const put = (pre, word, mark) => {
+    if (pre.childNodes.length) pre.append(" ");
+    pre.append(mark ? h(mark, {}, word) : word);
+  };
   let i = 0, j = 0;
   while (i < x.length || j < y.length) {
-    if (i < x.length && j < y.length && x[i] === y[j]) { left.append(x[i]); right.append(y[j]); i += 1; j += 1; }
-    else if (j < y.length && (i === x.length || table[i][j + 1] >= table[i + 1][j])) { right.append(h("ins", {}, y[j])); j += 1; }
-    else { left.append(h("del", {}, x[i])); i += 1; }
+    if (i < x.length && j < y.length && x[i] === y[j]) { put(left, x[i]); put(right, y[j]); i += 1; j += 1; }
+    else if (j < y.length && (i === x.length || table[i][j + 1] >= table[i + 1][j])) { put(right, y[j], "ins"); j += 1; }
+    else { put(left, x[i], "del"); i += 1; }
   }
   if (!a) left.append("(every contact)");
   if (!b) right.append("(every contact)");
