@@ -222,3 +222,32 @@ def test_the_charts_draw_sizes_and_entries_and_exits(web, browser):
                                "2026-11-03: 0 entered", "2026-11-03: 1 left"]
     assert "2 entered, 1 left" in drawn["changesLabel"]
     assert drawn["empty"] == [None, None]
+
+
+def test_a_condition_the_builder_cannot_draw_stays_editable(web, browser):
+    """A form from a newer server (here a made-up node) is shown as its JSON, editable."""
+    browser.open("/")
+    driver = browser.driver
+    driver.set_script_timeout(30)
+    result = driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        Promise.all([import('/static/builder/conditions.js'), import('/static/builder/format.js')]).then(([c, f]) => {
+          const box = document.createElement('div');
+          document.body.append(box);
+          const root = c.toRoot({and: [{field: 'City', op: 'equals', value: 'x'}, {can_receive: 'email'}]});
+          let changed = null;
+          c.renderBuilder(box, root, {fields: [{name: 'City', type: 'TEXT'}], eventTypes: [], lists: [], segments: []},
+                          (next) => { changed = c.fromRoot(next); });
+          const area = box.querySelector('textarea[aria-label="Condition in the JSON form"]');
+          const shown = area.value;
+          area.value = '{"can_receive": "sms"}';
+          area.dispatchEvent(new Event('change'));
+          let formatted;
+          try { f.formatExpression({version: 1, condition: changed}); formatted = 'no error'; }
+          catch (error) { formatted = error instanceof f.UnknownNode; }
+          done({shown, changed, formatted, rows: box.querySelectorAll('.cond').length});
+        }).catch(e => done(String(e)));""")
+    assert result["shown"] == '{"can_receive":"email"}'
+    assert result["changed"] == {"and": [{"field": "City", "op": "equals", "value": "x"},
+                                         {"can_receive": "sms"}]}
+    assert result["formatted"] is True and result["rows"] == 2

@@ -227,14 +227,14 @@ export async function renderEditor(main, app, segmentId) {
     countBox.dataset.count = String(result.count);
     countBox.dataset.expression = result.expression ?? "";  // what was counted (canonical text)
     if (definition.json && document.activeElement !== textArea) setText(result.expression || "");
-    contactsBody.replaceChildren(...result.contacts.slice(0, 25).map((contact) => h("tr", {},
+    contactsBody.replaceChildren(...result.contacts.slice(0, 20).map((contact) => h("tr", {},
       h("td", {}, contact.id),
       h("td", {}, contact.fields?.Email || contact.fields?.MobilePhone || ""),
       h("td", {}, [contact.fields?.FirstName, contact.fields?.LastName].filter(Boolean).join(" ")),
       h("td", {}, h("button.link", {type: "button", "aria-label": `Why is ${contact.id} in?`,
         onclick: () => { explainId.value = contact.id; explain(); }}, "why?")))));
-    if (result.count > 25) contactsBody.append(h("tr", {}, h("td.muted", {colSpan: 4},
-      `The first 25 of ${formatCount(result.count)}, in the maximum's order.`)));
+    if (result.count > 20) contactsBody.append(h("tr", {}, h("td.muted", {colSpan: 4},
+      `The first 20 of ${formatCount(result.count)}, in the maximum's order.`)));
   }
   const schedulePreview = debounce(runPreview, 350);
 
@@ -508,7 +508,7 @@ async function loadInsights(segment, app, features, size, changes, campaigns) {
     if (counted) { app.notify(`${segment.name}: ${formatCount(counted.segment.count)} contacts now.`); loadInsights(segment, app, features, size, changes, campaigns); }
   }}, "Count now");
   const chart = sizeChart(insight.sizes);
-  size.replaceChildren(h("h2", {id: "size-title"}, "Size over time"),
+  clear(size, h("h2", {id: "size-title"}, "Size over time"),
     chart || h("p.muted", {}, "Not counted yet: each count, export and send adds a point."),
     h("div.actions", {}, countNow),
     insight.runs.length ? h("table", {"aria-label": "Latest computations"},
@@ -517,11 +517,11 @@ async function loadInsights(segment, app, features, size, changes, campaigns) {
         h("td.num", {}, `${run.durationMs} ms`), h("td", {}, run.purpose), h("td", {}, run.actor)))))
       : null);
   if (!features.changes) {
-    changes.replaceChildren(h("h2", {id: "changes-title"}, "Entries and exits"),
+    clear(changes, h("h2", {id: "changes-title"}, "Entries and exits"),
       h("p.muted", {}, "This server does not record entries and exits (live segments); they appear here when it does."));
   } else {
     const items = insight.changes.edges.map((edge) => edge.node);
-    changes.replaceChildren(h("h2", {id: "changes-title"}, "Entries and exits, last 30 days"),
+    clear(changes, h("h2", {id: "changes-title"}, "Entries and exits, last 30 days"),
       changesChart(items) || h("p.muted", {}, "No contact entered or left in the last 30 days."));
   }
   drawCampaigns(segment, app, features, campaigns, insight.campaigns);
@@ -559,7 +559,7 @@ function drawCampaigns(segment, app, features, box, list, message = "") {
     if (result.errors.length) { status.className = "bad"; status.textContent = errorText(result.errors); return; }
     loadAgain(`Created ${result.campaign.name}: send it when ready.`);
   }}, labelled("Campaign name", name), labelled("Channel", channel), h("button", {type: "submit"}, "Create campaign"));
-  box.replaceChildren(h("h2", {id: "campaigns-title"}, "Campaigns"),
+  clear(box, h("h2", {id: "campaigns-title"}, "Campaigns"),
     rows.length ? h("table", {"aria-label": "Campaigns of this segment"}, h("thead", {}, h("tr", {},
       ["Name", "Channel", "Status", "Recipients", "Skipped", "Sent"].map((text) => h("th", {scope: "col"}, text)))), h("tbody", {}, rows))
       : h("p.muted", {}, "No campaign targets this segment."),
