@@ -668,8 +668,8 @@ def serve_command(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     data_dir: DataDir = None, mongo_uri: MongoUri = None,
 ) -> None:
-    """Run the GraphQL server (GraphiQL on GET /graphql); prints the URL and a development
-    admin key (SEGMENTQL_API_KEY sets it)."""
+    """Run the GraphQL server (GraphiQL on GET /graphql, the segment builder on GET /);
+    prints the URLs and a development admin key (SEGMENTQL_API_KEY sets it)."""
     def run():
         import logging
 
