@@ -139,6 +139,7 @@ def test_build_preview_save_list_views_and_diagnostics(web, browser):
     assert "The text has errors" in driver.find_element(By.CSS_SELECTOR, "#panel-builder p.warn").text
     browser.screenshot("builder-diagnostic")
     assert browser.foreign_requests() == []
+    assert browser.console_errors() == []
 
 
 def test_completion_and_explain(web, browser):
@@ -168,6 +169,8 @@ def test_completion_and_explain(web, browser):
     wait.until(ready.text_to_be_present_in_element((By.ID, "explanation"), "c1 is not in the segment"))
     assert "Krakow" in driver.find_element(By.ID, "explanation").text
     browser.screenshot("builder-explain")
+    assert browser.foreign_requests() == []
+    assert browser.console_errors() == []
 
 
 EXPRESSIONS = [
