@@ -159,7 +159,7 @@ function group(node, wrapper, context, changed, path, isRoot, attributes = false
 function negation(wrapper, node, changed, path) {
   const box = h("input", {type: "checkbox", checked: wrapper !== null, id: uid(),
     dataset: focusKey(path, "not"), onchange: () => {
-      if (wrapper) wrapper.unwrap(); else wrapper_wrap(node);
+      if (wrapper) wrapper.unwrap(); else wrapInNot(node);
       changed(true);
     }});
   return h("span.inline", {}, box, h("label", {htmlFor: box.id}, "not"));
@@ -167,7 +167,7 @@ function negation(wrapper, node, changed, path) {
 
 // Wrapping needs the parent's slot: drawNode gives every node a `wrap` through this map.
 const slots = new WeakMap();
-function wrapper_wrap(node) { slots.get(node)?.wrap(); }
+function wrapInNot(node) { slots.get(node)?.wrap(); }
 
 function drawNode(child, replace, remove, context, changed, path, attributes) {
   let node = child;
