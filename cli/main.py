@@ -646,8 +646,8 @@ def serve_command(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     data_dir: DataDir = None, mongo_uri: MongoUri = None,
 ) -> None:
-    """Run the GraphQL server (GraphiQL on GET /graphql); prints the URL and a development
-    admin key (SEGMENTQL_API_KEY sets it)."""
+    """Run the GraphQL server (GraphiQL on GET /graphql, the segment builder on GET /);
+    prints the URLs and a development admin key (SEGMENTQL_API_KEY sets it)."""
     def run():
         import logging
 
@@ -669,6 +669,11 @@ def serve_command(
         typer.echo(f"  curl -H 'Authorization: Bearer {key}' -H 'content-type: application/json' "
                    f"-d '{{\"query\": \"{{ fields {{ name type }} }}\"}}' "
                    f"http://{shown}:{port}/graphql")
+        # Last, so a terminal's last line opens the builder signed in: the key rides in the
+        # #fragment, which a browser never sends; the page keeps it for the session only.
+        from urllib.parse import quote
+        typer.echo(f"Segment builder (open in a browser): "
+                   f"http://{shown}:{port}/#key={quote(key, safe='')}")
         sys.stdout.flush()
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                                                        "%(message)s")

@@ -1,12 +1,14 @@
 """The HTTP application: GraphQL at `/graphql` (GraphiQL on GET), CSV exports, one store.
 
+    GET  /                                        the segment builder (graph/web)
     POST /graphql                                 GraphQL (GET: the GraphiQL IDE)
     GET  /export/segments/{id}.csv[?now=T]        a segment's current members, streamed
     GET  /export/segments/{id}/events.jsonl       the members' events, JSON Lines, streamed
     GET  /export/campaigns/{id}/recipients.csv    a sent campaign's recipients, streamed
     GET  /healthz                                 "ok" (no key needed)
+    GET  /static/...                              the pages' files, all served from here
 
-Every request but GraphiQL's page and /healthz needs `Authorization: Bearer <api key>`
+Every request but the pages, their files and /healthz needs `Authorization: Bearer <api key>`
 (graph/auth.py); bodies are limited (graph/limits.py). The lifespan opens ONE store for
 the whole app (with the embedded server, a lease held until the app stops) and, when a
 development key is given, stores its hash.
@@ -34,6 +36,7 @@ from graph.auth import AuthMiddleware, KeyCache, access_of
 from graph.context import Context, context_of
 from graph.limits import MAX_BODY_BYTES, BodyLimitMiddleware, Gate
 from graph.schema import schema
+from graph.web import graphiql_page, web_routes
 from store.api_keys import ensure_development_key
 from store.campaigns import get_campaign
 from store.connection import StoreSettings, open_store
@@ -48,6 +51,10 @@ log = logging.getLogger("segmentql.graph")
 class GraphQLView(GraphQL):
     async def get_context(self, request, response) -> Context:  # type: ignore[override]
         return context_of(request)
+
+    async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+        # Our own GraphiQL page: its scripts come from this server, not from a CDN.
+        return graphiql_page()
 
 
 def _problem(status: int, message: str) -> Response:
@@ -156,6 +163,7 @@ def create_app(settings: StoreSettings | None = None, *, dev_key: str | None = N
         Route("/export/segments/{segment_id}/events.jsonl", export_segment_events),
         Route("/export/campaigns/{campaign_id}/recipients.csv", export_campaign_recipients),
         Route("/healthz", healthz),
+        *web_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[
         Middleware(AuthMiddleware, cache=cache),
