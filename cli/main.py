@@ -208,9 +208,19 @@ def eval_command(
     range_text: Annotated[Optional[str], typer.Option("--range", help="FROM:TO percent.")] = None,
     maximum: Annotated[Optional[int], typer.Option("--maximum")] = None,
     ids: Annotated[bool, typer.Option("--ids", help="Also print the member ids.")] = False,
+    estimate: Annotated[bool, typer.Option(
+        "--estimate", help="Estimate the count from a bucket sample (fast at any size): the "
+                           "estimate, then its 95 % interval and the sample size.")] = False,
     database: Database = "main", data_dir: DataDir = None, mongo_uri: MongoUri = None,
 ) -> None:
     """Print the number of matching contacts; with --ids, then one id a line."""
+    if estimate:
+        if ids:
+            raise fail_input("--estimate prints an estimated count only; leave out --ids")
+        _run(lambda: asyncio.run(_estimate(*_selection(expression, now, range_text, maximum),
+                                           database, data_dir, mongo_uri)))
+        return
+
     async def work(text, selection):
         from store.selection import count_members, iter_members, pipeline_for
 
@@ -226,6 +236,25 @@ def eval_command(
             except SegmentError as error:
                 raise error.with_source(text)
     _run(lambda: asyncio.run(work(*_selection(expression, now, range_text, maximum))))
+
+
+async def _estimate(text, selection, database, data_dir, mongo_uri) -> None:
+    from store.estimate import estimate_segment
+
+    async with _store(data_dir, mongo_uri) as store:
+        try:
+            found = await estimate_segment(
+                store.db, database, expression=text, range_from=selection.range_from,
+                range_to=selection.range_to, maximum=selection.maximum, now=selection.now)
+        except SegmentError as error:
+            raise error.with_source(text)
+    typer.echo(found.count)
+    if found.exact:
+        typer.echo(f"exactly {found.count:,} members: all {found.sampled:,} contacts in the "
+                   "range were evaluated")
+    else:
+        typer.echo(f"about {found.count:,} members, 95 % interval {found.low:,} to "
+                   f"{found.high:,}, from a sample of {found.sampled:,} contacts")
 
 
 # --- fields and import -------------------------------------------------------------------------
