@@ -34,11 +34,13 @@ import_app = typer.Typer(no_args_is_help=True, help="Import contacts or events."
 segments_app = typer.Typer(no_args_is_help=True, help="Saved segments.")
 lists_app = typer.Typer(no_args_is_help=True, help="Static lists.")
 campaigns_app = typer.Typer(no_args_is_help=True, help="Campaigns.")
+store_app = typer.Typer(no_args_is_help=True, help="The embedded store's server.")
 app.add_typer(fields_app, name="fields")
 app.add_typer(import_app, name="import")
 app.add_typer(segments_app, name="segments")
 app.add_typer(lists_app, name="lists")
 app.add_typer(campaigns_app, name="campaigns")
+app.add_typer(store_app, name="store")
 
 INPUT_ERROR = 2
 
@@ -255,6 +257,48 @@ async def _estimate(text, selection, database, data_dir, mongo_uri) -> None:
     else:
         typer.echo(f"about {found.count:,} members, 95 % interval {found.low:,} to "
                    f"{found.high:,}, from a sample of {found.sampled:,} contacts")
+
+
+# --- the embedded store's server ------------------------------------------------------------
+
+def _data_dir(data_dir: Path | None) -> Path:
+    from store.connection import StoreSettings
+
+    return StoreSettings.from_env(data_dir=data_dir).data_dir
+
+
+@store_app.command("stop")
+def store_stop(data_dir: DataDir = None) -> None:
+    """Stop the embedded store now (it otherwise stays up SEGMENTQL_STORE_IDLE_SECONDS,
+    default 300, after its last command, so that the next one answers at once)."""
+    def work():
+        from store import embedded
+
+        try:
+            stopped = embedded.stop(_data_dir(data_dir))
+        except embedded.EmbeddedServerError as error:
+            raise InputError(str(error)) from None
+        typer.echo(f"stopped the embedded store (pid {stopped.pid})" if stopped
+                   else "the embedded store is not running")
+    _run(work)
+
+
+@store_app.command("status")
+def store_status(data_dir: DataDir = None) -> None:
+    """Whether the embedded store runs, on which port, and whether it is in use."""
+    def work():
+        from store import embedded
+
+        found = embedded.status(_data_dir(data_dir))
+        if found.server is None:
+            typer.echo("not running")
+            return
+        server = found.server
+        use = "in use" if found.in_use else f"idle for {found.idle_for:.0f} s"
+        until = (f", stops after {server.idle_seconds:.0f} s idle" if server.keeper
+                 else ", stops with its last user")
+        typer.echo(f"running: pid {server.pid}, port {server.port}, {use}{until}")
+    _run(work)
 
 
 # --- fields and import -------------------------------------------------------------------------
