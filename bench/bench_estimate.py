@@ -23,6 +23,8 @@ import statistics
 import time
 from pathlib import Path
 
+from pymongo.errors import BulkWriteError
+
 from bench.generate import DEFAULT_NOW, FIELDS, contact
 from dsl.parser import parse
 from dsl.schema import FieldType
@@ -60,15 +62,30 @@ async def declare(db) -> None:
     await ensure_list(db, "main", "VIP", actor="bench")
 
 
+async def _insert(db, batch: list[dict]) -> None:
+    try:
+        await db[CONTACTS].insert_many(batch, ordered=False)
+    except BulkWriteError as error:  # a resumed load writes its first batch again
+        if any(item.get("code") != 11000 for item in error.details.get("writeErrors", [])):
+            raise
+
+
 async def load(db, contacts: int) -> None:
+    """Write the first `contacts` generated contacts; a load that was interrupted resumes
+    (the contacts already there are generated again, for the same random sequence, and
+    skipped)."""
     await declare(db)
     schema = await load_schema(db, "main")
+    present = await db[CONTACTS].estimated_document_count()
+    resume = max(0, present - 2 * BATCH)
     rng = random.Random(7)
     now = to_millis(dt.datetime.now(dt.timezone.utc))
     start = time.perf_counter()
     batch: list[dict] = []
     for n in range(contacts):
         row = contact(rng, n, NOW)
+        if n < resume:
+            continue
         fields = {name: coerce_field(schema.get(name).type, value)
                   for name, value in row["fields"].items()}
         fields[CREATE_TIME] = now
@@ -79,11 +96,11 @@ async def load(db, contacts: int) -> None:
                       "created_at": now, "updated_at": now, "fields": fields,
                       "folded": folded, "lists": row["lists"]})
         if len(batch) == BATCH or n == contacts - 1:
-            await db[CONTACTS].insert_many(batch, ordered=False)
+            await _insert(db, batch)
             batch = []
         if (n + 1) % 100_000 == 0:
             print(f"{n + 1:,} contacts in {time.perf_counter() - start:.0f} s", flush=True)
-    print(f"loaded {contacts:,} contacts in {time.perf_counter() - start:.0f} s", flush=True)
+    print(f"loaded {contacts - resume:,} contacts ({contacts:,} in all) in {time.perf_counter() - start:.0f} s", flush=True)
 
 
 async def median_time(work, repeat: int) -> tuple[float, object]:
