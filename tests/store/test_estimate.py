@@ -15,7 +15,8 @@ from store.contacts import upsert_contacts
 from store.errors import StoreInputError
 from store.estimate import binomial_interval, estimate_segment, scale_up
 from store.preview import preview_segment
-from tests.store.seed import NOW, seed
+from store import selection
+from tests.store.seed import NOW, seed, seed_events
 
 
 # The coverage test. What is random in an estimate is where the hash puts each contact: its
@@ -74,6 +75,24 @@ async def test_the_estimate_takes_the_range_and_maximum_of_the_preview(store):
         preview = await preview_segment(store.db, "main", expression="Age > 20", now=NOW,
                                         **settings)
         assert estimate.exact and estimate.count == preview.count, settings
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("joined", [False, True], ids=["counted", "joined"])
+async def test_event_conditions_are_estimated_as_the_preview_counts_them(store, monkeypatch,
+                                                                         joined):
+    # Counted on the events side (an `_id` test in the sample's $facet), or, with no
+    # counting allowed, joined per contact (a $lookup inside the $facet).
+    if joined:
+        monkeypatch.setattr(selection, "SEMI_JOIN_CONTACTS", -1)
+    await seed(store.db)
+    await seed_events(store.db)
+    for expression in ("event MailOpen occurred at least 1 times in last 30 days",
+                       'event PageVisit occurred where url contains "pricing"',
+                       "event MailClick did not occur and Age > 20"):
+        estimate = await estimate_segment(store.db, "main", expression=expression, now=NOW)
+        preview = await preview_segment(store.db, "main", expression=expression, now=NOW)
+        assert estimate.exact and estimate.count == preview.count, expression
 
 
 @pytest.mark.asyncio
