@@ -254,6 +254,9 @@ def keep(data_dir: Path | str, server_pid: int, poll_seconds: float = 1.0) -> No
     data_dir = Path(data_dir).resolve()
     while True:
         time.sleep(poll_seconds)
+        if not data_dir.is_dir():  # the folder was removed under a running server
+            _stop(EmbeddedServer(pid=server_pid, port=0), data_dir)
+            return
         with _start_locked(data_dir):
             server = _read_state(data_dir)
             if server is None or server.pid != server_pid \

@@ -224,3 +224,23 @@ async def test_a_bad_idle_setting_is_refused_with_its_name(monkeypatch: pytest.M
         embedded.idle_seconds_setting()
     monkeypatch.setenv(embedded.IDLE_ENV, "")
     assert embedded.idle_seconds_setting() == embedded.DEFAULT_IDLE_SECONDS
+
+
+async def test_the_keeper_stops_a_server_whose_folder_was_removed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    monkeypatch.setenv(embedded.IDLE_ENV, "300")
+    data_dir = tmp_path / "data"
+    lease = await embedded.acquire(data_dir)
+    server = lease.server
+    await lease.aclose()
+    assert _alive(server.pid)
+    shutil.rmtree(data_dir)
+    try:
+        assert _wait_until(lambda: not _alive(server.pid), 30)
+        assert _wait_until(lambda: not _alive(server.keeper), 5)
+    finally:
+        for pid in (server.pid, server.keeper):
+            if _alive(pid):
+                os.kill(pid, 9)
