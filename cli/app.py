@@ -79,11 +79,13 @@ import_app = CommandGroup(help="Import contacts or events.")
 segments_app = CommandGroup(help="Saved segments.")
 lists_app = CommandGroup(help="Static lists.")
 campaigns_app = CommandGroup(help="Campaigns.")
+store_app = CommandGroup(help="The embedded store's server.")
 app.add_typer(fields_app, name="fields")
 app.add_typer(import_app, name="import")
 app.add_typer(segments_app, name="segments")
 app.add_typer(lists_app, name="lists")
 app.add_typer(campaigns_app, name="campaigns")
+app.add_typer(store_app, name="store")
 
 
 def _print_version(wanted: bool) -> None:

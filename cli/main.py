@@ -18,7 +18,8 @@ import orjson
 import typer
 from bson import json_util
 
-from cli.app import app, campaigns_app, fields_app, import_app, lists_app, segments_app
+from cli.app import (app, campaigns_app, fields_app, import_app, lists_app, segments_app,
+                     store_app)
 from cli.options import (INPUT_ERROR, Database, DataDir, Expression, InputError, MongoUri, Now,
                          SegmentName)
 # The commands below call the shared helpers by these short local names.
@@ -143,6 +144,9 @@ def eval_command(
     range_text: Annotated[Optional[str], typer.Option("--range", help="FROM:TO percent.")] = None,
     maximum: Annotated[Optional[int], typer.Option("--maximum")] = None,
     ids: Annotated[bool, typer.Option("--ids", help="Also print the member ids.")] = False,
+    estimate: Annotated[bool, typer.Option(
+        "--estimate", help="Estimate the count from a bucket sample (fast at any size): the "
+                           "estimate, then its 95 % interval and the sample size.")] = False,
     database: Database = "main", data_dir: DataDir = None, mongo_uri: MongoUri = None,
 ) -> None:
     """Print the number of matching contacts; with --ids, then one id a line."""
@@ -155,7 +159,73 @@ def eval_command(
             if ids:
                 async for member in query.members(prepared):
                     typer.echo(member["id"])
-    _run(lambda: asyncio.run(work(_query_settings(expression, now, range_text, maximum))))
+
+    def run():
+        settings = _query_settings(expression, now, range_text, maximum)
+        if not estimate:
+            asyncio.run(work(settings))
+        elif ids:
+            raise InputError("--estimate prints an estimated count only; leave out --ids")
+        else:
+            asyncio.run(_estimate(settings, database, data_dir, mongo_uri))
+    _run(run)
+
+
+async def _estimate(settings, database, data_dir, mongo_uri) -> None:
+    from store import query
+    from store.estimate import estimate
+
+    async with _store(data_dir, mongo_uri) as store:
+        found = await estimate(await query.prepare(store.db, database, **settings))
+    typer.echo(found.count)
+    if found.exact:
+        typer.echo(f"exactly {found.count:,} members: all {found.sampled:,} contacts in the "
+                   "range were evaluated")
+    else:
+        typer.echo(f"about {found.count:,} members, 95 % interval {found.low:,} to "
+                   f"{found.high:,}, from a sample of {found.sampled:,} contacts")
+
+
+# --- the embedded store's server ------------------------------------------------------------
+
+def _data_dir(data_dir: Path | None) -> Path:
+    from store.connection import StoreSettings
+
+    return StoreSettings.from_env(data_dir=data_dir).data_dir
+
+
+@store_app.command("stop")
+def store_stop(data_dir: DataDir = None) -> None:
+    """Stop the embedded store now (it otherwise stays up SEGMENTQL_STORE_IDLE_SECONDS,
+    default 300, after its last command, so that the next one answers at once)."""
+    def work():
+        from store import embedded
+
+        try:
+            stopped = embedded.stop(_data_dir(data_dir))
+        except embedded.EmbeddedServerError as error:
+            raise InputError(str(error)) from None
+        typer.echo(f"stopped the embedded store (pid {stopped.pid})" if stopped
+                   else "the embedded store is not running")
+    _run(work)
+
+
+@store_app.command("status")
+def store_status(data_dir: DataDir = None) -> None:
+    """Whether the embedded store runs, on which port, and whether it is in use."""
+    def work():
+        from store import embedded
+
+        found = embedded.status(_data_dir(data_dir))
+        if found.server is None:
+            typer.echo("not running")
+            return
+        server = found.server
+        use = "in use" if found.in_use else f"idle for {found.idle_for:.0f} s"
+        until = (f", stops after {server.idle_seconds:.0f} s idle" if server.keeper
+                 else ", stops with its last user")
+        typer.echo(f"running: pid {server.pid}, port {server.port}, {use}{until}")
+    _run(work)
 
 
 # --- fields and import -------------------------------------------------------------------------

@@ -22,6 +22,9 @@ for expression in \
   segmentql eval "$expression" --now "$now" --ids || true
 done
 echo
+echo "\$ segmentql eval 'Age > 30' --estimate    # from a bucket sample; exact on small data"
+segmentql eval 'Age > 30' --estimate
+echo
 echo "\$ segmentql format 'city EQUALS \"x\" AND not in list \"VIP\"'"
 segmentql format 'city EQUALS "x" AND not in list "VIP"'
 echo
@@ -29,3 +32,4 @@ echo "\$ segmentql eval 'City equals Krakow'    # a mistake, to show an error"
 segmentql eval 'City equals Krakow' || true
 echo
 echo "More: .venv/bin/segmentql --help, docs/language.md, docs/compiler.md"
+echo "(the embedded store stays up a few minutes for the next command: segmentql store stop)"

@@ -16,6 +16,7 @@ from strawberry.types import ExecutionContext
 from graph.campaigns import CampaignMutations, CampaignQueries
 from graph.contacts import ContactQueries
 from graph.errors import ErrorPolicy, log_unexpected
+from graph.estimates import EstimateQueries
 from graph.fields import FieldMutations, FieldQueries
 from graph.ingestion import IngestionMutations
 from graph.keys import KeyMutations, KeyQueries
@@ -26,7 +27,7 @@ from graph.scalars import SCALARS
 from graph.segments import SegmentMutations, SegmentQueries
 
 Query = merge_types("Query", (FieldQueries, ContactQueries, SegmentQueries, ListQueries,
-                              CampaignQueries, KeyQueries, LanguageQueries))
+                              CampaignQueries, KeyQueries, LanguageQueries, EstimateQueries))
 Mutation = merge_types("Mutation", (FieldMutations, IngestionMutations, SegmentMutations,
                                     ListMutations, CampaignMutations, KeyMutations))
 

@@ -17,6 +17,17 @@ server, so stop it (SIGTERM, wait, SIGKILL as a last resort) and remove embedded
 A user that dies without releasing loses its locks with its process (the kernel drops
 flock locks), so the server keeps running for the others; the next user to release it
 last stops it.
+
+**Idle period.** So that a command run shortly after another does not pay the start-up
+again (about 3 s), the server outlives its last user by SEGMENTQL_STORE_IDLE_SECONDS
+(default 300; 0 restores "the last user stops it"). Whoever starts the server with an idle
+period also starts a *keeper*, a small detached process (`python -m store.embedded keep`)
+recorded in embedded.json beside the server. Every user touches `<data_dir>/last-used`
+when it acquires and releases; the last user then leaves the server running, and the
+keeper, polling, stops it once nobody holds users.lock and last-used is older than the
+idle period (the same start.lock / exclusive users.lock test as a release). The keeper
+exits when the server is gone. `stop()` (`segmentql store stop`) stops an unused server at
+once, keeper included.
 """
 
 from __future__ import annotations
@@ -45,6 +56,9 @@ STATE_FILE = "embedded.json"
 START_LOCK = "start.lock"
 USERS_LOCK = "users.lock"
 LOG_FILE = "embedded.log"
+LAST_USED_FILE = "last-used"
+IDLE_ENV = "SEGMENTQL_STORE_IDLE_SECONDS"
+DEFAULT_IDLE_SECONDS = 300.0
 CONFIG_FILE = "secantusd.toml"
 STORAGE_DIR = "db"
 
@@ -71,10 +85,26 @@ class EmbeddedServer:
 
     pid: int
     port: int
+    idle_seconds: float = 0.0  # how long it outlives its last user (0: stopped at once)
+    keeper: int | None = None  # the process that stops it when idle
 
     @property
     def uri(self) -> str:
         return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+
+
+def idle_seconds_setting() -> float:
+    """SEGMENTQL_STORE_IDLE_SECONDS, or DEFAULT_IDLE_SECONDS; EmbeddedServerError if bad."""
+    text = os.environ.get(IDLE_ENV, "").strip()
+    if not text:
+        return DEFAULT_IDLE_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise EmbeddedServerError(f"{IDLE_ENV}={text!r} must be a number of seconds, 0 or more")
+    return seconds
 
 
 class EmbeddedLease:
@@ -112,13 +142,17 @@ class EmbeddedLease:
             try:
                 fcntl.flock(start_fd, fcntl.LOCK_EX)
                 fcntl.flock(users_fd, fcntl.LOCK_UN)
+                _touch_last_used(self.data_dir)
                 try:
                     fcntl.flock(users_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     return False  # another process (or lease) still uses it
                 state = _read_state(self.data_dir)
                 server = state if state is not None else self.server
-                _stop(server, self.data_dir)
+                if server.idle_seconds > 0 and server.keeper is not None \
+                        and process_alive(server.keeper):
+                    return False  # its keeper stops it after the idle period
+                _stop_with_keeper(server, self.data_dir)
                 _remove_state(self.data_dir)
                 return True
             finally:
@@ -137,6 +171,7 @@ async def acquire(data_dir: Path | str, *, start_timeout: float = START_TIMEOUT_
     (with the tail of the server's log) when a new server does not answer in time."""
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    idle_seconds = idle_seconds_setting()
     start_fd = _open_lock(data_dir / START_LOCK)
     users_fd = _open_lock(data_dir / USERS_LOCK)
     try:
@@ -147,12 +182,13 @@ async def acquire(data_dir: Path | str, *, start_timeout: float = START_TIMEOUT_
             start_seconds = None
             if server is None:
                 begin = time.perf_counter()
-                server = await _start(data_dir, start_timeout)
+                server = await _start(data_dir, start_timeout, idle_seconds)
                 start_seconds = time.perf_counter() - begin
                 log.info("started the embedded store (pid %d, port %d) in %.2f s",
                          server.pid, server.port, start_seconds)
             # Nobody holds users.lock exclusively without holding start.lock: no wait here.
             fcntl.flock(users_fd, fcntl.LOCK_SH)
+            _touch_last_used(data_dir)
         finally:
             fcntl.flock(start_fd, fcntl.LOCK_UN)
     except BaseException:
@@ -168,7 +204,137 @@ def read_state(data_dir: Path | str) -> EmbeddedServer | None:
     return _read_state(Path(data_dir).resolve())
 
 
+@dataclass(frozen=True)
+class ServerStatus:
+    """The embedded server of a data directory: `server` when one runs (else None),
+    whether a process uses it now, and for how many seconds nobody has."""
+
+    server: EmbeddedServer | None
+    in_use: bool
+    idle_for: float | None
+
+
+def status(data_dir: Path | str) -> ServerStatus:
+    """Whether the data directory's server runs, and whether anybody uses it."""
+    data_dir = Path(data_dir).resolve()
+    if not (data_dir / STATE_FILE).exists():
+        return ServerStatus(None, False, None)
+    with _start_locked(data_dir):
+        server = _read_state(data_dir)
+        if server is None or not _is_our_server(server.pid, data_dir):
+            return ServerStatus(None, False, None)
+        in_use = not _nobody_uses(data_dir)
+        return ServerStatus(server, in_use, None if in_use else _idle_for(data_dir))
+
+
+def stop(data_dir: Path | str) -> EmbeddedServer | None:
+    """Stop the data directory's server now, with its keeper: the server stopped, or None
+    when none ran. EmbeddedServerError when a process still uses it (a `segmentql serve`,
+    a command running): that one stops it when it ends, after the idle period."""
+    data_dir = Path(data_dir).resolve()
+    if not (data_dir / STATE_FILE).exists():
+        return None
+    with _start_locked(data_dir):
+        server = _read_state(data_dir)
+        if server is None or not _is_our_server(server.pid, data_dir):
+            _remove_state(data_dir)
+            return None
+        if not _nobody_uses(data_dir):
+            raise EmbeddedServerError(
+                f"the embedded store of {data_dir} (pid {server.pid}) is in use by another "
+                "process (a server or a command); stop that one first")
+        _stop_with_keeper(server, data_dir)
+        _remove_state(data_dir)
+        return server
+
+
+def keep(data_dir: Path | str, server_pid: int, poll_seconds: float = 1.0) -> None:
+    """The keeper's loop: stop the server once nobody has used it for its idle period;
+    return when it is stopped or gone (or embedded.json names another server)."""
+    data_dir = Path(data_dir).resolve()
+    while True:
+        time.sleep(poll_seconds)
+        if not data_dir.is_dir():  # the folder was removed under a running server
+            _stop(EmbeddedServer(pid=server_pid, port=0), data_dir)
+            return
+        with _start_locked(data_dir):
+            server = _read_state(data_dir)
+            if server is None or server.pid != server_pid \
+                    or not _is_our_server(server_pid, data_dir):
+                return
+            idle_for = _idle_for(data_dir)
+            if idle_for >= server.idle_seconds and _nobody_uses(data_dir):
+                _stop(server, data_dir)
+                _remove_state(data_dir)
+                return
+
+
 # --- internals -----------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _start_locked(data_dir: Path):
+    start_fd = _open_lock(data_dir / START_LOCK)
+    try:
+        fcntl.flock(start_fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(start_fd, fcntl.LOCK_UN)
+        os.close(start_fd)
+
+
+def _nobody_uses(data_dir: Path) -> bool:
+    """With start.lock held: whether no process holds users.lock (nobody uses the server)."""
+    users_fd = _open_lock(data_dir / USERS_LOCK)
+    try:
+        fcntl.flock(users_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(users_fd)  # closing drops the lock taken
+    return True
+
+
+def _touch_last_used(data_dir: Path) -> None:
+    path = data_dir / LAST_USED_FILE
+    path.touch()
+    os.utime(path)
+
+
+def _idle_for(data_dir: Path) -> float:
+    try:
+        return max(0.0, time.time() - (data_dir / LAST_USED_FILE).stat().st_mtime)
+    except OSError:
+        return float("inf")  # never used through acquire: idle since ever
+
+
+def _stop_with_keeper(server: EmbeddedServer, data_dir: Path) -> None:
+    _stop(server, data_dir)
+    if server.keeper is not None and _is_keeper(server.keeper, data_dir):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(server.keeper, signal.SIGTERM)
+
+
+def _is_keeper(pid: int, data_dir: Path) -> bool:
+    if not process_alive(pid):
+        return False
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return True
+    return b"keep" in args and str(data_dir).encode() in args
+
+
+def _start_keeper(data_dir: Path, server_pid: int, idle_seconds: float) -> int:
+    poll = min(1.0, max(0.05, idle_seconds / 4))
+    with (data_dir / LOG_FILE).open("ab") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "store.embedded", "keep", str(data_dir), str(server_pid),
+             str(poll)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_file,
+            cwd=data_dir, start_new_session=True, close_fds=True)
+    threading.Thread(target=process.wait, name=f"reap-keeper-{process.pid}",
+                     daemon=True).start()
+    return process.pid
 
 def _open_lock(path: Path) -> int:
     # O_CLOEXEC: a child process (the server itself) must never inherit a lock.
@@ -178,8 +344,11 @@ def _open_lock(path: Path) -> int:
 def _read_state(data_dir: Path) -> EmbeddedServer | None:
     try:
         data = json.loads((data_dir / STATE_FILE).read_text())
-        return EmbeddedServer(pid=int(data["pid"]), port=int(data["port"]))
-    except (OSError, ValueError, KeyError, TypeError):
+        keeper = data.get("keeper")
+        return EmbeddedServer(pid=int(data["pid"]), port=int(data["port"]),
+                              idle_seconds=float(data.get("idle_seconds", 0)),
+                              keeper=None if keeper is None else int(keeper))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
@@ -187,7 +356,8 @@ def _write_state(data_dir: Path, server: EmbeddedServer) -> None:
     path = data_dir / STATE_FILE
     temporary = path.with_suffix(".json.tmp")
     temporary.write_text(json.dumps({"pid": server.pid, "port": server.port,
-                                     "started_at": time.time()}))
+                                     "idle_seconds": server.idle_seconds,
+                                     "keeper": server.keeper, "started_at": time.time()}))
     os.replace(temporary, path)
 
 
@@ -282,7 +452,7 @@ def _log_tail(path: Path, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:]) or "(the log is empty)"
 
 
-async def _start(data_dir: Path, timeout: float) -> EmbeddedServer:
+async def _start(data_dir: Path, timeout: float, idle_seconds: float = 0.0) -> EmbeddedServer:
     config = data_dir / CONFIG_FILE
     if not config.exists():
         config.write_text(_CONFIG_TEXT)
@@ -309,6 +479,11 @@ async def _start(data_dir: Path, timeout: float) -> EmbeddedServer:
             if process.poll() is not None:
                 break
             if _port_open(port) and await _ping(port):
+                if idle_seconds > 0:
+                    server = EmbeddedServer(pid=process.pid, port=port,
+                                            idle_seconds=idle_seconds,
+                                            keeper=_start_keeper(data_dir, process.pid,
+                                                                 idle_seconds))
                 _write_state(data_dir, server)
                 return server
             await asyncio.sleep(0.05)
@@ -348,3 +523,11 @@ def _stop(server: EmbeddedServer, data_dir: Path) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(server.pid, signal.SIGKILL)
     _wait_gone(server.pid, KILL_TIMEOUT_S)
+
+
+if __name__ == "__main__":  # the keeper: python -m store.embedded keep DATA_DIR PID POLL
+    if len(sys.argv) == 5 and sys.argv[1] == "keep":
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        keep(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    else:
+        sys.exit("usage: python -m store.embedded keep DATA_DIR SERVER_PID POLL_SECONDS")

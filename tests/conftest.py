@@ -25,6 +25,11 @@ from pymongo import AsyncMongoClient
 from store import embedded
 from store.connection import Store, StoreSettings, open_store
 
+# Every embedded store a test starts (here, or in a `segmentql` it runs) stops with its last
+# user, as before the idle period existed: a test run leaves no server behind. The tests of
+# the idle period set their own.
+os.environ[embedded.IDLE_ENV] = "0"
+
 # No per-example deadline (a store round trip is not constant-time); big generated trees are
 # the point, so no complaint about them either.
 _COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,

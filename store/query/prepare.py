@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -65,11 +65,11 @@ class PreparedQuery:
 
     def at(self, now: dt.datetime) -> PreparedQuery:
         """The same query at another time (nothing is read again)."""
-        return PreparedQuery(db=self.db, database=self.database, expression=self.expression,
-                             inlined=self.inlined, schema=self.schema, now=normalize_now(now),
-                             range_from=self.range_from, range_to=self.range_to,
-                             maximum=self.maximum, zone=self.zone, source=self.source,
-                             references=self.references, definitions=self.definitions)
+        return replace(self, now=normalize_now(now), _plans={})
+
+    def within(self, range_from: float, range_to: float) -> PreparedQuery:
+        """The same query on another bucket range (an estimate's sample)."""
+        return replace(self, range_from=range_from, range_to=range_to, _plans={})
 
 
 async def prepare(db: AsyncDatabase, database: str = DEFAULT_DATABASE, *,

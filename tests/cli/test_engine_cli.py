@@ -75,6 +75,19 @@ def test_eval_input_errors_exit_2(loaded):
     assert result.exit_code == 2 and "no segment named 'nowhere'" in result.stderr
 
 
+def test_eval_estimate_prints_the_count_first_then_the_interval_in_words(loaded):
+    result = loaded("eval", 'City equals "krakow"', "--estimate", "--now", NOW)
+    assert result.exit_code == 0, result.stderr
+    first, second = result.stdout.splitlines()
+    assert first == "2"  # three contacts: the sample is all of them, so it is exact
+    assert second == "exactly 2 members: all 3 contacts in the range were evaluated"
+    capped = loaded("eval", "City has value", "--estimate", "--maximum", "1")
+    assert capped.stdout.splitlines()[0] == "1"
+    assert loaded("eval", "Age > 1", "--estimate", "--ids").exit_code == 2
+    wrong = loaded("eval", 'Citty equals "x"', "--estimate")
+    assert wrong.exit_code == 2 and "did you mean City" in wrong.stderr
+
+
 def test_check_reads_the_store_schema(loaded):
     assert loaded("check", "Newsletter is true").stdout == "ok\n"
     result = loaded("check", "Newsletter equals 3")

@@ -109,6 +109,35 @@ def test_preview_errors_are_data_with_position(seeded) -> None:
     assert "$.condition" in bad_json["previewSegment"]["errors"][0]["message"]
 
 
+ESTIMATE = """query($input: PreviewInput!) { estimateSegment(input: $input) {
+  estimate { count low high sampled exact } errors { message line column suggestion } } }"""
+
+
+def test_estimate_segment_is_exact_on_a_small_database(seeded) -> None:
+    found = seeded.run(ESTIMATE, {"input": {"expression": "Age > 40", "now": NOW}})
+    estimate = found["estimateSegment"]
+    preview = seeded.run(PREVIEW, {"input": {"expression": "Age > 40", "now": NOW}})
+    assert estimate["errors"] == []
+    assert estimate["estimate"]["exact"] is True
+    count = preview["previewSegment"]["count"]
+    assert estimate["estimate"]["count"] == estimate["estimate"]["low"] == \
+        estimate["estimate"]["high"] == count == 2
+    assert estimate["estimate"]["sampled"] >= 5
+    capped = seeded.run(ESTIMATE, {"input": {"expression": "", "maximum": 1}})
+    assert capped["estimateSegment"]["estimate"]["count"] == 1
+
+
+def test_estimate_errors_are_data_with_position(seeded) -> None:
+    result = seeded.run(ESTIMATE, {"input": {"expression": "Age > 1 and\n  Citty equals 'y'"}})
+    estimate = result["estimateSegment"]
+    assert estimate["estimate"] is None
+    assert (estimate["errors"][0]["line"], estimate["errors"][0]["column"]) == (2, 3)
+    assert "did you mean City" in estimate["errors"][0]["message"]
+    reversed_range = seeded.run(ESTIMATE, {"input": {"expression": "", "rangeFrom": 60,
+                                                     "rangeTo": 10}})["estimateSegment"]
+    assert reversed_range["estimate"] is None and "range" in reversed_range["errors"][0]["message"]
+
+
 def test_parse_segment(seeded) -> None:
     query = """query($e: String!) { parseSegment(expression: $e) {
         canonical json pipeline errors { message line column } } }"""

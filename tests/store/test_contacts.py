@@ -10,9 +10,10 @@ import pytest_asyncio
 from dsl.schema import FieldType
 from dsl.values import bucket_of
 from store.collections import CONTACTS, LISTS
+from store import contacts
 from store.contacts import get_contact, upsert_contacts
 from store.errors import StoreInputError
-from store.fields import define_field, ensure_database
+from store.fields import define_field, ensure_database, load_schema
 from store.results import RowError
 
 pytestmark = pytest.mark.asyncio
@@ -195,3 +196,53 @@ async def test_profile_databases_are_separate(crm) -> None:
 
 async def test_get_contact_missing(crm) -> None:
     assert await get_contact(crm.db, "main", "nobody") is None
+
+
+async def test_an_inserted_new_contact_is_the_document_an_upsert_would_make(crm) -> None:
+    # New ids are inserted whole; existing ids (here c1, from the first call) are upserted.
+    await upsert_contacts(crm.db, "main", [{"id": "c1", "fields": {"City": "Gdansk"}}])
+    rows = [{"id": "c1", "fields": {"Age": 40}, "lists": ["VIP"]},
+            {"id": "n1", "fields": {"City": "Kraków", "Age": 31}, "lists": ["A", "B", "A"]},
+            {"id": "n1", "fields": {"Age": None}, "lists": ["C"]},
+            {"id": "n2"},
+            {"id": "n3", "fields": {"CreateTime": "2024-01-01T00:00:00Z"}},
+            {"id": "bad", "fields": {"Age": "old"}}]
+    report = await upsert_contacts(crm.db, "main", rows)
+    assert report.stored == 5 and [error.index for error in report.rejected] == [5]
+    changes = {}
+    for row in rows[1:5]:  # the same rows through the upsert alone, in database "other"
+        contact_id, sets, unsets, lists, _ = contacts._parse_row(
+            row, await load_schema(crm.db, "main"))
+        change = changes.setdefault(contact_id, contacts._Change(contact_id))
+        for name, value in sets.items():
+            change.set(f"fields.{name}", value)
+            if name == "City":
+                change.set(f"folded.{name}", value.casefold())
+        for name in unsets:
+            change.unset(f"fields.{name}")
+            change.unset(f"folded.{name}")
+        change.lists.extend(name for name in lists if name not in change.lists)
+    now = dt.datetime(2024, 6, 1, tzinfo=dt.timezone.utc)
+    for change in changes.values():
+        await crm.db[CONTACTS].update_one({"_id": f"other:{change.contact_id}"},
+                                       contacts._update("other", change, now), upsert=True)
+    volatile = {"_id", "database", "bucket", "created_at", "updated_at"}
+    for contact_id in ("n1", "n2", "n3"):
+        inserted = await crm.db[CONTACTS].find_one({"_id": f"main:{contact_id}"})
+        upserted = await crm.db[CONTACTS].find_one({"_id": f"other:{contact_id}"})
+        assert inserted["bucket"] == bucket_of("main", contact_id)
+        if contact_id != "n3":  # CreateTime is the time of writing, unless given
+            inserted["fields"].pop("CreateTime")
+            upserted["fields"].pop("CreateTime")
+        assert {key: value for key, value in inserted.items() if key not in volatile} == \
+            {key: value for key, value in upserted.items() if key not in volatile}
+    n1 = await get_contact(crm.db, "main", "n1")
+    assert n1["fields"]["City"] == "Kraków" and "Age" not in n1["fields"]
+    assert n1["lists"] == ["A", "B", "C"]
+    updated = await get_contact(crm.db, "main", "c1")
+    assert updated["fields"]["City"] == "Gdansk" and updated["fields"]["Age"] == 40
+    assert updated["lists"] == ["VIP"]
+    again = await upsert_contacts(crm.db, "main", rows)  # a retried import: the same contacts
+    assert again.stored == 5
+    assert (await get_contact(crm.db, "main", "n1"))["lists"] == ["A", "B", "C"]
+    assert "Age" not in (await get_contact(crm.db, "main", "n1"))["fields"]

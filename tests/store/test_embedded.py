@@ -157,3 +157,90 @@ async def test_a_server_that_cannot_start_says_why(tmp_path: Path) -> None:
     message = str(caught.value)
     assert "embedded.log" in message and str(tmp_path) in message
     assert not (tmp_path / "embedded.json").exists()
+
+
+def _wait_until(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+async def test_with_an_idle_period_it_outlives_its_last_user_then_stops(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(embedded.IDLE_ENV, "1.5")
+    lease = await embedded.acquire(tmp_path)
+    server = lease.server
+    try:
+        assert server.idle_seconds == 1.5 and server.keeper is not None
+        assert _alive(server.keeper)
+        assert not await lease.aclose()  # the last user leaves it to its keeper
+        assert _alive(server.pid) and embedded.read_state(tmp_path) == server
+        status = embedded.status(tmp_path)
+        assert status.server == server and not status.in_use and status.idle_for < 1.5
+
+        # A command within the idle period uses the same server: no start.
+        again = await embedded.acquire(tmp_path)
+        assert not again.started and again.server == server
+        assert embedded.status(tmp_path).in_use
+        time.sleep(2)  # longer than the idle period, but in use: it stays
+        assert _alive(server.pid)
+        await again.aclose()
+
+        # Idle from this release on: the keeper stops it, then exits.
+        assert _wait_until(lambda: not _alive(server.pid), 15)
+        assert _wait_until(lambda: not _alive(server.keeper), 5)
+        assert not (tmp_path / "embedded.json").exists()
+        assert embedded.status(tmp_path).server is None
+    finally:
+        embedded.stop(tmp_path)
+
+
+async def test_stop_ends_an_idle_server_and_its_keeper_but_not_one_in_use(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(embedded.IDLE_ENV, "300")
+    lease = await embedded.acquire(tmp_path)
+    server = lease.server
+    try:
+        with pytest.raises(embedded.EmbeddedServerError, match="in use"):
+            embedded.stop(tmp_path)
+        assert _alive(server.pid)
+        await lease.aclose()
+        assert _alive(server.pid)
+        assert embedded.stop(tmp_path) == server
+        assert not _alive(server.pid)
+        assert _wait_until(lambda: not _alive(server.keeper), 5)
+        assert not (tmp_path / "embedded.json").exists()
+        assert embedded.stop(tmp_path) is None
+    finally:
+        embedded.stop(tmp_path)
+
+
+async def test_a_bad_idle_setting_is_refused_with_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(embedded.IDLE_ENV, "soon")
+    with pytest.raises(embedded.EmbeddedServerError, match="SEGMENTQL_STORE_IDLE_SECONDS"):
+        embedded.idle_seconds_setting()
+    monkeypatch.setenv(embedded.IDLE_ENV, "")
+    assert embedded.idle_seconds_setting() == embedded.DEFAULT_IDLE_SECONDS
+
+
+async def test_the_keeper_stops_a_server_whose_folder_was_removed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    monkeypatch.setenv(embedded.IDLE_ENV, "300")
+    data_dir = tmp_path / "data"
+    lease = await embedded.acquire(data_dir)
+    server = lease.server
+    await lease.aclose()
+    assert _alive(server.pid)
+    shutil.rmtree(data_dir)
+    try:
+        assert _wait_until(lambda: not _alive(server.pid), 30)
+        assert _wait_until(lambda: not _alive(server.keeper), 5)
+    finally:
+        for pid in (server.pid, server.keeper):
+            if _alive(pid):
+                os.kill(pid, 9)
