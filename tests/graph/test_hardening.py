@@ -1,0 +1,66 @@
+"""Hardening over HTTP: no single request, date or body makes the server wrong or stuck.
+
+Dates at the ends of the calendar evaluate on every path a stored segment takes (list with
+counts, export, campaign send, diff, preview); malformed bodies and text that cannot be
+encoded get a 400 or a clear error, never a 500 or "Unexpected error."."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.graph.seed import UPSERT, create_segment, load
+
+
+@pytest.fixture(scope="module")
+def seeded(graph):
+    load(graph)
+    far = [{"id": "far-end", "fields": {"Signup": "9999-12-31T23:59:59.999Z",
+                                        "Email": "far@example.com", "Newsletter": True}},
+           {"id": "far-start", "fields": {"Signup": "0001-01-01T00:00:00Z",
+                                          "Email": "early@example.com", "Newsletter": True}}]
+    assert graph.run(UPSERT, {"contacts": far})["upsertContacts"]["stored"] == 2
+    return graph
+
+
+PREVIEW = """query($e: String!, $now: DateTime) { previewSegment(input: {expression: $e, now: $now}) {
+    count errors { message } } }"""
+
+EDGE_EXPRESSIONS = [
+    ("Signup after 9999-12-31", None, 0),
+    ("Signup after 9999-12-30", None, 1),
+    ("Signup equals 9999-12-31", None, 1),
+    ("Signup between 9999-12-31 and 9999-12-31", None, 1),
+    ("Signup before 0001-01-02", None, 1),
+    ("event MailClick occurred since 9999-12-31", None, 0),
+    ("Signup in last 100 months", "0001-01-02T00:00:00Z", 1),
+    ("Signup before 36525 days ago", "0001-01-02T00:00:00Z", 0),
+    ("event MailClick occurred in last 36525 days", "0001-03-01T00:00:00Z", 0),
+    ("Signup after 3 days ago", "9999-12-31T23:59:59.999Z", 1),
+]
+
+
+@pytest.mark.parametrize("expression, now, expected", EDGE_EXPRESSIONS)
+def test_preview_at_the_ends_of_the_calendar(seeded, expression, now, expected) -> None:
+    answer = seeded.run(PREVIEW, {"e": expression, "now": now})["previewSegment"]
+    assert answer == {"count": expected, "errors": []}
+
+
+def test_a_stored_segment_with_a_far_date_lists_exports_and_sends(seeded) -> None:
+    segment = create_segment(seeded, "Far future", "Signup after 9999-12-30 or "
+                                                   "Signup before 0001-01-02")
+    listed = seeded.run("{ segments { edges { node { name count } } } }")["segments"]["edges"]
+    assert {"name": "Far future", "count": 2} in [edge["node"] for edge in listed]
+    export = seeded.get(f"/export/segments/{segment['id']}.csv")
+    assert export.status_code == 200
+    assert sorted(line.split(",")[0] for line in export.text.splitlines()[1:]) == [
+        "far-end", "far-start"]
+    made = seeded.run("""mutation($seg: ID!) { createCampaign(name: "Far", channel: EMAIL,
+        segmentId: $seg) { campaign { id } errors { message } } }""", {"seg": segment["id"]})
+    campaign_id = made["createCampaign"]["campaign"]["id"]
+    sent = seeded.run("""mutation($id: ID!) { sendCampaign(id: $id) {
+        campaign { status recipientCount } errors { message } } }""", {"id": campaign_id})
+    assert sent["sendCampaign"] == {"campaign": {"status": "SENT", "recipientCount": 2},
+                                    "errors": []}
+    diff = seeded.run("""query($id: ID!) { segmentDiff(id: $id, fromNow: "0001-01-01T00:00:00Z",
+        toNow: "9999-12-31T23:59:59.999Z") { errors { message } } }""", {"id": segment["id"]})
+    assert diff["segmentDiff"]["errors"] == []
