@@ -18,6 +18,7 @@ from typing import Annotated, Optional
 import orjson
 import typer
 from bson import json_util
+from typer.core import TyperGroup
 
 from dsl.errors import SegmentError, SegmentErrors
 from dsl.formatter import format_expression
@@ -27,7 +28,32 @@ from dsl.schema import FieldSchema, FieldType
 from dsl.typecheck import require_valid
 from dsl.values import parse_iso_datetime
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
+class _UnicodeArguments(TyperGroup):
+    """Refuses, before any command runs, an argument that is no Unicode text: Python hands
+    an argv byte that is not UTF-8 over as a lone surrogate (\\udc80-\\udcff), which
+    could be neither stored nor printed."""
+
+    def parse_args(self, ctx, args):
+        for number, argument in enumerate(args, start=1):
+            problem = _not_unicode(argument)
+            if problem:
+                typer.echo(f"error: argument {number} {problem}", err=True)
+                ctx.exit(INPUT_ERROR)
+        return super().parse_args(ctx, args)
+
+
+def _not_unicode(text: str) -> str | None:
+    for position, char in enumerate(text):
+        if 0xDC80 <= ord(char) <= 0xDCFF:
+            return (f"is not UTF-8 text: byte 0x{ord(char) - 0xDC00:02X} at character "
+                    f"{position + 1}; pass arguments as UTF-8")
+        if 0xD800 <= ord(char) <= 0xDFFF:
+            return (f"holds a lone UTF-16 surrogate (U+{ord(char):04X}) at character "
+                    f"{position + 1}, which is no character")
+    return None
+
+
+app = typer.Typer(cls=_UnicodeArguments, no_args_is_help=True, add_completion=False,
                   help="SegmentQL: dynamic segments of a contact database.")
 fields_app = typer.Typer(no_args_is_help=True, help="The field schema of a profile database.")
 import_app = typer.Typer(no_args_is_help=True, help="Import contacts or events.")
@@ -74,7 +100,16 @@ def _run(work):
 
 
 def _read(expression: str) -> str:
-    return sys.stdin.read() if expression == "-" else expression
+    if expression != "-":
+        return expression
+    data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(f"standard input is not UTF-8 text: byte 0x{data[error.start]:02X} "
+                         f"at byte {error.start + 1}") from None
 
 
 def _parse_now(now: str | None) -> dt.datetime | None:

@@ -52,7 +52,7 @@ from dsl import ast, recovery, temporal
 from dsl.errors import SegmentError, SegmentLimitError, SegmentSyntaxError
 from dsl.evaluator import value_matches
 from dsl.formatter import format_expression
-from dsl.parser import MAX_EXPRESSION_LENGTH, _check_depth, _parser, parse
+from dsl.parser import MAX_EXPRESSION_LENGTH, _check_depth, _parser, parse, surrogate_error
 from dsl.schema import FieldSchema
 from dsl.typecheck import check, literal_type, literals_of
 from dsl.values import fold
@@ -101,6 +101,9 @@ def diagnose(text: str, schema: FieldSchema, *, event_types: Collection[str] | N
     if not isinstance(text, str):
         return [_whole("", SegmentSyntaxError("an expression must be text"), "syntax")]
     lines = _LineIndex(text)
+    no_character = surrogate_error(text)
+    if no_character is not None:
+        return [_from_error(lines, no_character, "syntax")]
     try:
         expr = _parse(text)
     except SegmentLimitError as error:

@@ -33,6 +33,7 @@ from dsl.values import parse_iso_datetime
 from graph.auth import AuthMiddleware, KeyCache, access_of
 from graph.context import Context, context_of
 from graph.limits import MAX_BODY_BYTES, BodyLimitMiddleware, Gate
+from graph.requests import decode_json, require_object
 from graph.schema import schema
 from store.api_keys import ensure_development_key
 from store.campaigns import get_campaign
@@ -47,6 +48,15 @@ log = logging.getLogger("segmentql.graph")
 class GraphQLView(GraphQL):
     async def get_context(self, request, response) -> Context:  # type: ignore[override]
         return context_of(request)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return decode_json(data)
+
+    async def parse_http_body(self, request):  # type: ignore[override]
+        # strawberry reads keys of the body without checking it is an object first
+        if request.method == "POST" and "application/json" in (request.content_type or ""):
+            require_object(decode_json(await request.get_body()))
+        return await super().parse_http_body(request)
 
 
 def _problem(status: int, message: str) -> Response:

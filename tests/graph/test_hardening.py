@@ -64,3 +64,54 @@ def test_a_stored_segment_with_a_far_date_lists_exports_and_sends(seeded) -> Non
     diff = seeded.run("""query($id: ID!) { segmentDiff(id: $id, fromNow: "0001-01-01T00:00:00Z",
         toNow: "9999-12-31T23:59:59.999Z") { errors { message } } }""", {"id": segment["id"]})
     assert diff["segmentDiff"]["errors"] == []
+
+
+# --- malformed bodies: 400 with a clear message (item 10) --------------------------------
+
+FIELDS_QUERY = '{"query": "{ fields { name } }"'
+
+
+@pytest.mark.parametrize("body, words", [
+    (b"null", "JSON object"),
+    (b"[]", "JSON object"),
+    (b'"query"', "JSON object"),
+    (b'{"query": "{ fields { name } }", "x": "\xff\xfe"}', "UTF-8"),
+    (b"[" * 100_000 + b"]" * 100_000, "deep"),
+    (b'{"query": "query($j: JSON) { parseSegment(json: $j) { errors { message } } }", '
+     b'"variables": {"j": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5000 + b"}}", "deep"),
+    (b'{"query": "{ fields { name } }"', "not valid JSON"),
+])
+def test_malformed_bodies_are_400_with_a_message(seeded, body, words) -> None:
+    response = seeded.post(body)
+    assert response.status_code == 400, response.text
+    assert words in response.text
+
+
+# --- text that cannot be encoded (item 8) ------------------------------------------------
+
+SURROGATE_BODIES = [
+    b'{"query": "query($e: String!) { previewSegment(input: {expression: $e}) { count } }", '
+    b'"variables": {"e": "City equals \\"\\ud800\\""}}',
+    b'{"query": "mutation($n: String!) { createSegment(input: {name: $n, expression: \\"\\"}) '
+    b'{ errors { message } } }", "variables": {"n": "bad \\udc00 name"}}',
+    b'{"query": "mutation($c: [ContactInput!]!) { upsertContacts(contacts: $c) { stored } }", '
+    b'"variables": {"c": [{"id": "s1", "fields": {"City": "\\udfff"}}]}}',
+]
+
+
+@pytest.mark.parametrize("body", SURROGATE_BODIES)
+def test_a_lone_surrogate_is_refused_at_the_edge(seeded, body) -> None:
+    response = seeded.post(body)
+    assert response.status_code == 400, response.text
+    assert "surrogate" in response.text
+
+
+# --- operations and messages (item 11) ---------------------------------------------------
+
+def test_several_operations_without_a_name_are_refused(seeded) -> None:
+    response = seeded.post({"query": "query A { fields { name } } query B { lists { name } }"})
+    errors = response.json()["errors"]
+    assert response.status_code in (200, 400) and "operationName" in errors[0]["message"]
+    chosen = seeded.post({"query": "query A { fields { name } } query B { fields { name } }",
+                          "operationName": "B"})
+    assert chosen.status_code == 200 and "errors" not in chosen.json()
