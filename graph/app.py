@@ -32,7 +32,7 @@ from dsl.errors import SegmentErrors
 from dsl.values import parse_iso_datetime
 from graph.auth import AuthMiddleware, KeyCache, access_of
 from graph.context import Context, context_of
-from graph.limits import MAX_BODY_BYTES, BodyLimitMiddleware, Gate
+from graph.limits import MAX_BODY_BYTES, BodyLimitMiddleware, Gate, RequestDeadlineMiddleware
 from graph.requests import decode_json, require_object
 from graph.schema import schema
 from store.api_keys import ensure_development_key
@@ -40,6 +40,7 @@ from store.campaigns import get_campaign
 from store.connection import StoreSettings, open_store
 from store.exports import export_csv, export_events
 from store.recipients import export_recipients_csv
+from store.offload import warm_up
 from store.segments import get_segment
 
 log = logging.getLogger("segmentql.graph")
@@ -146,13 +147,15 @@ async def healthz(request: Request) -> Response:
 
 
 def create_app(settings: StoreSettings | None = None, *, dev_key: str | None = None,
-               body_limit: int = MAX_BODY_BYTES) -> Starlette:
+               body_limit: int = MAX_BODY_BYTES,
+               request_timeout: float | None = None) -> Starlette:
     """The application on the store `settings` describe (default: from the environment).
     `dev_key`: a development admin key to store (its hash) when the app starts."""
     cache = KeyCache()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
+        warm_up()  # the language's worker processes (store/offload.py)
         async with open_store(settings) as store:
             if dev_key is not None:
                 await ensure_development_key(store.db, dev_key)
@@ -167,6 +170,7 @@ def create_app(settings: StoreSettings | None = None, *, dev_key: str | None = N
         Route("/healthz", healthz),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[
+        Middleware(RequestDeadlineMiddleware, seconds=request_timeout),
         Middleware(AuthMiddleware, cache=cache),
         Middleware(BodyLimitMiddleware, limit=body_limit),
     ])

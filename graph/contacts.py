@@ -19,7 +19,7 @@ from store.contacts import contact_key, get_contact
 from store.fields import DEFAULT_DATABASE
 from store.pages import decode_cursor, encode_cursor
 from store.segment_definition import (check_expression, normalize_maximum, normalize_range,
-                                      read_expression)
+                                      parse_off_loop)
 from store.selection import Selection, count_members, pipeline_for
 
 if TYPE_CHECKING:
@@ -143,7 +143,7 @@ async def search(info: Info, database: str, expression: str | None, json: object
     async def prepare() -> tuple[Selection, list[dict]]:
         access.require_database(database)
         low, high = normalize_range(range_from, range_to)
-        expr, source = read_expression(expression, json)
+        expr, source = await parse_off_loop(expression, json)
         await check_expression(db, database, expr, source=source)
         selection = Selection.at(expr, now, range_from=low, range_to=high,
                                  maximum=normalize_maximum(maximum))

@@ -51,7 +51,8 @@ class SegmentError:
         default=None, description="Where in a JSON-form expression, e.g. $.condition.and[1].")
     code: str = strawberry.field(
         default="INPUT", description="SYNTAX, TYPE, JSON, INPUT, NOT_FOUND, NAME_TAKEN, IN_USE, "
-                                     "CONFLICT, FORBIDDEN, TIMEOUT or BUSY.")
+                                     "CONFLICT, FORBIDDEN, TIMEOUT, BUSY, SEND_FAILED or "
+                                     "UNAVAILABLE.")
 
 
 @strawberry.type(description="A row of a batch that was not stored: its 0-based index in the "

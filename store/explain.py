@@ -22,6 +22,7 @@ from store.collections import EVENTS
 from store.contacts import contact_key, get_contact
 from dsl.typecheck import require_valid
 from store.fields import load_schema, require_database
+from store.offload import run_language, size_of
 from store.segments import Segment, find_segment
 from store.selection import Selection, iter_members, resolve_segments
 
@@ -103,7 +104,8 @@ async def explain_contact(db: AsyncDatabase, database: str,
                                   "type": {"$in": event_types}},
                                  {"_id": 0, "type": 1, "time": 1, "attributes": 1})
         events = [event async for event in cursor]
-    tree = explain(expr, contact, events, selection.now, segments=definitions)
+    tree = await run_language(size_of(expr) + len(events), explain, expr, contact, events,
+                              selection.now, segments=definitions)
 
     within = None
     if selection.maximum is not None and tree.held and common["in_range"]:

@@ -15,7 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from store.fields import DEFAULT_DATABASE
 from store.members import first_members
 from store.segment_definition import (canonical, check_expression, normalize_maximum,
-                                      normalize_range, read_expression)
+                                      normalize_range, parse_off_loop)
 from store.selection import Selection, count_members, pipeline_for
 
 PREVIEW_SIZE = 100
@@ -45,7 +45,7 @@ async def preview_segment(db: AsyncDatabase, database: str = DEFAULT_DATABASE, *
     and column for text, StoreInputError for bad settings."""
     low, high = normalize_range(range_from, range_to)
     maximum = normalize_maximum(maximum)
-    expr, source = read_expression(expression, json)
+    expr, source = await parse_off_loop(expression, json)
     await check_expression(db, database, expr, source=source)
     selection = Selection.at(expr, now, range_from=low, range_to=high, maximum=maximum)
     pipeline = await pipeline_for(db, database, selection)  # one evaluation: count, then sample

@@ -26,6 +26,7 @@ from store.collections import LISTS, SEGMENTS
 from store.errors import StoreInputError
 from store.events import list_event_types
 from store.fields import load_schema
+from store.offload import run_language, size_of
 from store.selection import resolve_segments
 
 MAX_NAME_LENGTH = 200
@@ -178,6 +179,13 @@ def canonical(expr: ast.Expression) -> tuple[str, dict]:
     return format_expression(expr), to_json(expr)
 
 
+async def parse_off_loop(text: str | None, form) -> tuple[ast.Expression, str | None]:
+    """read_expression(text, form) off the event loop when it is long (store/offload.py):
+    parsing is CPU work that must not hold up every other request meanwhile."""
+    size = len(text) if isinstance(text, str) else len(str(form))
+    return await run_language(size, read_expression, text, form)
+
+
 async def check_expression(db: AsyncDatabase, database: str, expr: ast.Expression, *,
                            source: str | None = None, segment_id: str | None = None,
                            names: Iterable[str] = ()) -> list[str]:
@@ -192,8 +200,9 @@ async def check_expression(db: AsyncDatabase, database: str, expr: ast.Expressio
     schema = await load_schema(db, database)
     event_types = await list_event_types(db, database)
     lists = await db[LISTS].distinct("name", {"database": database})
-    problems: list[SegmentError] = list(check(expr, schema, source=source,
-                                              event_types=event_types, lists=lists))
+    problems: list[SegmentError] = list(await run_language(
+        size_of(expr), check, expr, schema, source=source, event_types=event_types,
+        lists=lists))
     if problems:
         raise SegmentErrors(tuple(problems))
 

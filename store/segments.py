@@ -36,7 +36,7 @@ from store.fields import DEFAULT_DATABASE, require_database, touch_catalog
 from store.segment_definition import (VERSIONED, Definition, canonical, check_expression,
                                       normalize_description, normalize_labels,
                                       normalize_maximum, normalize_name, normalize_range,
-                                      read_expression)
+                                      parse_off_loop)
 from store.segment_history import get_version, record_version
 from store.selection import Selection
 
@@ -187,7 +187,7 @@ async def create_segment(db: AsyncDatabase, *, name: str, expression: str | None
     await require_database(db, database)
     name = normalize_name(name)
     range_from, range_to = normalize_range(range_from, range_to)
-    expr, source = read_expression(expression, json)
+    expr, source = await parse_off_loop(expression, json)
     references = await check_expression(db, database, expr, source=source, names=[name])
     text, form = canonical(expr)
     definition = Definition(name=name, description=normalize_description(description),
@@ -291,8 +291,8 @@ async def update_segment(db: AsyncDatabase, segment_id: str, *, actor: str,
         text, form = old.expression, old.json
         expr, source = from_json(form), None
     else:
-        expr, source = read_expression(None if expression is UNSET else expression,
-                                       None if json is UNSET else json)
+        expr, source = await parse_off_loop(None if expression is UNSET else expression,
+                                            None if json is UNSET else json)
         text, form = canonical(expr)
     new = Definition(
         name=new_name,

@@ -18,6 +18,7 @@ from dsl.temporal import normalize_now
 from dsl.values import fold
 from store.events import latest_event_times
 from store.fields import load_schema
+from store.offload import run_language, size_of
 
 
 @dataclass(frozen=True)
@@ -74,10 +75,10 @@ async def pipeline_for(db, database: str, selection: Selection, *,
     if semi_join:
         counts = await count_events(db, event_count_queries(
             expr, schema, database=database, now=selection.now, latest_events=latest))
-    return compile_segment(expr, schema, database=database, now=selection.now,
-                           range_from=selection.range_from, range_to=selection.range_to,
-                           maximum=selection.maximum, latest_events=latest,
-                           event_counts=counts)
+    return await run_language(  # CPU work: off the event loop when big
+        size_of(expr), compile_segment, expr, schema, database=database, now=selection.now,
+        range_from=selection.range_from, range_to=selection.range_to,
+        maximum=selection.maximum, latest_events=latest, event_counts=counts)
 
 
 # A condition whose matching events belong to more contacts than this is joined instead:

@@ -115,3 +115,58 @@ def test_several_operations_without_a_name_are_refused(seeded) -> None:
     chosen = seeded.post({"query": "query A { fields { name } } query B { fields { name } }",
                           "operationName": "B"})
     assert chosen.status_code == 200 and "errors" not in chosen.json()
+
+
+# --- no request stalls the others (item 1) -----------------------------------------------
+
+LONG = " and ".join(f'(City equals "a{i % 7}" or Age > {i % 5})' for i in range(3000))
+DIAGNOSE = {"query": "query($e: String!) { diagnoseExpression(expression: $e) { "
+                     "diagnostics { message } errors { message } } }", "variables": {"e": LONG}}
+
+
+def test_a_slow_request_does_not_delay_health_or_a_cheap_query(seeded) -> None:
+    import threading
+    import time
+
+    import httpx
+
+    slow_answer: list = []
+    slow = threading.Thread(target=lambda: slow_answer.append(seeded.post(DIAGNOSE)))
+    headers = {"Authorization": f"Bearer {seeded.admin_key}"}
+    latencies = []
+    with httpx.Client(base_url=seeded.url, headers=headers, timeout=60) as client:
+        client.get("/healthz")  # the connection is open before the clock runs
+        slow.start()
+        time.sleep(0.3)  # the slow request is now being worked on
+        for _ in range(5):
+            for request in (lambda: client.get("/healthz"),
+                            lambda: client.post("/graphql", json={"query": "{ fields { name } }"})):
+                started = time.perf_counter()
+                assert request().status_code == 200
+                latencies.append(time.perf_counter() - started)
+            time.sleep(0.05)
+        still_running = slow.is_alive()
+    slow.join(120)
+    assert still_running, "the slow request finished before the cheap ones were measured"
+    assert slow_answer[0].status_code == 200
+    assert max(latencies) < 0.1, latencies
+
+
+def test_a_request_past_the_deadline_gets_a_timeout_error(store_server) -> None:
+    from graph.app import create_app
+    from tests.conftest import drop_database, fresh_settings
+    from tests.graph.conftest import ADMIN_KEY, GraphServer, ServerThread
+
+    settings = fresh_settings(store_server)
+    thread = ServerThread(create_app(settings, dev_key=ADMIN_KEY, request_timeout=0.3))
+    thread.start()
+    try:
+        server = GraphServer(url=f"http://127.0.0.1:{thread.port}", settings=settings)
+        response = server.post(DIAGNOSE)
+        assert response.status_code == 200
+        error = response.json()["errors"][0]
+        assert error["extensions"]["code"] == "TIMEOUT" and "0.3 s" in error["message"]
+        assert server.get("/healthz").status_code == 200
+    finally:
+        thread.stop()
+        drop_database(store_server, settings.db_name)
