@@ -50,7 +50,8 @@ def _explain(detail: str, data: str | bytes) -> str:
         return (f"the request nests JSON deeper than {MAX_JSON_DEPTH:,} levels{where}; "
                 "no query or variable needs that")
     if not data or not data.strip():
-        return 'the request body is empty: send a JSON object such as {"query": "{ fields { name } }"}'
+        return ('the request body is empty: send a JSON object such as '
+                '{"query": "{ fields { name } }"}')
     return f"the request body is not valid JSON{where}: {detail}"
 
 

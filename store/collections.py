@@ -23,6 +23,7 @@ SEGMENT_VERSIONS = "segment_versions"
 SEGMENT_RUNS = "segment_runs"
 CAMPAIGNS = "campaigns"
 CAMPAIGN_RECIPIENTS = "campaign_recipients"
+LOCKS = "locks"  # short leases serialising steps that must not interleave (store/locks.py)
 
 MAX_FIELD_INDEXES = 40
 MAX_EVENT_TYPE_INDEXES = 20

@@ -33,6 +33,7 @@ from dsl.values import fold, to_millis
 from store.collections import SEGMENTS
 from store.errors import ConflictError, NameTakenError, NotFoundError, StoreInputError
 from store.fields import DEFAULT_DATABASE, require_database, touch_catalog
+from store.locks import lease
 from store.segment_definition import (VERSIONED, Definition, canonical, check_expression,
                                       normalize_description, normalize_labels,
                                       normalize_maximum, normalize_name, normalize_range,
@@ -309,34 +310,44 @@ async def update_segment(db: AsyncDatabase, segment_id: str, *, actor: str,
     if fold(new.name) != fold(old.name):
         await _refuse_taken_name(db, current.database, new.name, exclude=current.id)
         await _refuse_breaking_rename(db, current)
-    references = list(current.references)
-    if "expression" in changed:
-        references = await check_expression(db, current.database, expr, source=source,
-                                            segment_id=current.id,
-                                            names=[old.name, new.name])
+    async def check_and_write() -> Segment:
+        references = list(current.references)
+        if "expression" in changed:
+            references = await check_expression(db, current.database, expr, source=source,
+                                                segment_id=current.id,
+                                                names=[old.name, new.name])
 
-    # Record the version this starts from (a no-op unless a crash lost it), then move to
-    # the next one only if nobody else did meanwhile.
-    await record_version(db, stored)
-    try:
-        document = await db[SEGMENTS].find_one_and_update(
-            {"_id": current.id, "version": current.version, "in_bin": False},
-            {"$set": {**_definition_fields(new), "references": references,
-                      "version": current.version + 1,
-                      "change": {"changed": changed, "note": note},
-                      "updated_at": _now(), "updated_by": actor}},
-            return_document=ReturnDocument.AFTER)
-    except DuplicateKeyError:
-        await _refuse_taken_name(db, current.database, new.name, exclude=current.id)
-        raise
-    if document is None:
-        raise ConflictError(f"segment {current.name} was changed or moved to the bin while "
-                            "this update was prepared",
-                            suggestion="reload it and apply the change again")
-    if "name" in changed:
-        await touch_catalog(db, current.database)
-    await record_version(db, document)
-    return Segment.from_document(document)
+        # Record the version this starts from (a no-op unless a crash lost it), then move to
+        # the next one only if nobody else did meanwhile.
+        await record_version(db, stored)
+        try:
+            document = await db[SEGMENTS].find_one_and_update(
+                {"_id": current.id, "version": current.version, "in_bin": False},
+                {"$set": {**_definition_fields(new), "references": references,
+                          "version": current.version + 1,
+                          "change": {"changed": changed, "note": note},
+                          "updated_at": _now(), "updated_by": actor}},
+                return_document=ReturnDocument.AFTER)
+        except DuplicateKeyError:
+            await _refuse_taken_name(db, current.database, new.name, exclude=current.id)
+            raise
+        if document is None:
+            raise ConflictError(f"segment {current.name} was changed or moved to the bin while "
+                                "this update was prepared",
+                                suggestion="reload it and apply the change again")
+        if "name" in changed:
+            await touch_catalog(db, current.database)
+        await record_version(db, document)
+        return Segment.from_document(document)
+
+    if "expression" not in changed:
+        return await check_and_write()
+    # The cycle check reads the other segments' references and the write changes this
+    # one's: two updates interleaving could each pass before the other's write and store
+    # a cycle (A -> B, B -> A). Within one database they take turns.
+    async with lease(db, f"segment-references:{current.database}",
+                     doing=f"change segment {current.name}"):
+        return await check_and_write()
 
 
 async def _refuse_breaking_rename(db: AsyncDatabase, segment: Segment) -> None:
