@@ -4,9 +4,10 @@
     GET  /export/segments/{id}.csv[?now=T]        a segment's current members, streamed
     GET  /export/segments/{id}/events.jsonl       the members' events, JSON Lines, streamed
     GET  /export/campaigns/{id}/recipients.csv    a sent campaign's recipients, streamed
-    GET  /healthz                                 "ok" (no key needed)
+    GET  /healthz                                 the server lives: 200, with the store's state
+    GET  /readyz                                  200 when the store answers, else 503
 
-Every request but GraphiQL's page and /healthz needs `Authorization: Bearer <api key>`
+Every request but GraphiQL's page, /healthz and /readyz needs `Authorization: Bearer <api key>`
 (graph/auth.py); bodies are limited (graph/limits.py). The lifespan opens ONE store for
 the whole app (with the embedded server, a lease held until the app stops) and, when a
 development key is given, stores its hash.
@@ -32,6 +33,7 @@ from dsl.errors import SegmentErrors
 from dsl.values import parse_iso_datetime
 from graph.auth import AuthMiddleware, KeyCache, access_of
 from graph.context import Context, context_of
+from graph.errors import unavailable_error
 from graph.limits import MAX_BODY_BYTES, BodyLimitMiddleware, Gate, RequestDeadlineMiddleware
 from graph.requests import decode_json, require_object
 from graph.schema import schema
@@ -143,7 +145,41 @@ async def export_campaign_recipients(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    return PlainTextResponse("ok")
+    """Liveness: the server answers (200) and says what it knows of its store."""
+    health = request.app.state.store.health
+    return Response(orjson.dumps({"status": "ok" if health.available else "degraded",
+                                  "store": health.describe()}),
+                    media_type="application/json")
+
+
+async def readyz(request: Request) -> Response:
+    """Readiness: 200 while the store answers, 503 (with the reason) while it does not."""
+    health = request.app.state.store.health
+    if health.available:
+        return PlainTextResponse("ready")
+    return PlainTextResponse(f"not ready: the store is {health.describe()}", status_code=503)
+
+
+class StoreAvailabilityMiddleware:
+    """While the store is known to be down, GraphQL requests and exports are answered at
+    once with an UNAVAILABLE error (HTTP 503), not after each database operation's time
+    limit; the supervisor (store/connection.py) brings the store back."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        state = getattr(scope.get("app"), "state", None)
+        store = getattr(state, "store", None) if state is not None else None
+        if scope["type"] != "http" or store is None or store.health.available \
+                or not scope["path"].startswith(("/graphql", "/export/")) \
+                or scope["method"] == "GET" and scope["path"] == "/graphql" \
+                and not scope.get("query_string"):
+            await self.app(scope, receive, send)
+            return
+        response = Response(orjson.dumps({"data": None, "errors": [unavailable_error(
+            store.health.describe())]}), status_code=503, media_type="application/json")
+        await response(scope, receive, send)
 
 
 def create_app(settings: StoreSettings | None = None, *, dev_key: str | None = None,
@@ -168,9 +204,11 @@ def create_app(settings: StoreSettings | None = None, *, dev_key: str | None = N
         Route("/export/segments/{segment_id}/events.jsonl", export_segment_events),
         Route("/export/campaigns/{campaign_id}/recipients.csv", export_campaign_recipients),
         Route("/healthz", healthz),
+        Route("/readyz", readyz),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[
         Middleware(RequestDeadlineMiddleware, seconds=request_timeout),
+        Middleware(StoreAvailabilityMiddleware),
         Middleware(AuthMiddleware, cache=cache),
         Middleware(BodyLimitMiddleware, limit=body_limit),
     ])

@@ -20,7 +20,7 @@ from typing import TypeVar
 
 import strawberry
 from graphql import GraphQLError
-from pymongo.errors import PyMongoError
+from pymongo.errors import ConnectionFailure, PyMongoError, ServerSelectionTimeoutError
 from strawberry.extensions import MaskErrors
 
 from dsl.errors import SegmentError as LanguageError
@@ -102,6 +102,32 @@ def timeout_error() -> SegmentError:
                         suggestion="narrow the expression, or try again later")
 
 
+UNAVAILABLE_MESSAGE = ("the store is unavailable right now; the server restarts it by itself, "
+                       "try again shortly")
+
+
+def unavailable_error(detail: str | None = None) -> dict:
+    """The GraphQL error (as JSON) of a request refused because the store is down."""
+    message = UNAVAILABLE_MESSAGE if not detail else f"{UNAVAILABLE_MESSAGE} (store {detail})"
+    return {"message": message, "extensions": {"code": "UNAVAILABLE"}}
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """A store that cannot be reached (connection refused or lost, no server selected)."""
+    return isinstance(error, (ConnectionFailure, ServerSelectionTimeoutError)) and not (
+        isinstance(error, PyMongoError) and error.timeout and not isinstance(
+            error, ServerSelectionTimeoutError))
+
+
+def raise_store_failure(errors: list[SegmentError]) -> None:
+    """For a field whose type has no `errors` list: a store that failed (UNAVAILABLE,
+    TIMEOUT) becomes a GraphQL error with its code, never an empty answer that looks like
+    data."""
+    for error in errors:
+        if error.code in ("UNAVAILABLE", "TIMEOUT"):
+            raise GraphQLError(error.message, extensions={"code": error.code})
+
+
 def to_errors(error: BaseException) -> list[SegmentError]:
     """The `errors` list of an expected failure (raises what is not one)."""
     if isinstance(error, SegmentErrors):
@@ -112,6 +138,8 @@ def to_errors(error: BaseException) -> list[SegmentError]:
         return [SegmentError(message=error.message, code=error.code)]
     if isinstance(error, Busy):
         return [SegmentError(message=str(error), code="BUSY")]
+    if isinstance(error, PyMongoError) and is_unavailable(error):
+        return [SegmentError(message=UNAVAILABLE_MESSAGE, code="UNAVAILABLE")]
     if isinstance(error, PyMongoError) and error.timeout:
         return [timeout_error()]
     raise error
@@ -127,6 +155,8 @@ async def attempt(work: Awaitable[T]) -> tuple[T | None, list[SegmentError]]:
     except EXPECTED as error:
         return None, to_errors(error)
     except PyMongoError as error:
+        if is_unavailable(error):
+            return None, [SegmentError(message=UNAVAILABLE_MESSAGE, code="UNAVAILABLE")]
         if error.timeout:
             return None, [timeout_error()]
         raise
@@ -156,6 +186,9 @@ class ErrorPolicy(MaskErrors):
         if is_timeout(error):
             masked.message = ("the request took longer than the server's time limit for a "
                               "database query")
+        if error.original_error is not None and is_unavailable(error.original_error):
+            masked.message = UNAVAILABLE_MESSAGE
+            masked.extensions = {"code": "UNAVAILABLE"}
         return masked
 
 
@@ -165,6 +198,10 @@ def log_unexpected(errors: list[GraphQLError]) -> None:
         if is_public(error):
             continue
         original = error.original_error
+        if is_unavailable(original):
+            log.warning("the store is unavailable in %s: %s",
+                        ".".join(map(str, error.path or [])) or "-", original)
+            continue
         log.error("unexpected error in %s: %s", ".".join(map(str, error.path or [])) or "-",
                   original, exc_info=(type(original), original, original.__traceback__))
 
