@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -149,6 +150,16 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
 
+DEADLINE = "segmentql.deadline"  # key in the ASGI scope's state: when to stop writing
+
+
+def request_deadline(request) -> float | None:
+    """The `time.monotonic()` by which a request's writes should have stopped, if any."""
+    if request is None:
+        return None
+    return request.scope.get("state", {}).get(DEADLINE)
+
+
 def request_timeout() -> float:
     """The whole-request deadline in seconds (SEGMENTQL_REQUEST_TIMEOUT_MS, default 30 s)."""
     return int(os.environ.get("SEGMENTQL_REQUEST_TIMEOUT_MS", "") or 30_000) / 1000
@@ -172,6 +183,9 @@ class RequestDeadlineMiddleware:
             await self.app(scope, receive, send)
             return
         started = False
+        # Work that can stop cleanly (a batch of writes) reads the deadline to stop in time
+        # and say what it stored, instead of being cut off by the cancellation below.
+        scope.setdefault("state", {})[DEADLINE] = time.monotonic() + self.seconds * 0.8
 
         async def watched(message: Message) -> None:
             nonlocal started

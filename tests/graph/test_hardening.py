@@ -170,3 +170,37 @@ def test_a_request_past_the_deadline_gets_a_timeout_error(store_server) -> None:
     finally:
         thread.stop()
         drop_database(store_server, settings.db_name)
+
+
+# --- a write result says what was stored (item 5) ----------------------------------------
+
+def test_an_upsert_over_the_maximum_is_refused_before_anything_is_stored(seeded) -> None:
+    from graph.ingestion import MAX_CONTACTS
+
+    rows = [{"id": f"over{n}"} for n in range(MAX_CONTACTS + 1)]
+    answer = seeded.run(UPSERT, {"contacts": rows})["upsertContacts"]
+    assert answer["stored"] == 0 and "at most 2000 contacts" in answer["errors"][0]["message"]
+    assert seeded.run('{ contact(id: "over0") { id } }')["contact"] is None
+
+
+def test_a_batch_cut_by_the_deadline_says_per_row_what_was_not_stored(store_server) -> None:
+    from graph.app import create_app
+    from tests.conftest import drop_database, fresh_settings
+    from tests.graph.conftest import ADMIN_KEY, GraphServer, ServerThread
+
+    settings = fresh_settings(store_server)
+    thread = ServerThread(create_app(settings, dev_key=ADMIN_KEY, request_timeout=4.0))
+    thread.start()
+    try:
+        server = GraphServer(url=f"http://127.0.0.1:{thread.port}", settings=settings)
+        rows = [{"id": f"d{n:04d}", "fields": {"Email": f"d{n}@example.com"}}
+                for n in range(2000)]
+        answer = server.run(UPSERT, {"contacts": rows})["upsertContacts"]
+        assert answer["errors"] == []
+        not_stored = [row for row in answer["rejected"] if "not stored" in row["message"]]
+        assert answer["stored"] + len(not_stored) == 2000
+        count = server.run('{ previewSegment(input: {expression: ""}) { count } }')
+        assert count["previewSegment"]["count"] == answer["stored"]
+    finally:
+        thread.stop()
+        drop_database(store_server, settings.db_name)
