@@ -28,7 +28,7 @@ from dsl.errors import SegmentErrors, SegmentJsonError, SegmentSyntaxError
 from graph.limits import Busy
 from graph.scalars import ScalarValueError
 from store.errors import ConflictError, InUseError, NameTakenError, NotFoundError
-from store.errors import StoreInputError
+from store.errors import StoreInputError, SummariesRepairingError
 
 log = logging.getLogger("segmentql.graph")
 
@@ -77,7 +77,8 @@ class Refused(Exception):
 
 
 def _code(error: LanguageError) -> str:
-    for kind, code in ((InUseError, "IN_USE"), (NameTakenError, "NAME_TAKEN"),
+    for kind, code in ((SummariesRepairingError, "UNAVAILABLE"),
+                       (InUseError, "IN_USE"), (NameTakenError, "NAME_TAKEN"),
                        (NotFoundError, "NOT_FOUND"), (ConflictError, "CONFLICT"),
                        (StoreInputError, "INPUT"), (SegmentJsonError, "JSON"),
                        (SegmentSyntaxError, "SYNTAX")):

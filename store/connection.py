@@ -25,7 +25,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from store import embedded
 from store.catalog import CatalogCache
-from store.collections import ensure_collections
+from store.collections import SUMMARY_PENDING, ensure_collections
 from store.events import repair_interrupted
 from store.fields import DEFAULT_DATABASE, ensure_database
 
@@ -187,6 +187,7 @@ async def _supervise(store: Store, lease: embedded.EmbeddedLease) -> None:
             unanswered = failures = 0
             if not store.health.available:
                 store.health.set("up")
+            await _repair_left_behind(store)
             continue
         unanswered += 1
         alive = embedded.process_alive(lease.server.pid)
@@ -211,3 +212,15 @@ async def _supervise(store: Store, lease: embedded.EmbeddedLease) -> None:
         unanswered = failures = 0
         store.health.restarts += 1
         store.health.set("up")
+
+
+async def _repair_left_behind(store: Store) -> None:
+    """Repair what an import that died beside the running server left (its markers), so
+    that the answers refused meanwhile (store.events.require_exact_summaries) come back."""
+    try:
+        if await store.db[SUMMARY_PENDING].count_documents({}, limit=1):
+            await repair_interrupted(store.db)
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:  # noqa: BLE001 - tried again at the next round
+        log.warning("repairing event summaries failed: %s", error)

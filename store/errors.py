@@ -29,3 +29,9 @@ class InUseError(StoreInputError):
 
 class ConflictError(StoreInputError):
     """Someone else changed the object between our read and our write; reload and retry."""
+
+
+class SummariesRepairingError(StoreInputError):
+    """Event summaries of the database are being repaired after an interrupted ingest;
+    conditions on events are refused meanwhile rather than answered from summaries that
+    lag the events. Temporary: the repair resumes by itself."""

@@ -16,7 +16,7 @@ from dsl.json_codec import from_json
 from dsl.segments import inline_segments, referenced_segments
 from dsl.temporal import normalize_now
 from dsl.values import fold
-from store.events import latest_event_times
+from store.events import latest_event_times, require_exact_summaries
 from store.fields import load_schema
 from store.offload import run_language, size_of
 
@@ -70,6 +70,8 @@ async def pipeline_for(db, database: str, selection: Selection, *,
     expr = await resolve_segments(db, database, selection.expression)
     event_types = {node.event_type for node in ast.walk(expr)
                    if isinstance(node, ast.EventCondition)}
+    if event_types:  # summaries an interrupted import left behind are never read as exact
+        await require_exact_summaries(db, database)
     latest = await latest_event_times(db, database, event_types)
     counts = None
     if semi_join:
