@@ -264,7 +264,10 @@ def _date(data, path: str) -> ast.DateLiteral:
             return ast.Day(dt.date.fromisoformat(text))
         if match := _TIMESTAMP_RE.fullmatch(text):
             return ast.Timestamp(_instant(*match.groups()))
-    except (ValueError, OverflowError):
+    except OverflowError:
+        raise SegmentJsonError(f"{_show(text)} is outside the years 1 to 9999 once converted "
+                               "to UTC", path) from None
+    except ValueError:
         raise SegmentJsonError(f"{_show(text)} is not a valid date or time", path) from None
     raise SegmentJsonError(f"{_show(text)} is not a date: write YYYY-MM-DD, "
                            "YYYY-MM-DDTHH:MM:SS.mmmZ or today", path)

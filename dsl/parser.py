@@ -446,5 +446,10 @@ def _with_field(condition, field: str):
 def _parse_timestamp(token: Token) -> dt.datetime:
     moment = parse_iso_datetime(token)  # the grammar has checked the shape; this the calendar
     if moment is None:
-        _fail(token, f"{token} is not a valid time", "write YYYY-MM-DDTHH:MM:SSZ")
+        try:
+            dt.datetime.fromisoformat(str(token).replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            _fail(token, f"{token} is not a valid time", "write YYYY-MM-DDTHH:MM:SSZ")
+        _fail(token, f"{token} is outside the years 1 to 9999 once converted to UTC",
+              "write a time from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z")
     return moment

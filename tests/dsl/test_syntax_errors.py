@@ -114,7 +114,7 @@ def test_bad_escape_hint_lists_the_escapes():
     ("2024-05-01T25:00:00Z", "2024-05-01T25:00:00Z is not a valid time"),
     ("2024-05-01T10:61Z", "is not a valid time"),
     ("2024-05-01T10:00:00+25:00", "is not a valid time"),
-    ("9999-12-31T23:00:00-05:00", "is not a valid time"),
+    ("9999-12-31T23:00:00-05:00", "outside the years 1 to 9999 once converted to UTC"),
 ])
 def test_invalid_dates(literal, message):
     error = error_of(f"Signup after {literal}")

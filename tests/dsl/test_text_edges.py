@@ -45,3 +45,14 @@ def test_a_too_long_whole_number_says_its_range(text) -> None:
     message = raised.value.message
     assert "from -9,007,199,254,740,991 to 9,007,199,254,740,991" in message
     assert "whole number must be a whole number" not in message
+
+
+@pytest.mark.parametrize("literal", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"])
+def test_a_time_beyond_the_calendar_in_utc_says_so(literal) -> None:
+    with pytest.raises(SegmentError) as raised:
+        parse(f"Signup after {literal}")
+    assert "outside the years 1 to 9999" in raised.value.message
+    form = {"version": 1, "condition": {"field": "Signup", "op": "after",
+                                        "value": {"date": literal}}}
+    with pytest.raises(SegmentError, match="outside the years 1 to 9999"):
+        from_json(form)
