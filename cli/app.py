@@ -53,6 +53,31 @@ class Group(TyperGroup):
         return _untagged(super().get_params(ctx))
 
 
+class RootGroup(Group):
+    """Refuses, before any command runs, an argument that is no Unicode text: Python hands
+    an argv byte that is not UTF-8 over as a lone surrogate (\\udc80-\\udcff), which
+    could be neither stored nor printed."""
+
+    def parse_args(self, ctx, args):
+        for number, argument in enumerate(args, start=1):
+            problem = _not_unicode(argument)
+            if problem:
+                typer.echo(f"error: argument {number} {problem}", err=True)
+                ctx.exit(options.INPUT_ERROR)
+        return super().parse_args(ctx, args)
+
+
+def _not_unicode(text: str) -> str | None:
+    for position, char in enumerate(text):
+        if 0xDC80 <= ord(char) <= 0xDCFF:
+            return (f"is not UTF-8 text: byte 0x{ord(char) - 0xDC00:02X} at character "
+                    f"{position + 1}; pass arguments as UTF-8")
+        if 0xD800 <= ord(char) <= 0xDFFF:
+            return (f"holds a lone UTF-16 surrogate (U+{ord(char):04X}) at character "
+                    f"{position + 1}, which is no character")
+    return None
+
+
 class CommandGroup(typer.Typer):
     """typer.Typer whose commands and groups show their help without type tags."""
 
@@ -73,7 +98,8 @@ def version() -> str:
         return "unknown"
 
 
-app = CommandGroup(add_completion=False, help="SegmentQL: dynamic segments of a contact database.")
+app = CommandGroup(cls=RootGroup, add_completion=False,
+                   help="SegmentQL: dynamic segments of a contact database.")
 fields_app = CommandGroup(help="The field schema of a profile database.")
 import_app = CommandGroup(help="Import contacts or events.")
 segments_app = CommandGroup(help="Saved segments.")

@@ -99,8 +99,17 @@ def _reader_gone() -> typer.Exit:
 
 
 def read_text(expression: str) -> str:
-    """An expression argument; `-` reads standard input."""
-    return sys.stdin.read() if expression == "-" else expression
+    """An expression argument; `-` reads standard input (UTF-8 text, or an input error)."""
+    if expression != "-":
+        return expression
+    data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(f"standard input is not UTF-8 text: byte 0x{data[error.start]:02X} "
+                         f"at byte {error.start + 1}") from None
 
 
 def parse_now(now: str | None) -> dt.datetime | None:

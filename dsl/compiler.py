@@ -174,10 +174,11 @@ def _not(query: dict) -> dict:
 
 
 def _interval_query(interval: temporal.Interval) -> dict:
-    """The bounds of a (half-)bounded interval; an unbounded one is no condition at all, and
-    `{path: {}}` would wrongly mean "equals an empty document"."""
+    """The bounds of an interval of dates. An unbounded one (`between 0001-01-01 and
+    9999-12-31`) still asks for a date value: `$gte` the earliest time (`{path: {}}` would
+    wrongly mean "equals an empty document")."""
     if interval.lower is None and interval.upper is None:
-        raise ValueError("an unbounded interval has no query")
+        return {"$gte": _EARLIEST}
     bounds = {}
     if interval.lower is not None:
         bounds["$gte" if interval.lower_inclusive else "$gt"] = interval.lower

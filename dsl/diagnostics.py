@@ -53,12 +53,16 @@ from dsl import ast, recovery, temporal
 from dsl.errors import SegmentError, SegmentLimitError, SegmentSyntaxError
 from dsl.evaluator import value_matches
 from dsl.formatter import format_expression
-from dsl.parser import MAX_EXPRESSION_LENGTH, check_depth, lark_parser, parse
+from dsl.parser import (MAX_EXPRESSION_LENGTH, check_depth, lark_parser, parse,
+                        surrogate_error)
 from dsl.schema import FieldSchema
 from dsl.typecheck import check, literal_type, literals_of
 from dsl.values import fold
 
 MAX_ERRORS = 20
+# The first warnings in source order; thousands of repeated conditions would give thousands
+# of warnings, nobody reads them all, and each one's range costs work in the text's length.
+MAX_WARNINGS = 50
 # A field compared more often than this within one `and` is not searched for
 # contradictions (the search is quadratic in it).
 _MAX_GROUP = 200
@@ -102,6 +106,9 @@ def diagnose(text: str, schema: FieldSchema, *, event_types: Collection[str] | N
     if not isinstance(text, str):
         return [_whole("", SegmentSyntaxError("an expression must be text"), "syntax")]
     lines = _LineIndex(text)
+    no_character = surrogate_error(text)
+    if no_character is not None:
+        return [_from_error(lines, no_character, "syntax")]
     try:
         expr = _parse(text)
     except SegmentLimitError as error:
@@ -125,11 +132,17 @@ def diagnose(text: str, schema: FieldSchema, *, event_types: Collection[str] | N
     problems = [_from_error(lines, error, "type")
                 for error in check(expr, schema, source=text, event_types=event_types,
                                    lists=lists)]
-    warnings = [warning for warning in (_from_finding(finding) for finding in lint(expr))
-                if warning is not None and not any(_overlaps(warning, p) for p in problems)]
+    warnings = []
+    for finding in lint(expr):  # in source order; each warning's work grows with the text,
+        if len(warnings) >= MAX_WARNINGS:  # so a bounded number keeps diagnose linear
+            break
+        warning = _from_finding(finding)
+        if warning is not None and not any(_overlaps(warning, p) for p in problems):
+            warnings.append(warning)
     if any(_unbalanced(text[w.start:w.end]) for w in warnings):
         tokens = recovery.lex(text).tokens
-        warnings = [_balanced(warning, tokens, lines) for warning in warnings]
+        starts = [token.start_pos for token in tokens]
+        warnings = [_balanced(warning, tokens, starts, lines) for warning in warnings]
     return sorted(problems + warnings, key=lambda d: (d.start, d.end, d.severity.value))
 
 
@@ -213,14 +226,15 @@ def _unbalanced(fragment: str) -> bool:
     return depth != 0
 
 
-def _balanced(warning: Diagnostic, tokens, lines: _LineIndex) -> Diagnostic:
+def _balanced(warning: Diagnostic, tokens, starts: list[int], lines: _LineIndex) -> Diagnostic:
     """The warning's range widened to whole parentheses: a node's span leaves out the
     brackets around it (`not (A)` ends before `)`), and conditions from nested groups
     would cut a group in two."""
     start, end = warning.start, warning.end
-    inside = [t for t in tokens if start <= t.start_pos < end]
-    before = [t for t in tokens if t.start_pos < start]
-    after = [t for t in tokens if t.start_pos >= end]
+    first, last = bisect.bisect_left(starts, start), bisect.bisect_left(starts, end)
+    inside = tokens[first:last]
+    before = tokens[:first]
+    after = tokens[last:]
     depth = 0
     unopened = 0  # `)` in the range whose `(` lies before it
     for token in inside:

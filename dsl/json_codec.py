@@ -355,9 +355,13 @@ def _date(data, path: str) -> ast.DateLiteral:
         if _TIMESTAMP_RE.fullmatch(text):
             moment = parse_iso_datetime(text, shape=_TIMESTAMP_RE)
             if moment is None:
-                raise ValueError(text)
+                dt.datetime.fromisoformat(text)  # ValueError: no such calendar time
+                raise OverflowError(text)  # a calendar time that leaves it in UTC
             return ast.Timestamp(moment)
-    except (ValueError, OverflowError):
+    except OverflowError:
+        raise SegmentJsonError(f"{_show(text)} is outside the years 1 to 9999 once converted "
+                               "to UTC", path) from None
+    except ValueError:
         raise SegmentJsonError(f"{_show(text)} is not a valid date or time", path) from None
     raise SegmentJsonError(f"{_show(text)} is not a date: write YYYY-MM-DD, "
                            "YYYY-MM-DDTHH:MM:SS.mmmZ or today", path)

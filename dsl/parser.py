@@ -47,6 +47,9 @@ def parse(text: str) -> ast.Expression:
             f"the expression is {len(text):,} characters long; the limit is "
             f"{MAX_EXPRESSION_LENGTH:,}",
             suggestion="split it into segments and combine them with `in segment`")
+    no_character = surrogate_error(text)
+    if no_character is not None:
+        raise no_character
     try:
         tree = lark_parser().parse(text)
     except SegmentError as error:
@@ -55,6 +58,25 @@ def parse(text: str) -> ast.Expression:
         raise _syntax_error(text, error) from None
     check_depth(tree, text)
     return tree
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def surrogate_error(text: str) -> SegmentSyntaxError | None:
+    """The error for the first lone UTF-16 surrogate in `text` (what a `\\ud800` JSON escape
+    or an undecodable command-line byte becomes in Python): it is no character, so it could
+    be neither stored nor printed. None when there is none."""
+    found = _SURROGATE.search(text)
+    if found is None:
+        return None
+    position = found.start()
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    return SegmentSyntaxError(
+        f"the text holds a lone UTF-16 surrogate (U+{ord(found.group()):04X}), which is no "
+        "character", line=line, column=column, end_column=column + 1, source=text,
+        suggestion="type the character itself, or write it as a complete \\uXXXX\\uXXXX pair")
 
 
 def check_depth(tree: ast.Expression, text: str) -> None:
@@ -193,12 +215,11 @@ def unescape(token: Token) -> str:
 
 
 def _integer(token: Token, what: str, minimum: int, maximum: int) -> int:
-    if not re.fullmatch(r"-?\d+", token) or len(token) > 20:
+    if not re.fullmatch(r"-?\d+", token):
         _fail(token, f"{what} must be a whole number, not {token}")
-    value = int(token)
-    if not minimum <= value <= maximum:
+    if len(token) > 20 or not minimum <= int(token) <= maximum:
         _fail(token, f"{what} must be from {minimum:,} to {maximum:,}, not {token}")
-    return value
+    return int(token)
 
 
 def _amount(token: Token, unit: ast.Unit, minimum: int) -> int:
@@ -256,7 +277,7 @@ class _Builder:
     def number(self, children):
         token = children[0]
         if re.fullmatch(r"-?\d+", token):
-            value = _integer(token, "a whole number", -MAX_SAFE_INTEGER, MAX_SAFE_INTEGER)
+            value = _integer(token, "the number", -MAX_SAFE_INTEGER, MAX_SAFE_INTEGER)
         else:
             value = float(token)
             if value in (float("inf"), float("-inf")):
@@ -454,5 +475,10 @@ def _with_field(condition, field: str):
 def _parse_timestamp(token: Token) -> dt.datetime:
     moment = parse_iso_datetime(token)  # the grammar has checked the shape; this the calendar
     if moment is None:
-        _fail(token, f"{token} is not a valid time", "write YYYY-MM-DDTHH:MM:SSZ")
+        try:
+            dt.datetime.fromisoformat(str(token).replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            _fail(token, f"{token} is not a valid time", "write YYYY-MM-DDTHH:MM:SSZ")
+        _fail(token, f"{token} is outside the years 1 to 9999 once converted to UTC",
+              "write a time from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z")
     return moment

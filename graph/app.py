@@ -5,10 +5,11 @@
     GET  /export/segments/{id}.csv[?now=T]        a segment's current members, streamed
     GET  /export/segments/{id}/events.jsonl       the members' events, JSON Lines, streamed
     GET  /export/campaigns/{id}/recipients.csv    a sent campaign's recipients, streamed
-    GET  /healthz                                 "ok" (no key needed)
+    GET  /healthz                                 the server lives: 200, with the store's state
+    GET  /readyz                                  200 when the store answers, else 503
     GET  /static/...                              the pages' files, all served from here
 
-Every request but the pages, their files and /healthz needs `Authorization: Bearer <api key>`
+Every request but the pages, their files, /healthz and /readyz needs `Authorization: Bearer <api key>`
 (graph/auth.py); bodies are limited (graph/limits.py). The lifespan opens ONE store for
 the whole app (with the embedded server, a lease held until the app stops) and, when a
 development key is given, stores its hash.
@@ -34,7 +35,9 @@ from dsl.errors import SegmentErrors
 from dsl.values import parse_iso_datetime
 from graph.auth import AuthMiddleware, KeyCache, access_of
 from graph.context import Context, context_of
-from graph.limits import MAX_BODY_BYTES, BodyLimitMiddleware, Gate
+from graph.errors import unavailable_error
+from graph.limits import MAX_BODY_BYTES, BodyLimitMiddleware, Gate, RequestDeadlineMiddleware
+from graph.requests import decode_json, require_object
 from graph.schema import schema
 from graph.web import graphiql_page, web_routes
 from store.api_keys import ensure_development_key
@@ -43,6 +46,7 @@ from store.connection import StoreSettings, open_store
 from store.errors import StoreError
 from store.exports import export_csv, export_events
 from store.recipients import export_recipients_csv
+from store.offload import warm_up
 from store.segments import get_segment
 
 log = logging.getLogger("segmentql.graph")
@@ -55,6 +59,15 @@ class GraphQLView(GraphQL):
     async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
         # Our own GraphiQL page: its scripts come from this server, not from a CDN.
         return graphiql_page()
+
+    def decode_json(self, data: str | bytes) -> object:
+        return decode_json(data)
+
+    async def parse_http_body(self, request):  # type: ignore[override]
+        # strawberry reads keys of the body without checking it is an object first
+        if request.method == "POST" and "application/json" in (request.content_type or ""):
+            require_object(decode_json(await request.get_body()))
+        return await super().parse_http_body(request)
 
 
 def _problem(status: int, message: str) -> Response:
@@ -140,17 +153,53 @@ async def export_campaign_recipients(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    return PlainTextResponse("ok")
+    """Liveness: the server answers (200) and says what it knows of its store."""
+    health = request.app.state.store.health
+    return Response(orjson.dumps({"status": "ok" if health.available else "degraded",
+                                  "store": health.describe()}),
+                    media_type="application/json")
+
+
+async def readyz(request: Request) -> Response:
+    """Readiness: 200 while the store answers, 503 (with the reason) while it does not."""
+    health = request.app.state.store.health
+    if health.available:
+        return PlainTextResponse("ready")
+    return PlainTextResponse(f"not ready: the store is {health.describe()}", status_code=503)
+
+
+class StoreAvailabilityMiddleware:
+    """While the store is known to be down, GraphQL requests and exports are answered at
+    once with an UNAVAILABLE error (HTTP 503), not after each database operation's time
+    limit; the supervisor (store/connection.py) brings the store back."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        state = getattr(scope.get("app"), "state", None)
+        store = getattr(state, "store", None) if state is not None else None
+        if scope["type"] != "http" or store is None or store.health.available \
+                or not scope["path"].startswith(("/graphql", "/export/")) \
+                or scope["method"] == "GET" and scope["path"] == "/graphql" \
+                and not scope.get("query_string"):
+            await self.app(scope, receive, send)
+            return
+        response = Response(orjson.dumps({"data": None, "errors": [unavailable_error(
+            store.health.describe())]}), status_code=503, media_type="application/json")
+        await response(scope, receive, send)
 
 
 def create_app(settings: StoreSettings | None = None, *, dev_key: str | None = None,
-               body_limit: int = MAX_BODY_BYTES) -> Starlette:
+               body_limit: int = MAX_BODY_BYTES,
+               request_timeout: float | None = None) -> Starlette:
     """The application on the store `settings` describe (default: from the environment).
     `dev_key`: a development admin key to store (its hash) when the app starts."""
     cache = KeyCache()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
+        warm_up()  # the language's worker processes (store/offload.py)
         async with open_store(settings) as store:
             if dev_key is not None:
                 await ensure_development_key(store.db, dev_key)
@@ -164,8 +213,11 @@ def create_app(settings: StoreSettings | None = None, *, dev_key: str | None = N
         Route("/export/campaigns/{campaign_id}/recipients.csv", export_campaign_recipients),
         Route("/healthz", healthz),
         *web_routes(),
+        Route("/readyz", readyz),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[
+        Middleware(RequestDeadlineMiddleware, seconds=request_timeout),
+        Middleware(StoreAvailabilityMiddleware),
         Middleware(AuthMiddleware, cache=cache),
         Middleware(BodyLimitMiddleware, limit=body_limit),
     ])

@@ -14,7 +14,8 @@ from graph.context import Info, value
 from graph.errors import SegmentError, attempt
 from graph.pagination import Connection, connection, page_size, read_page
 from store.campaigns import Campaign as StoredCampaign
-from store.campaigns import create_campaign, get_campaign, list_campaigns, send_campaign
+from store.campaigns import (SendFailedError, create_campaign, get_campaign, list_campaigns,
+                             send_campaign)
 from store.contacts import contact_key
 from store.errors import NotFoundError
 from store.fields import DEFAULT_DATABASE
@@ -37,6 +38,7 @@ class CampaignStatus(enum.Enum):
     DRAFT = "draft"
     SENDING = "sending"
     SENT = "sent"
+    FAILED = "failed"
 
 
 @strawberry.type(description="A contact a send chose, with the address it had then.")
@@ -74,6 +76,9 @@ class Campaign:
     created_by: str
     sent_at: dt.datetime | None
     sent_by: str | None
+    failure: str | None = strawberry.field(
+        default=None, description="Why the send stopped (status FAILED); sending again resumes "
+                                  "it, adding no recipient twice.")
 
     @strawberry.field(description="The target segment (null once purged).")
     async def segment(self, info: Info) -> Annotated[Segment, strawberry.lazy(
@@ -108,7 +113,7 @@ def campaign_from_store(campaign: StoredCampaign) -> Campaign:
                     segment_version=campaign.segment_version, database=campaign.database,
                     now=campaign.now, created_at=campaign.created_at,
                     created_by=campaign.created_by, sent_at=campaign.sent_at,
-                    sent_by=campaign.sent_by)
+                    sent_by=campaign.sent_by, failure=campaign.failure)
 
 
 @strawberry.type
@@ -172,6 +177,16 @@ class CampaignMutations:
             campaign = await visible_campaign(info, id)
             if campaign is None:
                 raise NotFoundError(f"no campaign with id {id}")
-            return await info.context.heavy(send_campaign(info.context.db, campaign.id, now,
-                                                          actor=info.context.actor))
-        return await _result(work())
+            try:
+                return await info.context.heavy(send_campaign(
+                    info.context.db, campaign.id, now, actor=info.context.actor))
+            except SendFailedError as failed:  # the campaign as it now is (FAILED), and why
+                failures.append(failed)
+                return failed.campaign
+        failures: list[SendFailedError] = []
+        result = await _result(work())
+        if failures:
+            failed = failures[0]
+            result.errors = [SegmentError(message=f"{failed.message} ({failed.suggestion})",
+                                          suggestion=failed.suggestion, code="SEND_FAILED")]
+        return result

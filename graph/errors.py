@@ -20,7 +20,7 @@ from typing import TypeVar
 
 import strawberry
 from graphql import GraphQLError
-from pymongo.errors import PyMongoError
+from pymongo.errors import ConnectionFailure, PyMongoError, ServerSelectionTimeoutError
 from strawberry.extensions import MaskErrors
 
 from dsl.errors import SegmentError as LanguageError
@@ -54,7 +54,8 @@ class SegmentError:
         default=None, description="Where in a JSON-form expression, e.g. $.condition.and[1].")
     code: str = strawberry.field(
         default="INPUT", description="SYNTAX, TYPE, JSON, INPUT, NOT_FOUND, NAME_TAKEN, IN_USE, "
-                                     "CONFLICT, FORBIDDEN, TIMEOUT or BUSY.")
+                                     "CONFLICT, FORBIDDEN, TIMEOUT, BUSY, SEND_FAILED or "
+                                     "UNAVAILABLE.")
 
 
 @strawberry.type(description="A row of a batch that was not stored: its 0-based index in the "
@@ -98,6 +99,32 @@ def timeout_error() -> SegmentError:
                         suggestion="narrow the expression, or try again later")
 
 
+UNAVAILABLE_MESSAGE = ("the store is unavailable right now; the server restarts it by itself, "
+                       "try again shortly")
+
+
+def unavailable_error(detail: str | None = None) -> dict:
+    """The GraphQL error (as JSON) of a request refused because the store is down."""
+    message = UNAVAILABLE_MESSAGE if not detail else f"{UNAVAILABLE_MESSAGE} (store {detail})"
+    return {"message": message, "extensions": {"code": "UNAVAILABLE"}}
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """A store that cannot be reached (connection refused or lost, no server selected)."""
+    return isinstance(error, (ConnectionFailure, ServerSelectionTimeoutError)) and not (
+        isinstance(error, PyMongoError) and error.timeout and not isinstance(
+            error, ServerSelectionTimeoutError))
+
+
+def raise_store_failure(errors: list[SegmentError]) -> None:
+    """For a field whose type has no `errors` list: a store that failed (UNAVAILABLE,
+    TIMEOUT) becomes a GraphQL error with its code, never an empty answer that looks like
+    data."""
+    for error in errors:
+        if error.code in ("UNAVAILABLE", "TIMEOUT"):
+            raise GraphQLError(error.message, extensions={"code": error.code})
+
+
 def to_errors(error: BaseException) -> list[SegmentError]:
     """The `errors` list of an expected failure (raises what is not one)."""
     if isinstance(error, SegmentErrors):
@@ -110,6 +137,8 @@ def to_errors(error: BaseException) -> list[SegmentError]:
         return [SegmentError(message=error.message, code=error.code)]
     if isinstance(error, Busy):
         return [SegmentError(message=str(error), code="BUSY")]
+    if isinstance(error, PyMongoError) and is_unavailable(error):
+        return [SegmentError(message=UNAVAILABLE_MESSAGE, code="UNAVAILABLE")]
     if isinstance(error, PyMongoError) and error.timeout:
         return [timeout_error()]
     raise error
@@ -125,6 +154,8 @@ async def attempt(work: Awaitable[T]) -> tuple[T | None, list[SegmentError]]:
     except EXPECTED as error:
         return None, to_errors(error)
     except PyMongoError as error:
+        if is_unavailable(error):
+            return None, [SegmentError(message=UNAVAILABLE_MESSAGE, code="UNAVAILABLE")]
         if error.timeout:
             return None, [timeout_error()]
         raise
@@ -154,6 +185,9 @@ class ErrorPolicy(MaskErrors):
         if is_timeout(error):
             masked.message = ("the request took longer than the server's time limit for a "
                               "database query")
+        if error.original_error is not None and is_unavailable(error.original_error):
+            masked.message = UNAVAILABLE_MESSAGE
+            masked.extensions = {"code": "UNAVAILABLE"}
         return masked
 
 
@@ -163,6 +197,10 @@ def log_unexpected(errors: list[GraphQLError]) -> None:
         if is_public(error):
             continue
         original = error.original_error
+        if is_unavailable(original):
+            log.warning("the store is unavailable in %s: %s",
+                        ".".join(map(str, error.path or [])) or "-", original)
+            continue
         log.error("unexpected error in %s: %s", ".".join(map(str, error.path or [])) or "-",
                   original, exc_info=(type(original), original, original.__traceback__))
 

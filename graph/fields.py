@@ -8,7 +8,7 @@ import strawberry
 
 from dsl.schema import FieldType as StoreFieldType
 from graph.context import Info, value
-from graph.errors import MutationResult, Refused, attempt, mutation_result
+from graph.errors import MutationResult, Refused, attempt, mutation_result, raise_store_failure
 from store.events import list_event_types
 from store.fields import DEFAULT_DATABASE, define_field, ensure_database, list_databases, load_schema
 
@@ -38,6 +38,7 @@ class FieldQueries:
         if not info.context.access.can_see(database):
             return []
         schema, errors = await attempt(load_schema(info.context.db, database))
+        raise_store_failure(errors)
         if errors:
             return []
         return [Field(name=field.name, type=FieldType(field.type.value),

@@ -4,6 +4,7 @@ functions the command line uses; expected failures come back in `errors`."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import strawberry
@@ -23,6 +24,7 @@ from store.errors import NotFoundError
 from store.explain import ContactExplanation as StoredExplanation
 from store.explain import explain_contact
 from store.fields import DEFAULT_DATABASE
+from store.offload import run_language
 from store.segment_diff import (SAMPLE_SIZE, MembershipDiff, diff_segment_times,
                                 diff_segment_versions)
 
@@ -259,7 +261,11 @@ class LanguageQueries:
             info.context.access.require_database(database)
             context = await completion_context(info.context.db, database, expression, offset,
                                                cache=info.context.store.catalogs)
-            return completion.complete(expression, offset, context, limit=limit)
+            if callable(context.values):  # a function does not travel to a worker process
+                return await asyncio.to_thread(completion.complete, expression, offset,
+                                               context, limit=limit)
+            return await run_language(len(expression), completion.complete, expression,
+                                      offset, context, limit=limit)
         suggestions, errors = await attempt(work())
         return CompletionResult(suggestions=[_suggestion(item) for item in suggestions or ()],
                                 errors=errors)
@@ -274,8 +280,9 @@ class LanguageQueries:
         async def work():
             info.context.access.require_database(database)
             catalog = await load_catalog(info.context.db, database, info.context.store.catalogs)
-            return diagnostics.diagnose(expression, catalog.schema,
-                                        event_types=catalog.event_types, lists=catalog.lists)
+            return await run_language(len(expression), diagnostics.diagnose, expression,
+                                      catalog.schema, event_types=catalog.event_types,
+                                      lists=catalog.lists)
         found, errors = await attempt(work())
         return DiagnosticsResult(diagnostics=[_diagnostic(item) for item in found or ()],
                                  errors=errors)

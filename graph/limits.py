@@ -13,13 +13,19 @@
   MAX_QUEUE_SECONDS, then are refused as busy (code BUSY);
 - time: every database operation has the store client's time limit (CSOT `timeoutMS`,
   SEGMENTQL_QUERY_TIMEOUT_MS); a request that runs into it gets a "took longer than the
-  server's time limit" error, not a hung connection.
+  server's time limit" error, not a hung connection. The whole GraphQL request has a
+  deadline as well (`RequestDeadlineMiddleware`, SEGMENTQL_REQUEST_TIMEOUT_MS, default
+  30 s): past it the request is cancelled and answered with a TIMEOUT error, however many
+  database operations it was made of. CPU work of the language (parse, check, compile,
+  diagnose, complete, explain) runs in worker threads, so it never holds up other requests
+  (a thread cannot be cancelled: it runs to its end, bounded by the language's own limits).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -39,7 +45,8 @@ CACHED_DOCUMENTS = 256
 DEFAULT_EVENTS = 20
 
 __all__ = ["MAX_ALIASES", "MAX_BODY_BYTES", "MAX_DEPTH", "MAX_EVENTS", "MAX_HEAVY", "MAX_PAGE",
-           "MAX_TOKENS", "BodyLimitMiddleware", "Busy", "Gate", "validation_extensions"]
+           "MAX_TOKENS", "BodyLimitMiddleware", "Busy", "Gate", "RequestDeadlineMiddleware",
+           "request_timeout", "validation_extensions"]
 
 
 # strawberry's limiters build a new validation rule class per instance; built once here and
@@ -141,6 +148,68 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+DEADLINE = "segmentql.deadline"  # key in the ASGI scope's state: when to stop writing
+
+
+def request_deadline(request) -> float | None:
+    """The `time.monotonic()` by which a request's writes should have stopped, if any."""
+    if request is None:
+        return None
+    return request.scope.get("state", {}).get(DEADLINE)
+
+
+def request_timeout() -> float:
+    """The whole-request deadline in seconds (SEGMENTQL_REQUEST_TIMEOUT_MS, default 30 s)."""
+    return int(os.environ.get("SEGMENTQL_REQUEST_TIMEOUT_MS", "") or 30_000) / 1000
+
+
+class RequestDeadlineMiddleware:
+    """Cancels a GraphQL request still running after `seconds` and answers it with a
+    TIMEOUT error (when no byte of the answer has gone out yet). Writes are idempotent
+    (contacts upserted by id, events deduplicated by id), so the message says a cut-off
+    write may be sent again. Exports stream for as long as they have rows, so they are
+    left to the per-operation limit instead."""
+
+    def __init__(self, app: ASGIApp, seconds: float | None = None,
+                 paths: tuple[str, ...] = ("/graphql",)) -> None:
+        self.app = app
+        self.seconds = seconds if seconds is not None else request_timeout()
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        started = False
+        # Work that can stop cleanly (a batch of writes) reads the deadline to stop in time
+        # and say what it stored, instead of being cut off by the cancellation below.
+        scope.setdefault("state", {})[DEADLINE] = time.monotonic() + self.seconds * 0.8
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            async with asyncio.timeout(self.seconds):
+                await self.app(scope, receive, watched)
+        except TimeoutError:
+            if started:
+                raise
+            body = orjson.dumps({"data": None, "errors": [{
+                "message": f"the request took longer than the server's limit of "
+                           f"{self.seconds:g} s and was stopped",
+                "extensions": {"code": "TIMEOUT", "suggestion":
+                               "narrow the expression or send a smaller batch; a write that "
+                               "was stopped may have stored part of its rows, and sending "
+                               "the same rows again is safe"}}]})
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
 
 
 MAX_HEAVY = int(os.environ.get("SEGMENTQL_MAX_HEAVY", "") or 8)

@@ -10,7 +10,7 @@ import strawberry
 from graph.contacts import ContactConnection, contact_from_document, empty_contacts
 from graph.context import Info, value
 from strawberry import UNSET
-from graph.errors import SegmentError, attempt
+from graph.errors import SegmentError, attempt, raise_store_failure
 from graph.pagination import PageInfo, Edge, page_size, read_page
 from store.fields import DEFAULT_DATABASE
 from store.lists import (add_to_list, create_list, find_list, list_lists,
@@ -80,6 +80,7 @@ class ListQueries:
         if not info.context.access.can_see(database):
             return None
         stored, errors = await attempt(find_list(info.context.db, database, name))
+        raise_store_failure(errors)
         if errors:
             return None
         document = await info.context.loaders.lists.load(f"{database}:{stored}")

@@ -22,6 +22,7 @@ from graph.ingestion import IngestionMutations
 from graph.keys import KeyMutations, KeyQueries
 from graph.language_services import LanguageQueries
 from graph.limits import validation_extensions
+from graph.requests import OneOperation
 from graph.lists import ListMutations, ListQueries
 from graph.scalars import SCALARS
 from graph.segments import SegmentMutations, SegmentQueries
@@ -40,7 +41,7 @@ class SegmentSchema(Schema):
 
 def build_schema() -> Schema:
     return SegmentSchema(query=Query, mutation=Mutation,
-                         extensions=[*validation_extensions(), ErrorPolicy],
+                         extensions=[*validation_extensions(), OneOperation, ErrorPolicy],
                          config=StrawberryConfig(scalar_map=SCALARS))
 
 

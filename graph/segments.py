@@ -13,8 +13,6 @@ from strawberry.utils.str_converters import to_camel_case
 
 from dsl.errors import SegmentError as LanguageError
 from dsl.errors import SegmentErrors
-from dsl.formatter import format_expression
-from dsl.json_codec import to_json
 from graph.contacts import Contact, ContactConnection, contact_from_document, search
 from graph.context import Info, value
 from graph.errors import (MutationResult, PublicError, Refused, RowError, SegmentError, attempt,
@@ -28,7 +26,9 @@ from store.errors import NotFoundError
 from store.fields import DEFAULT_DATABASE
 from store.member_actions import bulk_update_field, copy_to_database, copy_to_list
 from store.preview import PREVIEW_SIZE, preview_segment
-from store.segment_definition import read_expression
+from store.offload import run_language, size_of
+from store.segment_definition import canonical as canonical_form
+from store.segment_definition import parse_off_loop
 from store.segment_history import segment_history
 from store.segment_runs import count_segment, list_runs, segment_sizes
 from store.segment_search import list_segments
@@ -330,10 +330,10 @@ class SegmentQueries:
                             now: dt.datetime | None = UNSET) -> ParseResult:
         database, now = value(database, DEFAULT_DATABASE), value(now)
         try:
-            expr, source = read_expression(expression, None)
+            expr, source = await parse_off_loop(expression, None)
         except (LanguageError, SegmentErrors) as error:
             return ParseResult(canonical=None, json=None, pipeline=None, errors=to_errors(error))
-        canonical, form = format_expression(expr), to_json(expr)
+        canonical, form = await run_language(size_of(expr), canonical_form, expr)
 
         async def work():
             info.context.access.require_database(database)

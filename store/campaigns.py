@@ -1,8 +1,9 @@
 """Campaigns: a name, a channel and a target segment; sending freezes the recipients.
 
 `campaigns`: `{_id: <token_hex(8)>, database, name, name_folded, channel, segment_id,
-status: "draft" | "sending" | "sent", segment_version, now, recipient_count, created_at,
-created_by, send_started_at, sent_at, sent_by}`; names unique per database ignoring case.
+status: "draft" | "sending" | "sent" | "failed", segment_version, now, recipient_count,
+created_at, created_by, send_started_at, heartbeat_at, sent_at, sent_by, failure}`; names
+unique per database ignoring case.
 
 Sending (`send_campaign`):
 1. `draft` → `sending`, atomically, recording the segment version and the evaluation time
@@ -14,6 +15,13 @@ Sending (`send_campaign`):
    `_id: "<campaign id>:<contact id>"`: a resumed or concurrent send never adds anyone twice.
 3. `sending` → `sent` with `recipient_count` counted from the stored recipients.
 A sent campaign is returned as it is: sending it again changes nothing.
+
+A send that fails midway (the store went away, a query ran out of time) ends `failed`
+with the reason in `failure`, and raises SendFailedError; one whose server died leaves no
+one to say so, so a `sending` campaign whose sender has not been heard of for
+SEND_STALE_SECONDS (`heartbeat_at`, renewed each chunk) reads as `failed` too. Sending a
+failed campaign again resumes it with the version and `now` it started with (step 2 adds
+no one twice), so a retry after the cause is fixed finishes exactly the send it began.
 
 Who can receive what: email needs a value in `Email`, SMS a value in `MobilePhone` ("a
 value" as the language means it: not missing, not null, not empty text). Push has no
@@ -44,7 +52,8 @@ from store.segments import require_live, require_segment
 
 CHANNELS = ("email", "sms", "push")
 ADDRESS_FIELDS = {"email": "Email", "sms": "MobilePhone", "push": None}
-STATUSES = ("draft", "sending", "sent")
+STATUSES = ("draft", "sending", "sent", "failed")
+SEND_STALE_SECONDS = 120  # no heartbeat for this long: the sender is gone
 _DUPLICATE_KEY = 11000
 
 
@@ -64,6 +73,7 @@ class Campaign:
     send_started_at: dt.datetime | None = None
     sent_at: dt.datetime | None = None
     sent_by: str | None = None
+    failure: str | None = None
 
     @classmethod
     def from_document(cls, document: dict) -> Campaign:
@@ -74,7 +84,18 @@ class Campaign:
                    segment_version=document.get("segment_version"), now=document.get("now"),
                    recipient_count=document.get("recipient_count"),
                    send_started_at=document.get("send_started_at"),
-                   sent_at=document.get("sent_at"), sent_by=document.get("sent_by"))
+                   sent_at=document.get("sent_at"), sent_by=document.get("sent_by"),
+                   failure=document.get("failure"))
+
+
+class SendFailedError(StoreInputError):
+    """A send stopped midway; `campaign` is the campaign as stored, `failed` with the
+    reason. Sending it again resumes it."""
+
+    def __init__(self, message: str, campaign: Campaign) -> None:
+        super().__init__(message, suggestion="send it again to resume: no recipient is "
+                                             "added twice")
+        self.campaign = campaign
 
 
 
@@ -115,7 +136,26 @@ async def create_campaign(db: AsyncDatabase, *, name: str, channel: str, segment
 
 async def get_campaign(db: AsyncDatabase, campaign_id: str) -> Campaign | None:
     document = await db[CAMPAIGNS].find_one({"_id": campaign_id})
-    return Campaign.from_document(document) if document else None
+    return Campaign.from_document(await _unless_stale(db, document)) if document else None
+
+
+async def _unless_stale(db: AsyncDatabase, document: dict) -> dict:
+    """`document`, or, when it is a send whose sender has gone silent, the same campaign
+    marked failed (atomically: a sender that renews its heartbeat meanwhile wins)."""
+    if document.get("status") != "sending":
+        return document
+    heard = document.get("heartbeat_at") or document.get("send_started_at")
+    if heard is not None and heard.tzinfo is None:
+        heard = heard.replace(tzinfo=dt.timezone.utc)
+    if heard is not None and (utc_now() - heard).total_seconds() < SEND_STALE_SECONDS:
+        return document
+    failed = await db[CAMPAIGNS].find_one_and_update(
+        {"_id": document["_id"], "status": "sending",
+         "heartbeat_at": document.get("heartbeat_at")},
+        {"$set": {"status": "failed", "failure": "the send stopped midway (its server "
+                  "stopped or lost the store); send it again to resume"}},
+        return_document=ReturnDocument.AFTER)
+    return failed or await db[CAMPAIGNS].find_one({"_id": document["_id"]}) or document
 
 
 async def require_campaign(db: AsyncDatabase, campaign_id: str) -> Campaign:
@@ -140,7 +180,8 @@ async def list_campaigns(db: AsyncDatabase, database: str = DEFAULT_DATABASE, *,
     if segment_id is not None:
         query["segment_id"] = segment_id
     cursor = db[CAMPAIGNS].find(query).sort("name_folded", ASCENDING)
-    return [Campaign.from_document(document) async for document in cursor]
+    return [Campaign.from_document(await _unless_stale(db, document))
+            async for document in cursor]
 
 
 async def send_campaign(db: AsyncDatabase, campaign_id: str, now: dt.datetime | None = None,
@@ -156,12 +197,35 @@ async def send_campaign(db: AsyncDatabase, campaign_id: str, now: dt.datetime | 
             {"_id": campaign.id, "status": "draft"},
             {"$set": {"status": "sending", "segment_version": segment.version,
                       "now": to_millis(now or utc_now()), "send_started_at": utc_now(),
-                      "sent_by": actor}},
+                      "heartbeat_at": utc_now(), "sent_by": actor}},
             return_document=ReturnDocument.AFTER)
         if started is None:  # someone else started (or finished) it meanwhile
             return await send_campaign(db, campaign_id, now, actor=actor)
         campaign = Campaign.from_document(started)
-    return await _finish(db, campaign, actor)
+    elif campaign.status == "failed":
+        resumed = await db[CAMPAIGNS].find_one_and_update(
+            {"_id": campaign.id, "status": "failed"},
+            {"$set": {"status": "sending", "heartbeat_at": utc_now(), "sent_by": actor},
+             "$unset": {"failure": ""}},
+            return_document=ReturnDocument.AFTER)
+        if resumed is None:  # someone else resumed (or finished) it meanwhile
+            return await send_campaign(db, campaign_id, now, actor=actor)
+        campaign = Campaign.from_document(resumed)
+    try:
+        return await _finish(db, campaign, actor)
+    except Exception as error:  # whatever stopped it, the campaign must not stay `sending`
+        reason = str(error) or type(error).__name__
+        try:
+            stopped = await db[CAMPAIGNS].find_one_and_update(
+                {"_id": campaign.id, "status": "sending"},
+                {"$set": {"status": "failed", "failure": reason}},
+                return_document=ReturnDocument.AFTER)
+        except Exception:  # the store is gone too: the silent heartbeat will say it
+            stopped = None
+        if stopped is None:
+            raise
+        raise SendFailedError(f"the send of campaign {campaign.name} stopped midway: {reason}",
+                              Campaign.from_document(stopped)) from error
 
 
 async def _insert_new(db: AsyncDatabase, documents: list[dict]) -> None:
@@ -204,6 +268,8 @@ async def _finish(db: AsyncDatabase, campaign: Campaign, actor: str) -> Campaign
                                   "segment_version": campaign.segment_version,
                                   "now": campaign.now, "at": utc_now()})
             await _insert_new(db, documents)
+            await db[CAMPAIGNS].update_one({"_id": campaign.id, "status": "sending"},
+                                           {"$set": {"heartbeat_at": utc_now()}})
     count = await db[CAMPAIGN_RECIPIENTS].count_documents({"campaign": campaign.id})
     sent = await db[CAMPAIGNS].find_one_and_update(
         {"_id": campaign.id, "status": "sending"},

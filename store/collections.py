@@ -23,6 +23,7 @@ SEGMENT_VERSIONS = "segment_versions"
 SEGMENT_RUNS = "segment_runs"
 CAMPAIGNS = "campaigns"
 CAMPAIGN_RECIPIENTS = "campaign_recipients"
+LOCKS = "locks"  # short leases serialising steps that must not interleave (store/locks.py)
 
 # The one spelling of "a segment not in the bin" (every segment document has `in_bin`).
 LIVE_SEGMENT = {"in_bin": False}

@@ -1,9 +1,20 @@
-"""Settings and the connection to the store: a configured MongoDB, or the embedded server."""
+"""Settings and the connection to the store: a configured MongoDB, or the embedded server.
+
+The embedded server is supervised while a store is open (`_supervise`): it is pinged every
+SUPERVISE_SECONDS; when it has died (or stops answering) it is started again on its port,
+with a growing pause between failed attempts (RESTART_BACKOFF), and the repair of
+interrupted imports runs before it is reported up again. `Store.health` says what the
+supervisor knows, for /healthz and /readyz and for refusing requests at once while the
+store is down instead of letting each wait for its time limit."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, fields
@@ -14,11 +25,42 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from store import embedded
 from store.catalog import CatalogCache
-from store.collections import ensure_collections
+from store.collections import SUMMARY_PENDING, ensure_collections
 from store.events import repair_interrupted
 from store.fields import DEFAULT_DATABASE, ensure_database
 
 _DB_NAME = re.compile(r"[A-Za-z0-9_-]{1,63}")
+log = logging.getLogger(__name__)
+
+SUPERVISE_SECONDS = 1.0
+RESTART_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)  # seconds between failed restarts
+UNANSWERED_PINGS = 5  # a live process that ignores this many pings in a row is restarted
+
+
+@dataclass
+class StoreHealth:
+    """What is known of the store: `state` "up", "down" (not answering) or "restarting";
+    `detail` the last problem; `restarts` how many times it was brought back."""
+
+    state: str = "up"
+    detail: str | None = None
+    restarts: int = 0
+    changed_at: float = field(default_factory=time.time)
+
+    @property
+    def available(self) -> bool:
+        return self.state == "up"
+
+    def set(self, state: str, detail: str | None = None) -> None:
+        if state != self.state:
+            log.warning("store %s%s", state, f": {detail}" if detail else "")
+            self.changed_at = time.time()
+        self.state, self.detail = state, detail
+
+    def describe(self) -> str:
+        if self.available:
+            return "up" + (f" (restarted {self.restarts} times)" if self.restarts else "")
+        return f"{self.state}: {self.detail}" if self.detail else self.state
 
 
 @dataclass(frozen=True)
@@ -76,6 +118,7 @@ class Store:
     embedded: embedded.EmbeddedServer | None = None
     # the names each profile database knows, for completion and diagnostics as people type
     catalogs: CatalogCache = field(default_factory=CatalogCache)
+    health: StoreHealth = field(default_factory=StoreHealth)
 
 
 def make_client(uri: str, settings: StoreSettings, *, direct: bool) -> AsyncMongoClient:
@@ -109,14 +152,72 @@ async def open_store(settings: StoreSettings | None = None) -> AsyncIterator[Sto
     else:
         lease = await embedded.acquire(settings.data_dir)
         client = make_client(lease.uri, settings, direct=True)
+    supervisor: asyncio.Task | None = None
     try:
         db = client[settings.db_name]
         await prepare(db)
-        yield Store(client=client, db=db, settings=settings,
-                    embedded=lease.server if lease else None)
+        store = Store(client=client, db=db, settings=settings,
+                      embedded=lease.server if lease else None)
+        if lease is not None:
+            supervisor = asyncio.create_task(_supervise(store, lease),
+                                             name="embedded-store-supervisor")
+        yield store
     finally:
+        if supervisor is not None:
+            supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await supervisor
         try:
             await client.close()
         finally:
             if lease is not None:
                 await lease.aclose()
+
+
+async def _supervise(store: Store, lease: embedded.EmbeddedLease) -> None:
+    """Keep the embedded server running for `store` (see the module docstring)."""
+    unanswered = 0
+    failures = 0
+    while True:
+        await asyncio.sleep(SUPERVISE_SECONDS)
+        if await embedded.answers(lease.server.port):
+            unanswered = failures = 0
+            if not store.health.available:
+                store.health.set("up")
+            await _repair_left_behind(store)
+            continue
+        unanswered += 1
+        alive = embedded.process_alive(lease.server.pid)
+        if alive and unanswered < UNANSWERED_PINGS:
+            store.health.set("down", "the embedded store does not answer")
+            continue
+        store.health.set("restarting", "the embedded store stopped"
+                         if not alive else "the embedded store stopped answering")
+        try:
+            server = await embedded.revive(lease)
+            store.embedded = server
+            await repair_interrupted(store.db)  # what a kill may have left half-written
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - reported, and tried again later
+            pause = RESTART_BACKOFF[min(failures, len(RESTART_BACKOFF) - 1)]
+            failures += 1
+            store.health.set("down", f"restarting the embedded store failed ({error}); "
+                                     f"trying again in {pause:g} s")
+            await asyncio.sleep(pause)
+            continue
+        unanswered = failures = 0
+        store.health.restarts += 1
+        store.health.set("up")
+
+
+async def _repair_left_behind(store: Store) -> None:
+    """Repair what an import that died beside the running server left (its markers), so
+    that the answers refused meanwhile (store.events.require_exact_summaries) come back."""
+    try:
+        if await store.db[SUMMARY_PENDING].count_documents({}, limit=1):
+            await repair_interrupted(store.db)
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:  # noqa: BLE001 - tried again at the next round
+        log.warning("repairing event summaries failed: %s", error)

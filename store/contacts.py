@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from dataclasses import dataclass, field
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, PyMongoError
 
 from dsl.schema import FieldSchema, FieldType
 from dsl.values import ValueRejected, bucket_of, coerce_field, fold
@@ -22,6 +23,9 @@ __all__ = ["RowError", "WriteReport", "contact_key", "get_contact", "upsert_cont
 
 MAX_LIST_NAME_LENGTH = 256
 MAX_BATCH = 10_000
+# Contacts written per bulk write: each chunk is confirmed (and counted) before the next,
+# so the report is exact, and stays well inside one operation's time limit on SecantusDB.
+WRITE_CHUNK = 200
 CREATE_TIME = "CreateTime"
 _DUPLICATE_KEY = 11000
 _ROW_KEYS = frozenset({"id", "fields", "lists", "consent"})
@@ -106,10 +110,17 @@ def _parse_row(row: object, schema: FieldSchema) -> tuple[str, dict[str, object]
     return contact_id, sets, unsets, list(dict.fromkeys(lists)), consent
 
 
-async def upsert_contacts(db: AsyncDatabase, database: str, rows: list[dict]) -> WriteReport:
+async def upsert_contacts(db: AsyncDatabase, database: str, rows: list[dict], *,
+                          deadline: float | None = None) -> WriteReport:
     """Store contacts: new ids are created, existing ids get the given fields updated
     (`null` removes a field) and the given lists added. A row that does not fit is
-    rejected with the reason; the rest of the batch is still stored."""
+    rejected with the reason; the rest of the batch is still stored.
+
+    The writes go in chunks of WRITE_CHUNK contacts, so that the report says exactly what
+    was stored whatever happens: no chunk starts after `deadline` (a `time.monotonic()`
+    value), and a chunk the store does not confirm in time stops the batch. The rows not
+    written (or not confirmed) are reported in `rejected` as "not stored ... send again"
+    (an upsert by id is safe to repeat), never counted as stored."""
     if len(rows) > MAX_BATCH:
         raise ValueError(f"at most {MAX_BATCH} contacts per call, not {len(rows)}")
     schema = await load_schema(db, database)  # also refuses an unknown profile database
@@ -150,7 +161,24 @@ async def upsert_contacts(db: AsyncDatabase, database: str, rows: list[dict]) ->
             await touch_catalog(db, database)
 
     ordered_changes = list(changes.values())
-    failed = await _write_changes(db, database, ordered_changes, now)
+    failed: dict[int, str] = {}
+    for start in range(0, len(ordered_changes), WRITE_CHUNK):
+        chunk = ordered_changes[start:start + WRITE_CHUNK]
+        if deadline is not None and time.monotonic() >= deadline:
+            for position in range(start, len(ordered_changes)):
+                failed[position] = ("the batch ran out of time before this row; send it "
+                                    "again (or in a smaller batch)")
+            break
+        try:
+            chunk_failed = await _write_changes(db, database, chunk, now)
+        except PyMongoError as error:  # a time limit, a lost store: this chunk is unknown
+            for position in range(start, len(ordered_changes)):
+                failed[position] = (
+                    "the store did not confirm this row" if position < start + len(chunk)
+                    else "the batch stopped before this row") + (
+                    f" ({error}); send it again: an upsert by id is safe to repeat")
+            break
+        failed.update({start + position: why for position, why in chunk_failed.items()})
     for position, change in enumerate(ordered_changes):
         if position in failed:
             for index in change.rows:

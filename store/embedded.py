@@ -177,12 +177,15 @@ async def acquire(data_dir: Path | str, *, start_timeout: float = START_TIMEOUT_
     try:
         await asyncio.to_thread(fcntl.flock, start_fd, fcntl.LOCK_EX)
         try:
+            previous = _read_state(data_dir)
             server = await _running_server(data_dir)
             started = server is None
             start_seconds = None
             if server is None:
                 begin = time.perf_counter()
-                server = await _start(data_dir, start_timeout, idle_seconds)
+                # the port it had, if free: the clients of a dead one reconnect by themselves
+                server = await _start(data_dir, start_timeout, idle_seconds,
+                                      port=previous.port if previous else None)
                 start_seconds = time.perf_counter() - begin
                 log.info("started the embedded store (pid %d, port %d) in %.2f s",
                          server.pid, server.port, start_seconds)
@@ -197,6 +200,34 @@ async def acquire(data_dir: Path | str, *, start_timeout: float = START_TIMEOUT_
     finally:
         os.close(start_fd)
     return EmbeddedLease(data_dir, server, users_fd, started, start_seconds)
+
+
+async def revive(lease: EmbeddedLease, *,
+                 start_timeout: float = START_TIMEOUT_S) -> EmbeddedServer:
+    """The data directory's server for a lease whose server stopped answering: the one
+    another process restarted meanwhile, else a new one started now on the lease's port
+    (so the lease holder's client, which knows only that port, reconnects by itself).
+    EmbeddedServerError when it cannot be started."""
+    start_fd = _open_lock(lease.data_dir / START_LOCK)
+    try:
+        await asyncio.to_thread(fcntl.flock, start_fd, fcntl.LOCK_EX)
+        try:
+            server = await _running_server(lease.data_dir)
+            if server is None:
+                server = await _start(lease.data_dir, start_timeout, port=lease.server.port)
+                log.warning("restarted the embedded store (pid %d, port %d)", server.pid,
+                            server.port)
+            lease.server = server
+            return server
+        finally:
+            fcntl.flock(start_fd, fcntl.LOCK_UN)
+    finally:
+        os.close(start_fd)
+
+
+async def answers(port: int, timeout_ms: int = PING_TIMEOUT_MS) -> bool:
+    """Whether the server on `port` answers a ping."""
+    return await _ping(port, timeout_ms)
 
 
 def read_state(data_dir: Path | str) -> EmbeddedServer | None:
@@ -452,7 +483,8 @@ def _log_tail(path: Path, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:]) or "(the log is empty)"
 
 
-async def _start(data_dir: Path, timeout: float, idle_seconds: float = 0.0) -> EmbeddedServer:
+async def _start(data_dir: Path, timeout: float, idle_seconds: float = 0.0,
+                 port: int | None = None) -> EmbeddedServer:
     config = data_dir / CONFIG_FILE
     if not config.exists():
         config.write_text(_CONFIG_TEXT)
@@ -460,7 +492,8 @@ async def _start(data_dir: Path, timeout: float, idle_seconds: float = 0.0) -> E
     deadline = time.monotonic() + timeout
     attempts = 3  # another program may take the free port before the server binds it
     for attempt in range(1, attempts + 1):
-        port = _free_port()
+        port = port if attempt == 1 and port is not None and not _port_open(port) \
+            else _free_port()
         command = [*_server_command(), "--config", str(config), "--host", "127.0.0.1",
                    "--port", str(port), "--storage-path", str(data_dir / STORAGE_DIR),
                    "--log-level", "WARNING"]

@@ -54,3 +54,11 @@ class ConflictError(StoreInputError):
     """Someone else changed the object between our read and our write; reload and retry."""
 
     code = "CONFLICT"
+
+
+class SummariesRepairingError(StoreError):
+    """Event summaries of the database are being repaired after an interrupted ingest;
+    conditions on events are refused meanwhile rather than answered from summaries that
+    lag the events. Temporary: the repair resumes by itself."""
+
+    code = "UNAVAILABLE"

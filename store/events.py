@@ -22,6 +22,7 @@ from store.collections import (CONTACTS, EVENT_TYPES, EVENTS, MAX_EVENT_TYPE_IND
                                SUMMARY_PENDING, contact_index_paths, summary_index_path)
 from store.consent import consent_from_event
 from store.contacts import contact_key
+from store.errors import SummariesRepairingError
 from store.embedded import process_alive
 from store.fields import (INDEX_BUILD_TIMEOUT_S, load_schema, touch_catalog,
                           validate_database_name)
@@ -277,7 +278,12 @@ async def rebuild_summaries(db: AsyncDatabase, database: str,
     """Recompute the event summaries from the events collection, for the contacts whose
     `_id`s (`<database>:<id>`) are given, or for every contact of the database. A repair
     tool: run it while no events are tracked for those contacts. Returns the number of
-    contacts that have events."""
+    contacts that have events.
+
+    For given contacts (what `repair_interrupted` does) it is safe to interrupt at any
+    point and to run again: each contact's summary is replaced whole by one write (never
+    removed first and rebuilt after), so a contact always has a complete summary, the old
+    or the new one; a contact without events left is cleared last."""
     validate_database_name(database)
     scope: dict = {"database": database}
     event_scope: dict = {"database": database}
@@ -286,8 +292,9 @@ async def rebuild_summaries(db: AsyncDatabase, database: str,
         scope["_id"] = {"$in": keys}
         event_scope["contact"] = {"$in": keys}
     with pymongo.timeout(INDEX_BUILD_TIMEOUT_S):
-        await db[CONTACTS].update_many({**scope, "events": {"$exists": True}},
-                                       {"$unset": {"events": ""}})
+        if contact_keys is None:  # the whole database (a manual tool): start from nothing
+            await db[CONTACTS].update_many({**scope, "events": {"$exists": True}},
+                                           {"$unset": {"events": ""}})
         pipeline = [
             {"$match": event_scope},
             {"$group": {"_id": {"contact": "$contact", "type": "$type"},
@@ -298,8 +305,10 @@ async def rebuild_summaries(db: AsyncDatabase, database: str,
                                             "first": "$first", "last": "$last"}}}},
         ]
         contacts = 0
+        summarised: list[str] = []
         operations: list[UpdateOne] = []
         async for group in await db[EVENTS].aggregate(pipeline, allowDiskUse=True):
+            summarised.append(group["_id"])
             summaries = {summary_key(item["type"]): {"count": item["count"],
                                                      "first": item["first"],
                                                      "last": item["last"]}
@@ -311,7 +320,33 @@ async def rebuild_summaries(db: AsyncDatabase, database: str,
                 operations = []
         if operations:
             await db[CONTACTS].bulk_write(operations, ordered=False)
+        if contact_keys is not None:  # the given contacts that have no events (left)
+            done = set(summarised)
+            await db[CONTACTS].update_many(
+                {**scope, "events": {"$exists": True},
+                 "_id": {"$in": [key for key in keys if key not in done]}},
+                {"$unset": {"events": ""}})
     return contacts
+
+
+async def require_exact_summaries(db: AsyncDatabase, database: str) -> None:
+    """Refuse (SummariesRepairingError) while summaries of `database` wait for a repair:
+    markers of ingests whose process died (on this host; `repair_interrupted` repairs
+    them). A live ingest's marker is normal: its summaries follow when it applies."""
+    waiting = 0
+    async for marker in db[SUMMARY_PENDING].find({"database": database},
+                                                  {"owner": 1, "contacts": 1}):
+        owner = marker.get("owner") or {}
+        if owner.get("host") != _OWNER["host"] or owner.get("pid") == os.getpid() \
+                or process_alive(owner.get("pid", 0)):
+            continue
+        waiting += len(marker.get("contacts", ()))
+    if waiting:
+        raise SummariesRepairingError(
+            f"the event summaries of {waiting:,} contact{'s' if waiting != 1 else ''} of "
+            f"profile database {database} are being repaired after an interrupted import; "
+            "conditions on events are refused until that is done",
+            suggestion="try again shortly: the repair resumes by itself")
 
 
 async def list_event_types(db: AsyncDatabase, database: str) -> list[str]:
@@ -345,6 +380,7 @@ async def repair_interrupted(db: AsyncDatabase) -> int:
     async for marker in db[SUMMARY_PENDING].find({"owner.host": _OWNER["host"]}):
         if marker["owner"]["pid"] == os.getpid() or process_alive(marker["owner"]["pid"]):
             continue
+        # resumable: an interrupted repair leaves the marker, and the next one starts over
         await rebuild_summaries(db, marker["database"], marker["contacts"])
         await _rebuild_event_types(db, marker["database"])
         await db[SUMMARY_PENDING].delete_one({"_id": marker["_id"]})

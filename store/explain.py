@@ -20,6 +20,7 @@ from dsl.values import bucket_bounds, bucket_of
 from store import query
 from store.collections import EVENTS
 from store.contacts import contact_key, get_contact
+from store.offload import run_language, size_of
 from store.segments import Segment, find_segment
 
 
@@ -74,8 +75,9 @@ async def explain_contact(prepared: query.PreparedQuery, contact_id: str, *,
                                   "type": {"$in": event_types}},
                                  {"_id": 0, "type": 1, "time": 1, "attributes": 1})
         events = [event async for event in cursor]
-    tree = explain(prepared.expression, contact, events, prepared.now,
-                   segments=prepared.definitions, zone=prepared.zone)
+    tree = await run_language(size_of(prepared.expression) + len(events), explain,
+                              prepared.expression, contact, events, prepared.now,
+                              segments=prepared.definitions, zone=prepared.zone)
 
     within = None
     if prepared.maximum is not None and tree.held and common["in_range"]:

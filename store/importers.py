@@ -10,6 +10,7 @@ import codecs
 import csv
 import io
 import os
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -180,40 +181,106 @@ def _json_kind(value: object) -> str:
     return "a number"
 
 
+class _Lines:
+    """The lines of a text file, numbered, for csv.reader: remembers the lines the current
+    record took, and takes lines back to be read again (see `_csv_rows`)."""
+
+    def __init__(self, text: Iterator[str]) -> None:
+        self._text = text
+        self._next_number = 1
+        self._again: deque[tuple[int, str]] = deque()
+        self.taken: list[tuple[int, str]] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self._again:
+            line = self._again.popleft()
+        else:
+            line = (self._next_number, next(self._text))
+            self._next_number += 1
+        self.taken.append(line)
+        return line[1]
+
+    def record_lines(self) -> list[tuple[int, str]]:
+        taken, self.taken = self.taken, []
+        return taken
+
+    def read_again(self, lines: list[tuple[int, str]]) -> None:
+        self._again.extendleft(reversed(lines))
+
+
+def _not_utf8(cells: list[str]) -> str | None:
+    """Why a row is not UTF-8 text (bytes that are not decode to lone surrogates here)."""
+    for cell in cells:
+        for position, char in enumerate(cell):
+            if "\udc80" <= char <= "\udcff":
+                return (f"not UTF-8 text: byte 0x{ord(char) - 0xDC00:02X} in "
+                        f"{cell[:position][-20:]!r}...; save the file as UTF-8")
+    return None
+
+
 def _csv_rows(handle: BinaryIO, schema: FieldSchema,
               bar: _Progress) -> Iterator[tuple[int, dict | RowError]]:
-    text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
-    reader = csv.reader(text)
+    """Every line is accounted for: a row, a blank line, or a RowError with its number.
+
+    A quoted cell may hold line breaks, so a record may span lines. When such a record
+    does not fit the header (the usual sign of a quote never closed), its first line is
+    rejected and the lines after it are read again as rows of their own: an unbalanced
+    quote costs its own line, never the rows after it. Bytes that are not UTF-8 cost
+    their row only (decoded as lone surrogates, then refused)."""
+    text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    lines = _Lines(iter(text))
+    reader = csv.reader(lines, strict=True)
     try:
         header = next(reader)
     except StopIteration:
         return
-    except (csv.Error, UnicodeDecodeError) as error:
+    except csv.Error as error:
         raise StoreInputError(f"line 1: the CSV header cannot be read: {error}") from None
+    if (problem := _not_utf8(header)) is not None:
+        raise StoreInputError(f"line 1: the CSV header is {problem}")
+    lines.record_lines()
     columns = _check_header(header, schema)
     id_column = columns.pop(CSV_ID, None)
     lists_column = columns.pop(CSV_LISTS, None)
-    start = reader.line_num + 1
     while True:
         try:
-            cells = next(reader)
+            cells: list[str] | None = next(reader)
+            problem = None
         except StopIteration:
             break
-        except (csv.Error, UnicodeDecodeError) as error:
-            yield start, RowError(start, None, f"not a CSV row: {error}")
-            start = reader.line_num + 1
-            continue
-        number, start = start, reader.line_num + 1
+        except csv.Error as error:
+            cells, problem = None, f"not a CSV row: {error}"
+        taken = lines.record_lines()
+        if not taken:
+            break
+        number = taken[0][0]
         if number % 256 == 0:
             bar.update(handle.tell())
-        if not any(cell.strip() for cell in cells):
+        if cells is not None and not any(cell.strip() for cell in cells):
             continue  # a blank line
-        if len(cells) != len(header):
-            yield number, RowError(number, None, f"{len(cells)} cells, but the header has "
-                                                 f"{len(header)} columns")
+        if cells is not None and len(cells) != len(header):
+            problem = (f"{len(cells)} cells, but the header has {len(header)} columns")
+        if problem is not None and len(taken) > 1:
+            lines.read_again(taken[1:])
+            problem = ("a quoted cell opened on this line is never closed (it ran into the "
+                       "next lines, which are read as rows of their own); close the quote "
+                       'or double it ("")')
+        if problem is not None:
+            yield number, RowError(number, None, problem)
+            continue
+        assert cells is not None
+        if (problem := _not_utf8(cells)) is not None:
+            yield number, RowError(number, None, problem)
             continue
         row: dict = {}
-        if id_column is not None and cells[id_column].strip():
+        if id_column is not None:
+            if not cells[id_column].strip():
+                yield number, RowError(number, None, "the id is empty: give every row an id "
+                                       "(or leave out the id column to have ids generated)")
+                continue
             row["id"] = cells[id_column].strip()
         fields = {name: cells[column] for name, column in columns.items()
                   if cells[column] != ""}

@@ -18,6 +18,7 @@ from dsl.json_codec import from_json, to_json
 from dsl.parser import parse
 from dsl.values import fold
 from store.errors import StoreInputError
+from store.offload import run_language
 
 MAX_NAME_LENGTH = 200
 MAX_DESCRIPTION_LENGTH = 5000
@@ -167,3 +168,10 @@ def read_expression(expression: str | None, json: dict | str | bytes | None
 def canonical(expr: ast.Expression) -> tuple[str, dict]:
     """(canonical text, JSON form) of a checked expression."""
     return format_expression(expr), to_json(expr)
+
+
+async def parse_off_loop(text: str | None, form) -> tuple[ast.Expression, str | None]:
+    """read_expression(text, form) off the event loop when it is long (store/offload.py):
+    parsing is CPU work that must not hold up every other request meanwhile."""
+    size = len(text) if isinstance(text, str) else len(str(form))
+    return await run_language(size, read_expression, text, form)

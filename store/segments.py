@@ -34,10 +34,11 @@ from store.clock import utc_now
 from store.collections import LIVE_SEGMENT, SEGMENTS
 from store.errors import ConflictError, NameTakenError, NotFoundError, StoreInputError
 from store.fields import DEFAULT_DATABASE, require_database, touch_catalog
+from store.locks import lease
 from store.query.prepare import prepare
 from store.segment_definition import (VERSIONED, Definition, canonical, normalize_description,
                                       normalize_labels, normalize_maximum, normalize_name,
-                                      normalize_range, read_expression)
+                                      normalize_range, parse_off_loop)
 from store.segment_history import get_version, record_version
 
 
@@ -181,7 +182,7 @@ async def create_segment(db: AsyncDatabase, *, name: str, expression: str | None
     await require_database(db, database)
     name = normalize_name(name)
     range_from, range_to = normalize_range(range_from, range_to)
-    expr, source = read_expression(expression, json)
+    expr, source = await parse_off_loop(expression, json)
     references = list((await prepare(db, database, parsed=expr, source=source, now=utc_now(),
                                      own_names=[name])).references)
     text, form = canonical(expr)
@@ -287,8 +288,8 @@ async def update_segment(db: AsyncDatabase, segment_id: str, *, actor: str,
         text, form = old.expression, old.json
         expr, source = from_json(form), None
     else:
-        expr, source = read_expression(None if expression is UNSET else expression,
-                                       None if json is UNSET else json)
+        expr, source = await parse_off_loop(None if expression is UNSET else expression,
+                                            None if json is UNSET else json)
         text, form = canonical(expr)
     new = Definition(
         name=new_name,
@@ -305,34 +306,44 @@ async def update_segment(db: AsyncDatabase, segment_id: str, *, actor: str,
     if fold(new.name) != fold(old.name):
         await _refuse_taken_name(db, current.database, new.name, exclude=current.id)
         await _refuse_breaking_rename(db, current)
-    references = list(current.references)
-    if "expression" in changed:
-        references = list((await prepare(
-            db, current.database, parsed=expr, source=source, now=utc_now(),
-            own_id=current.id, own_names=[old.name, new.name])).references)
+    async def check_and_write() -> Segment:
+        references = list(current.references)
+        if "expression" in changed:
+            references = list((await prepare(
+                db, current.database, parsed=expr, source=source, now=utc_now(),
+                own_id=current.id, own_names=[old.name, new.name])).references)
 
-    # Record the version this starts from (a no-op unless a crash lost it), then move to
-    # the next one only if nobody else did meanwhile.
-    await record_version(db, stored)
-    try:
-        document = await db[SEGMENTS].find_one_and_update(
-            {"_id": current.id, "version": current.version, **LIVE_SEGMENT},
-            {"$set": {**_definition_fields(new), "references": references,
-                      "version": current.version + 1,
-                      "change": {"changed": changed, "note": note},
-                      "updated_at": utc_now(), "updated_by": actor}},
-            return_document=ReturnDocument.AFTER)
-    except DuplicateKeyError:
-        await _refuse_taken_name(db, current.database, new.name, exclude=current.id)
-        raise
-    if document is None:
-        raise ConflictError(f"segment {current.name} was changed or moved to the bin while "
-                            "this update was prepared",
-                            suggestion="reload it and apply the change again")
-    if "name" in changed:
-        await touch_catalog(db, current.database)
-    await record_version(db, document)
-    return Segment.from_document(document)
+        # Record the version this starts from (a no-op unless a crash lost it), then move to
+        # the next one only if nobody else did meanwhile.
+        await record_version(db, stored)
+        try:
+            document = await db[SEGMENTS].find_one_and_update(
+                {"_id": current.id, "version": current.version, **LIVE_SEGMENT},
+                {"$set": {**_definition_fields(new), "references": references,
+                          "version": current.version + 1,
+                          "change": {"changed": changed, "note": note},
+                          "updated_at": utc_now(), "updated_by": actor}},
+                return_document=ReturnDocument.AFTER)
+        except DuplicateKeyError:
+            await _refuse_taken_name(db, current.database, new.name, exclude=current.id)
+            raise
+        if document is None:
+            raise ConflictError(f"segment {current.name} was changed or moved to the bin while "
+                                "this update was prepared",
+                                suggestion="reload it and apply the change again")
+        if "name" in changed:
+            await touch_catalog(db, current.database)
+        await record_version(db, document)
+        return Segment.from_document(document)
+
+    if "expression" not in changed:
+        return await check_and_write()
+    # The cycle check reads the other segments' references and the write changes this
+    # one's: two updates interleaving could each pass before the other's write and store
+    # a cycle (A -> B, B -> A). Within one database they take turns.
+    async with lease(db, f"segment-references:{current.database}",
+                     doing=f"change segment {current.name}"):
+        return await check_and_write()
 
 
 async def _refuse_breaking_rename(db: AsyncDatabase, segment: Segment) -> None:

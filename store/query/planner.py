@@ -11,7 +11,8 @@ from __future__ import annotations
 from dsl import ast
 from dsl.compiler import EventCounts, compile_segment, event_count_queries
 from store.collections import EVENTS
-from store.events import latest_event_times
+from store.events import latest_event_times, require_exact_summaries
+from store.offload import run_language, size_of
 
 # A condition whose matching events belong to more contacts than this is joined instead:
 # its `_id` list would grow the query past what is reasonable to send (20,000 keys are
@@ -29,14 +30,17 @@ async def plan(query, *, semi_join: bool = True) -> list[dict]:
         expr = query.inlined
         event_types = {node.event_type for node in ast.walk(expr)
                        if isinstance(node, ast.EVENT_CONDITIONS)}
+        if event_types:  # summaries an interrupted import left behind are never read as exact
+            await require_exact_summaries(query.db, query.database)
         latest = await latest_event_times(query.db, query.database, event_types)
         counts = None
         if semi_join:
             counts = await count_events(query.db, event_count_queries(
                 expr, query.schema, database=query.database, now=query.now,
                 latest_events=latest, zone=query.zone, checked=True))
-        query._plans[key] = compile_segment(
-            expr, query.schema, database=query.database, now=query.now,
+        query._plans[key] = await run_language(  # CPU work: off the event loop when big
+            size_of(expr), compile_segment, expr, query.schema, database=query.database,
+            now=query.now,
             range_from=query.range_from, range_to=query.range_to, maximum=query.maximum,
             latest_events=latest, event_counts=counts, zone=query.zone,
             events_collection=EVENTS, checked=True)

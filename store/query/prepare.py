@@ -30,8 +30,9 @@ from store.catalog import shared_catalogs
 from store.clock import utc_now
 from store.collections import LIVE_SEGMENT, SEGMENTS
 from store.fields import DEFAULT_DATABASE, database_zone
+from store.offload import run_language, size_of
 from store.segment_definition import (Definition, canonical, normalize_maximum, normalize_range,
-                                      read_expression)
+                                      parse_off_loop)
 
 
 @dataclass(frozen=True)
@@ -99,11 +100,12 @@ async def prepare(db: AsyncDatabase, database: str = DEFAULT_DATABASE, *,
         range_from, range_to = normalize_range(range_from, range_to)
         maximum = normalize_maximum(maximum)
         if parsed is None:
-            expr, source = read_expression(expression, json)
+            expr, source = await parse_off_loop(expression, json)
         else:
             expr = parsed
-        problems = check(expr, catalog.schema, source=source, event_types=catalog.event_types,
-                         lists=catalog.lists)
+        problems = await run_language(  # CPU work: off the event loop when big
+            size_of(expr), check, expr, catalog.schema, source=source,
+            event_types=catalog.event_types, lists=catalog.lists)
         if problems:
             raise SegmentErrors(tuple(problems))
     inlined, references, definitions = await _inline_references(

@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import click
-import pytest
 import typer
 from graphql import GraphQLEnumType, build_schema
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from dsl.json_codec import to_json
 from dsl.parser import parse
@@ -54,3 +55,25 @@ def test_check_against_a_fields_file(offline, tmp_path):
     assert result.exit_code == 2
     assert "did you mean City?" in result.stderr
     assert "Age is a number field" in result.stderr  # every problem, not only the first
+
+
+@pytest.mark.parametrize("args", [
+    ["format", 'City equals "\udcff"'],        # an undecodable byte of argv, as Python gives it
+    ["parse", 'City equals "\ud800"'],
+    ["check", "`a\udc80` is true", "--fields", "{}"],
+    ["format", "--from-json", '{"version": 1, "condition": {"field": "\udcff", "op": "has value"}}'],
+])
+def test_text_that_is_no_unicode_is_an_input_error(offline, args) -> None:
+    result = offline(*args)
+    assert result.exit_code == 2, result.output
+    assert "UTF-8" in result.output or "surrogate" in result.output
+
+
+def test_standard_input_that_is_not_utf8_is_an_input_error(offline) -> None:
+    result = offline("format", "-", input=b'City equals "\xff"')
+    assert result.exit_code == 2 and "not UTF-8" in result.output
+
+
+def test_a_name_argument_that_is_no_unicode_is_refused_before_the_command(offline) -> None:
+    result = offline("segments", "create", "bad\udcffname", "Age > 1")
+    assert result.exit_code == 2 and "argument 3 is not UTF-8 text: byte 0xFF" in result.output

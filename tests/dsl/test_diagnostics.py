@@ -414,3 +414,25 @@ def test_warnings_on_parsed_text_cover_their_conditions(expr) -> None:
         assert diagnostic.code in ("type", "never", "always", "duplicate")
         if diagnostic.severity is Severity.WARNING:
             parse(text[diagnostic.start:diagnostic.end])  # whole brackets: it parses alone
+
+
+@pytest.mark.parametrize("make", [
+    lambda n: " and ".join(["(Age > 1)", *["not (Age > 1)"] * (n - 1)]),
+    lambda n: " or ".join(['City equals "x"'] * n),
+    lambda n: " and ".join(f'(City equals "a{i % 7}" or Age > {i % 5})' for i in range(n)),
+])
+def test_the_work_per_warning_is_bounded_however_many_conditions_repeat(make, monkeypatch) -> None:
+    """Thousands of repeated conditions: at most MAX_WARNINGS warnings are built (each one's
+    work grows with the text, so all of them would be quadratic), in source order."""
+    import dsl.diagnostics as diagnostics
+
+    built = []
+    real = diagnostics._from_finding
+    monkeypatch.setattr(diagnostics, "_from_finding",
+                        lambda finding: built.append(1) or real(finding))
+    schema = FieldSchema([FieldDef("Age", FieldType.NUMBER), FieldDef("City", FieldType.TEXT)])
+    found = diagnose(make(2000), schema)
+    warnings = [d for d in found if d.severity is Severity.WARNING]
+    assert len(warnings) == diagnostics.MAX_WARNINGS
+    assert len(built) <= diagnostics.MAX_WARNINGS
+    assert [w.start for w in warnings] == sorted(w.start for w in warnings)

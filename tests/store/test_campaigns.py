@@ -162,3 +162,55 @@ async def test_a_campaign_of_another_database(db) -> None:
                                    actor=ACTOR)
     sent = await send_campaign(db, (await campaign(db, segment)).id, actor=ACTOR)
     assert sent.database == "shop" and await recipients(db, sent.id) == {"s1": "s@example.com"}
+
+
+# --- a send that fails midway ends FAILED, with the reason, and a retry finishes it ------
+
+async def test_a_send_that_fails_midway_ends_failed_and_a_retry_finishes_it(
+        db, everyone, monkeypatch) -> None:
+    from pymongo.errors import AutoReconnect
+
+    from store import campaigns as campaigns_module
+    from store.campaigns import SendFailedError, get_campaign
+
+    real_chunks = campaigns_module.member_chunks
+
+    async def store_lost_after_one_chunk(*args, **kwargs):  # the fault: the store goes away
+        async for chunk in real_chunks(*args, **{**kwargs, "size": 1}):
+            yield chunk
+            raise AutoReconnect("connection to the store was lost")
+
+    monkeypatch.setattr(campaigns_module, "member_chunks", store_lost_after_one_chunk)
+    draft = await campaign(db, everyone)
+    with pytest.raises(SendFailedError) as failed:
+        await send_campaign(db, draft.id, NOW, actor=ACTOR)
+    assert "connection to the store was lost" in failed.value.message
+    stored = await get_campaign(db, draft.id)
+    assert stored.status == "failed" and "connection to the store was lost" in stored.failure
+    assert failed.value.campaign == stored
+    assert 0 < await db[CAMPAIGN_RECIPIENTS].count_documents({"campaign": draft.id}) < 4
+
+    monkeypatch.setattr(campaigns_module, "member_chunks", real_chunks)  # the cause is fixed
+    await update_segment(db, everyone.id, expression="Age > 100", actor=ACTOR)
+    sent = await send_campaign(db, draft.id, actor=ACTOR)
+    assert sent.status == "sent" and sent.failure is None and sent.segment_version == 1
+    assert sorted(await recipients(db, sent.id)) == ["c1", "c4", "c5", "c6"]
+    assert sent.recipient_count == 4
+    assert await send_campaign(db, draft.id, actor=ACTOR) == sent  # idempotent
+
+
+async def test_a_send_left_behind_by_a_dead_server_shows_as_failed(db, everyone) -> None:
+    import datetime as dt
+
+    from store.campaigns import SEND_STALE_SECONDS, get_campaign
+
+    draft = await campaign(db, everyone)
+    long_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=SEND_STALE_SECONDS + 5)
+    await db[CAMPAIGNS].update_one({"_id": draft.id}, {"$set": {
+        "status": "sending", "segment_version": 1, "now": NOW, "send_started_at": long_ago,
+        "heartbeat_at": long_ago, "sent_by": ACTOR}})
+    stale = await get_campaign(db, draft.id)
+    assert stale.status == "failed" and "stopped" in stale.failure
+    assert [c.status for c in await list_campaigns(db)] == ["failed"]
+    sent = await send_campaign(db, draft.id, actor=ACTOR)
+    assert sent.status == "sent" and sent.recipient_count == 4

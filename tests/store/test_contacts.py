@@ -246,3 +246,26 @@ async def test_an_inserted_new_contact_is_the_document_an_upsert_would_make(crm)
     assert again.stored == 5
     assert (await get_contact(crm.db, "main", "n1"))["lists"] == ["A", "B", "C"]
     assert "Age" not in (await get_contact(crm.db, "main", "n1"))["fields"]
+
+
+@pytest.mark.parametrize("budget", [0.0, 0.002, 60.0])
+async def test_the_result_says_exactly_what_was_stored_when_time_runs_out(
+        crm, monkeypatch, budget) -> None:
+    """A batch written in chunks stops before its deadline: the rows it stored are counted,
+    the others are reported as not stored (to send again), and the store agrees."""
+    import time
+
+    from store import contacts as contacts_module
+
+    monkeypatch.setattr(contacts_module, "WRITE_CHUNK", 10)
+    rows = [{"id": f"t{n:03d}", "fields": {"Email": f"t{n}@example.com"}} for n in range(45)]
+    report = await upsert_contacts(crm.db, "main", rows, deadline=time.monotonic() + budget)
+    in_store = await crm.db[CONTACTS].count_documents({"database": "main", "id": {"$regex": "^t"}})
+    assert report.stored == in_store
+    assert report.stored + len(report.rejected) == 45
+    assert all("not stored" in error.message and "again" in error.message
+               for error in report.rejected)
+    if budget == 0.0:
+        assert report.stored == 0
+    if budget == 60.0:
+        assert report.stored == 45

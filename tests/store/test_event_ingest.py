@@ -89,3 +89,50 @@ async def test_a_live_ingest_is_not_repaired_under_it(contacts):
     assert await repair_interrupted(store.db) == 0  # our own, live process
     await ingest.apply()
     assert (await summaries(store))["main:a"]["MailClick"]["count"] == 1
+
+
+async def test_an_interrupted_repair_is_safe_and_answers_are_refused_until_it_is_done(contacts):
+    """Repairs interrupted at many points (twice and more): a contact's summary is always
+    a whole one (the old or the repaired), never missing; until the repair finishes, an
+    expression on events is refused, never answered from summaries that lag the events."""
+    import asyncio
+    import contextlib
+
+    from dsl.parser import parse
+    from store.errors import SummariesRepairingError
+    from store.selection import Selection, count_members
+
+    store = contacts
+    await track_events(store.db, "main", [event(1, "a", "MailClick", 3)])
+    ingest = EventIngest(store.db, "main")
+    await ingest.add([event(2, "a", "MailClick", 4), event(3, "b", "MailOpen", 4)])
+    await store.db.summary_pending.update_many({}, {"$set": {"owner.pid": dead_pid()}})
+    twice = Selection.at(parse("event MailClick occurred at least 2 times"),
+                         dt.datetime(2024, 6, 1, tzinfo=UTC))
+    with pytest.raises(SummariesRepairingError, match="being repaired"):
+        await count_members(store.db, "main", twice)
+    assert await count_members(store.db, "main", Selection.at(parse("")))  # no events: fine
+
+    interrupted = 0
+    for steps in range(0, 5000):  # interrupted after more and more of its work
+        if not await store.db.summary_pending.count_documents({}):
+            break  # one got through
+        repair = asyncio.create_task(repair_interrupted(store.db))
+        for _ in range(steps):
+            await asyncio.sleep(0)
+            if repair.done():
+                break
+        interrupted += repair.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await repair
+        now = await summaries(store)
+        assert now["main:a"] is not None and now["main:a"]["MailClick"]["count"] in (1, 2)
+        if await store.db.summary_pending.count_documents({}):
+            with pytest.raises(SummariesRepairingError):
+                await count_members(store.db, "main", twice)
+    assert interrupted >= 2
+    await repair_interrupted(store.db)
+    repaired = await summaries(store)
+    assert repaired["main:a"]["MailClick"]["count"] == 2
+    assert repaired["main:b"]["MailOpen"]["count"] == 1
+    assert await count_members(store.db, "main", twice) == 1

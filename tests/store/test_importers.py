@@ -66,10 +66,12 @@ async def test_contacts_from_csv(crm, tmp_path: Path) -> None:
         "\r\n"
         ",gen@example.com,,,,,\r\n", encoding="utf-8")
     report = await import_contacts(crm, "main", path, progress=False)
-    assert report.stored == 4
-    assert [(error.index, error.id) for error in report.rejected] == [(4, "c3"), (5, None)]
+    assert report.stored == 3
+    assert [(error.index, error.id) for error in report.rejected] == [
+        (4, "c3"), (5, None), (9, None)]
     assert "thirty" in report.rejected[0].message and "Age" in report.rejected[0].message
     assert "3 cells" in report.rejected[1].message
+    assert "id is empty" in report.rejected[2].message
     c1 = await get_contact(crm.db, "main", "c1")
     assert c1["fields"] == {"Email": "anna@example.com", "City": "Krakow", "Age": 31,
                             "Signup": dt.datetime(2024, 5, 1, tzinfo=UTC), "Newsletter": True,
@@ -78,7 +80,7 @@ async def test_contacts_from_csv(crm, tmp_path: Path) -> None:
     c5 = await get_contact(crm.db, "main", "c5")
     assert c5["fields"]["City"] == "two\nlines" and c5["lists"] == ["A", "B"]
     assert c5["fields"]["Newsletter"] is False
-    assert await crm.db[CONTACTS].count_documents({"fields.Email": "gen@example.com"}) == 1
+    assert await crm.db[CONTACTS].count_documents({"fields.Email": "gen@example.com"}) == 0
 
     # An empty cell changes nothing; a CSV import updates the given fields.
     update = tmp_path / "update.csv"
@@ -162,3 +164,59 @@ async def test_unknown_database(crm, tmp_path: Path) -> None:
     path.write_text('{"id": "c1"}\n', encoding="utf-8")
     with pytest.raises(StoreInputError):
         await import_contacts(crm, "nope", path)
+
+
+async def test_csv_without_an_id_column_generates_ids(crm, tmp_path: Path) -> None:
+    path = tmp_path / "no-ids.csv"
+    path.write_text("Email,City\ngen@example.com,Oslo\n", encoding="utf-8")
+    report = await import_contacts(crm, "main", path, progress=False)
+    assert report.stored == 1 and report.rejected == []
+    assert await crm.db[CONTACTS].count_documents({"fields.Email": "gen@example.com"}) == 1
+
+
+# --- every CSV line is accounted for: stored, duplicate or rejected with its number -------
+
+GOOD = "{id},Town{n},{n}"
+BAD_LINES = {
+    "unclosed quote": '{id},"Town{n},{n}',
+    "not UTF-8": "{id},Town\udcff{n},{n}",
+    "cells": "{id},Town{n}",
+    "empty id": ",Town{n},{n}",
+}
+
+
+def _write_csv(path: Path, kinds: list[str]) -> tuple[set[int], set[str]]:
+    """A file of one row a line after the header; the bad lines and the good ids."""
+    lines, bad, good = ["id,City,Age"], set(), set()
+    for n, kind in enumerate(kinds):
+        row_id = f"r{n}"
+        if kind == "multi-line":  # a quoted value over two lines: one good row
+            lines.append(f'{row_id},"Town\n{n}",{n}')
+            good.add(row_id)
+            continue
+        lines.append((GOOD if kind == "good" else BAD_LINES[kind]).format(id=row_id, n=n))
+        if kind == "good":
+            good.add(row_id)
+        else:
+            bad.add(len("\n".join(lines).split("\n")))
+    path.write_bytes("\n".join(lines).encode("utf-8", "surrogateescape") + b"\n")
+    return bad, good
+
+
+@pytest.mark.parametrize("kinds", [
+    ["good", "unclosed quote", "good", "good"],
+    ["unclosed quote", "good", "multi-line", "good"],
+    ["good", "good", "unclosed quote"],
+    ["good", "not UTF-8", "good"],
+    ["unclosed quote", "unclosed quote", "good", "cells", "multi-line", "empty id", "good"],
+    ["multi-line", "unclosed quote", "not UTF-8", "good"],
+])
+async def test_every_csv_line_is_stored_or_rejected_with_its_number(crm, tmp_path: Path,
+                                                                     kinds) -> None:
+    bad, good = _write_csv(tmp_path / "rows.csv", kinds)
+    report = await import_contacts(crm, "main", tmp_path / "rows.csv", progress=False)
+    assert {error.index for error in report.rejected} == bad
+    assert report.stored == len(good)
+    stored = {row["id"] async for row in crm.db[CONTACTS].find({"database": "main"}, {"id": 1})}
+    assert stored == good
+    assert all(error.message for error in report.rejected)

@@ -438,3 +438,24 @@ async def test_counts_are_logged_with_version_and_now(db) -> None:
     sizes = await segment_sizes(db, segment.id)
     assert [count for _, count in sizes] == [4, 2] and sizes[0][0] <= sizes[1][0]
     assert await segment_sizes(db, segment.id, since=runs[0].at + dt.timedelta(seconds=1)) == []
+
+
+@pytest.mark.parametrize("rounds", [4])
+async def test_concurrent_updates_never_store_an_in_segment_cycle(db, rounds) -> None:
+    """Two updates at once, each pointing to the other: the cycle check and the write are
+    one step, so one of them sees the other's write and is refused."""
+    import asyncio
+
+    for round_number in range(rounds):
+        a = await make(db, f"A{round_number}")
+        b = await make(db, f"B{round_number}")
+        results = await asyncio.gather(
+            update_segment(db, a.id, expression=f'in segment "B{round_number}"', actor=ACTOR),
+            update_segment(db, b.id, expression=f'in segment "A{round_number}"', actor=ACTOR),
+            return_exceptions=True)
+        refused = [r for r in results if isinstance(r, Exception)]
+        assert len(refused) == 1, results
+        assert "cycle" in str(refused[0])
+        # both stay usable: counted, and deletable once nothing refers to them
+        for segment in (a, b):
+            await count_segment(db, segment.id, now=NOW, actor=ACTOR)

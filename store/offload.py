@@ -1,0 +1,81 @@
+"""CPU work of the language (parse, check, compile, diagnose, complete, explain) kept off
+the event loop, so that one long expression never holds up the other requests.
+
+Small inputs (the usual case) run inline: a worker round trip would cost more than the
+work. Bigger ones run in a small pool of worker processes rather than threads: a thread
+would still hold the interpreter lock the event loop needs at every wake-up, and a cheap
+request would wait ~5 ms each time (Python's switch interval), about 100 ms in all.
+
+A call cut off by the request deadline leaves its worker to finish (a worker cannot be
+interrupted), which the language's own limits bound (MAX_EXPRESSION_LENGTH, MAX_DEPTH).
+A worker that dies takes only its call with it: the pool is made again for the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+from dsl import ast
+
+T = TypeVar("T")
+
+# Characters of text, or nodes of a syntax tree, below which work runs inline.
+INLINE_SIZE = 2_000
+WORKERS = int(os.environ.get("SEGMENTQL_LANGUAGE_WORKERS", "") or 2)
+
+_pool: ProcessPoolExecutor | None = None
+
+
+def _executor() -> ProcessPoolExecutor:
+    global _pool
+    if _pool is None:
+        # spawn: a fork of a process with threads (the server's) may inherit held locks
+        _pool = ProcessPoolExecutor(max_workers=WORKERS,
+                                    mp_context=multiprocessing.get_context("spawn"))
+    return _pool
+
+
+def size_of(expr: ast.Expression) -> int:
+    """The number of nodes of `expr` (its work scales with it)."""
+    count = 0
+    for _ in ast.walk(expr):
+        count += 1
+        if count >= INLINE_SIZE:
+            break
+    return count
+
+
+async def run_language(size: int, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """function(*args, **kwargs), inline when `size` is below INLINE_SIZE, else in a worker
+    process (function and arguments must pickle: module-level functions, ASTs, schemas)."""
+    if size < INLINE_SIZE:
+        return function(*args, **kwargs)
+    global _pool
+    loop = asyncio.get_running_loop()
+    call = functools.partial(function, *args, **kwargs)
+    try:
+        return await loop.run_in_executor(_executor(), call)
+    except BrokenProcessPool:
+        _pool = None  # a worker died (killed, out of memory): a fresh pool, one more try
+        return await loop.run_in_executor(_executor(), call)
+
+
+def warm_up() -> None:
+    """Start the workers now (a spawned worker takes about a second to import the
+    language), so the first big request does not pay for it."""
+    for _ in range(WORKERS):
+        _executor().submit(_ready)
+
+
+def _ready() -> bool:
+    from dsl.parser import parse
+
+    parse("x = 1")
+    return True
