@@ -173,14 +173,14 @@ async def test_a_send_that_fails_midway_ends_failed_and_a_retry_finishes_it(
     from store import campaigns as campaigns_module
     from store.campaigns import SendFailedError, get_campaign
 
-    real_chunks = campaigns_module.member_chunks
+    real_chunks = campaigns_module.query.chunks
 
     async def store_lost_after_one_chunk(*args, **kwargs):  # the fault: the store goes away
         async for chunk in real_chunks(*args, **{**kwargs, "size": 1}):
             yield chunk
             raise AutoReconnect("connection to the store was lost")
 
-    monkeypatch.setattr(campaigns_module, "member_chunks", store_lost_after_one_chunk)
+    monkeypatch.setattr(campaigns_module.query, "chunks", store_lost_after_one_chunk)
     draft = await campaign(db, everyone)
     with pytest.raises(SendFailedError) as failed:
         await send_campaign(db, draft.id, NOW, actor=ACTOR)
@@ -190,7 +190,7 @@ async def test_a_send_that_fails_midway_ends_failed_and_a_retry_finishes_it(
     assert failed.value.campaign == stored
     assert 0 < await db[CAMPAIGN_RECIPIENTS].count_documents({"campaign": draft.id}) < 4
 
-    monkeypatch.setattr(campaigns_module, "member_chunks", real_chunks)  # the cause is fixed
+    monkeypatch.setattr(campaigns_module.query, "chunks", real_chunks)  # the cause is fixed
     await update_segment(db, everyone.id, expression="Age > 100", actor=ACTOR)
     sent = await send_campaign(db, draft.id, actor=ACTOR)
     assert sent.status == "sent" and sent.failure is None and sent.segment_version == 1
