@@ -15,10 +15,13 @@ Sending (`send_campaign`):
 3. `sending` → `sent` with `recipient_count` counted from the stored recipients.
 A sent campaign is returned as it is: sending it again changes nothing.
 
-Who can receive what: email needs a value in `Email`, SMS a value in `MobilePhone` ("a
-value" as the language means it: not missing, not null, not empty text). Push has no
-address field in the standard schema (device tokens belong to the delivery system), so
-every member of the segment is a push recipient.
+Who can receive what is dsl/consent.py's rule, the one `can receive C` tests: email needs a
+value in `Email`, SMS a value in `MobilePhone` ("a value" as the language means it: not
+missing, not null, not empty text); push has no address field in the standard schema
+(device tokens belong to the delivery system). A contact unsubscribed from the channel, or
+suppressed for it (email: a hard bounce or a spam complaint), is skipped too. The campaign
+records how many members were skipped for each reason (`skipped`: no_address,
+unsubscribed, hard_bounce, spam_complaint), counted over the whole send.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from dsl.consent import ADDRESS_FIELDS, CHANNELS, SKIP_REASONS, skip_reason
 from dsl.temporal import normalize_now
 from dsl.values import fold, to_millis
 from store.collections import CAMPAIGN_RECIPIENTS, CAMPAIGNS
@@ -42,8 +46,6 @@ from store.segment_history import get_version
 from store.segment_runs import timed_run
 from store.segments import require_segment, selection_of
 
-CHANNELS = ("email", "sms", "push")
-ADDRESS_FIELDS = {"email": "Email", "sms": "MobilePhone", "push": None}
 STATUSES = ("draft", "sending", "sent")
 _DUPLICATE_KEY = 11000
 
@@ -64,6 +66,7 @@ class Campaign:
     send_started_at: dt.datetime | None = None
     sent_at: dt.datetime | None = None
     sent_by: str | None = None
+    skipped: dict[str, int] | None = None  # reason -> members skipped (once sent)
 
     @classmethod
     def from_document(cls, document: dict) -> Campaign:
@@ -74,7 +77,8 @@ class Campaign:
                    segment_version=document.get("segment_version"), now=document.get("now"),
                    recipient_count=document.get("recipient_count"),
                    send_started_at=document.get("send_started_at"),
-                   sent_at=document.get("sent_at"), sent_by=document.get("sent_by"))
+                   sent_at=document.get("sent_at"), sent_by=document.get("sent_by"),
+                   skipped=document.get("skipped"))
 
 
 def _now() -> dt.datetime:
@@ -185,8 +189,11 @@ async def _finish(db: AsyncDatabase, campaign: Campaign, actor: str) -> Campaign
     version = await get_version(db, segment.id, campaign.segment_version)
     selection = selection_of(version.definition, campaign.now)
     field = ADDRESS_FIELDS[campaign.channel]
-    projection = {"_id": 0, "id": 1} if field is None else {"_id": 0, "id": 1,
-                                                            f"fields.{field}": 1}
+    projection = {"_id": 0, "id": 1, f"consent.{campaign.channel}": 1,
+                  f"suppression.{campaign.channel}": 1}
+    if field is not None:
+        projection[f"fields.{field}"] = 1
+    skipped = dict.fromkeys(SKIP_REASONS, 0)
     at_version = replace(segment, version=campaign.segment_version)  # logged as used
     async with timed_run(db, at_version, purpose="send", actor=actor,
                          now=selection.now) as run:
@@ -195,11 +202,11 @@ async def _finish(db: AsyncDatabase, campaign: Campaign, actor: str) -> Campaign
             run.count += len(chunk)
             documents = []
             for member in chunk:
-                address = None
-                if field is not None:
-                    address = member.get("fields", {}).get(field)
-                    if address is None or address == "":
-                        continue
+                reason = skip_reason(member, campaign.channel)
+                if reason is not None:
+                    skipped[reason] += 1
+                    continue
+                address = member.get("fields", {}).get(field) if field is not None else None
                 documents.append({"_id": f"{campaign.id}:{member['id']}",
                                   "campaign": campaign.id, "database": campaign.database,
                                   "contact": member["id"], "address": address,
@@ -209,7 +216,8 @@ async def _finish(db: AsyncDatabase, campaign: Campaign, actor: str) -> Campaign
     count = await db[CAMPAIGN_RECIPIENTS].count_documents({"campaign": campaign.id})
     sent = await db[CAMPAIGNS].find_one_and_update(
         {"_id": campaign.id, "status": "sending"},
-        {"$set": {"status": "sent", "recipient_count": count, "sent_at": _now()}},
+        {"$set": {"status": "sent", "recipient_count": count, "skipped": skipped,
+                  "sent_at": _now()}},
         return_document=ReturnDocument.AFTER)
     if sent is None:  # a concurrent sender finished first: same recipients, same count
         return await require_campaign(db, campaign.id)
