@@ -58,6 +58,13 @@ class Recipient:
 RecipientConnection = Connection[Recipient]
 
 
+@strawberry.type(description="Members a send skipped for one reason: no_address, "
+                             "unsubscribed, hard_bounce or spam_complaint.")
+class SkipCount:
+    reason: str
+    count: int
+
+
 @strawberry.type(description="A campaign: a name, a channel and a target segment. Sending it "
                              "freezes its recipients.")
 class Campaign:
@@ -74,6 +81,9 @@ class Campaign:
     created_by: str
     sent_at: dt.datetime | None
     sent_by: str | None
+    skipped: list[SkipCount] = strawberry.field(
+        description="The segment's members the send left out, by reason (every reason, "
+                    "0 included; empty before the send).")
 
     @strawberry.field(description="The target segment (null once purged).")
     async def segment(self, info: Info) -> Annotated[Segment, strawberry.lazy(
@@ -108,7 +118,9 @@ def campaign_from_store(campaign: StoredCampaign) -> Campaign:
                     segment_version=campaign.segment_version, database=campaign.database,
                     now=campaign.now, created_at=campaign.created_at,
                     created_by=campaign.created_by, sent_at=campaign.sent_at,
-                    sent_by=campaign.sent_by)
+                    sent_by=campaign.sent_by,
+                    skipped=[SkipCount(reason=reason, count=count)
+                             for reason, count in (campaign.skipped or {}).items()])
 
 
 @strawberry.type

@@ -21,7 +21,7 @@ from dsl.values import bucket_bounds, bucket_of
 from store.collections import EVENTS
 from store.contacts import contact_key, get_contact
 from dsl.typecheck import require_valid
-from store.fields import load_schema, require_database
+from store.fields import database_zone, load_schema, require_database
 from store.segments import Segment, find_segment
 from store.selection import Selection, iter_members, resolve_segments
 
@@ -96,14 +96,15 @@ async def explain_contact(db: AsyncDatabase, database: str,
         return ContactExplanation(found=False, tree=None, member=False, **common)
 
     event_types = sorted({node.event_type for node in ast.walk(inlined)
-                          if isinstance(node, ast.EventCondition)})
+                          if isinstance(node, ast.EVENT_CONDITIONS)})
     events = []
     if event_types:
         cursor = db[EVENTS].find({"contact": contact_key(database, contact_id),
                                   "type": {"$in": event_types}},
                                  {"_id": 0, "type": 1, "time": 1, "attributes": 1})
         events = [event async for event in cursor]
-    tree = explain(expr, contact, events, selection.now, segments=definitions)
+    tree = explain(expr, contact, events, selection.now, segments=definitions,
+                   zone=await database_zone(db, database))
 
     within = None
     if selection.maximum is not None and tree.held and common["in_range"]:
