@@ -119,10 +119,11 @@ def compile_segment(expr: ast.Expression, schema: FieldSchema, *, database: str,
     caller knows it: a window that ends at or after it leaves no contact undecided, so its
     condition is answered from the summaries alone. `event_counts` gives, for some of the
     conditions of `event_count_queries`, every contact key with its number of matching
-    events (contacts not listed have none); those are tested on `_id`, the others joined."""
+    events (contacts not listed have none); those are tested on `_id`, the others joined.
+    `zone` is the profile database's time zone: calendar days are its days."""
     require_valid(expr, schema)
     now = temporal.normalize_now(now)
-    compiler = _Compiler(schema, now, latest_events or {}, event_counts or {})
+    compiler = _Compiler(schema, now, latest_events or {}, event_counts or {}, zone=zone)
     exact = compiler.query(expr)
 
     first: dict = {"database": database}
