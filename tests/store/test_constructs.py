@@ -72,6 +72,8 @@ def all_constructs() -> list[ast.Expression]:
               for (occurred, count), window in [((True, None), None), ((False, None), WINDOWS[3]),
                                                 ((True, ast.Count(ast.CountOp.AT_LEAST, 2)), None)]]
     found += total_constructs() + event_time_constructs()
+    found += [ast.CanReceive(channel, negated) for channel in ast.Channel
+              for negated in (False, True)]
     schema = FieldSchema([FieldDef(name, FieldType(kind)) for name, kind in FIELDS.items()])
     return [expr for expr in found if not check(expr, schema)]
 
