@@ -388,3 +388,11 @@ def test_warnings_on_parsed_text_cover_their_conditions(expr) -> None:
         assert diagnostic.code in ("type", "never", "always", "duplicate")
         if diagnostic.severity is Severity.WARNING:
             parse(text[diagnostic.start:diagnostic.end])  # whole brackets: it parses alone
+
+
+def test_consent_and_totals_get_the_same_warnings() -> None:
+    found = diagnose("can receive email and cannot receive email", SCHEMA)
+    assert [d.severity.value for d in found] == ["warning"]
+    assert "can never both hold" in found[0].message
+    found = diagnose("event product_purchased sum of price > 5 where (a = 1 and a = 2)", SCHEMA)
+    assert "this part matches no event" in found[0].message
