@@ -22,7 +22,7 @@ from pathlib import Path
 import orjson
 
 from bench.generate import DEFAULT_NOW
-from dsl.ast import EventCondition, walk
+from dsl.ast import EVENT_CONDITIONS, walk
 from dsl.compiler import event_count_queries
 from dsl.parser import parse
 from dsl.schema import FieldType
@@ -64,6 +64,33 @@ CASES = [
          {"$match": {"database": "main", "type": "product_purchased"}},
          {"$match": {"attributes.price": {"$gt": 100}}},
          {"$group": {"_id": "$contact"}}])),
+    # Totals: the best hand-written form sums on the events side, then keeps the contacts.
+    ("sum over a window", "event product_purchased sum of price > 500 in last 90 days",
+     (0, 100), None,
+     hand_count("events", [
+         {"$match": {"database": "main", "type": "product_purchased",
+                     "time": {"$gte": NOW - 90 * DAY, "$lte": NOW}}},
+         {"$group": {"_id": "$contact", "n": {"$sum": "$attributes.price"}}},
+         {"$match": {"n": {"$gt": 500}}}])),
+    ("average over a window", "event product_purchased average of price >= 100 in last 90 days",
+     (0, 100), None,
+     hand_count("events", [
+         {"$match": {"database": "main", "type": "product_purchased",
+                     "time": {"$gte": NOW - 90 * DAY, "$lte": NOW}}},
+         {"$group": {"_id": "$contact", "n": {"$avg": "$attributes.price"}}},
+         {"$match": {"n": {"$gte": 100}}}])),
+    # First / last times and consent: the contact documents alone.
+    ("last occurred", "event MailOpen last occurred before 30 days ago", (0, 100), None,
+     hand_count("contacts", [{"$match": {"database": "main", "events.MailOpen.last": {
+         "$lt": dt.datetime.combine((NOW - 30 * DAY).date(), dt.time(), dt.timezone.utc)}}}])),
+    ("first occurred", "event product_purchased first occurred in last 7 days", (0, 100), None,
+     hand_count("contacts", [{"$match": {"database": "main", "events.product_purchased.first": {
+         "$gte": NOW - 7 * DAY, "$lte": NOW}}}])),
+    ("can receive", "can receive email", (0, 100), None,
+     hand_count("contacts", [{"$match": {"database": "main",
+                                         "fields.Email": {"$nin": [None, ""]},
+                                         "consent.email": {"$ne": "unsubscribed"},
+                                         "suppression.email": None}}])),
     ("mix, range and maximum",
      'City in ("Krakow", "Warsaw") and Age between 25 and 40 and '
      'event MailOpen occurred in last 90 days', (0, 50), 1000,
@@ -79,7 +106,7 @@ CASES = [
 async def counted_queries(db, selection: Selection) -> list:
     """The event conditions `count_members` counts on the events side before the pipeline."""
     expr = await resolve_segments(db, "main", selection.expression)
-    types = {node.event_type for node in walk(expr) if isinstance(node, EventCondition)}
+    types = {node.event_type for node in walk(expr) if isinstance(node, EVENT_CONDITIONS)}
     return event_count_queries(expr, await load_schema(db, "main"), database="main",
                                now=selection.now,
                                latest_events=await latest_event_times(db, "main", types))
