@@ -88,11 +88,9 @@ def local_day(now: dt.datetime, zone: Zone = UTC) -> dt.date:
 def day_start(day: dt.date, zone: Zone = UTC) -> dt.datetime:
     """The first instant (UTC) of a calendar day in `zone`. Where the day starts in a
     daylight-saving gap (no local midnight), it is the instant the day begins."""
-    midnight = dt.datetime(day.year, day.month, day.day, tzinfo=zone)
-    start = midnight.astimezone(UTC)
-    # In a gap, zoneinfo reads the missing wall time with the offset before the change,
-    # which lands on the change itself: the day's real first instant. (No extra step.)
-    return start
+    # A missing wall time (a gap) is read with the offset before the change (fold=0), which
+    # lands exactly on the change: the day's real first instant.
+    return dt.datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
 
 
 def resolve(literal: ast.DateLiteral, now: dt.datetime,
