@@ -66,6 +66,33 @@ CASES = [
          {"$match": {"database": "main", "type": "product_purchased"}},
          {"$match": {"attributes.price": {"$gt": 100}}},
          {"$group": {"_id": "$contact"}}])),
+    # Totals: the best hand-written form sums on the events side, then keeps the contacts.
+    ("sum over a window", "event product_purchased sum of price > 500 in last 90 days",
+     (0, 100), None,
+     hand_count("events", [
+         {"$match": {"database": "main", "type": "product_purchased",
+                     "time": {"$gte": NOW - 90 * DAY, "$lte": NOW}}},
+         {"$group": {"_id": "$contact", "n": {"$sum": "$attributes.price"}}},
+         {"$match": {"n": {"$gt": 500}}}])),
+    ("average over a window", "event product_purchased average of price >= 100 in last 90 days",
+     (0, 100), None,
+     hand_count("events", [
+         {"$match": {"database": "main", "type": "product_purchased",
+                     "time": {"$gte": NOW - 90 * DAY, "$lte": NOW}}},
+         {"$group": {"_id": "$contact", "n": {"$avg": "$attributes.price"}}},
+         {"$match": {"n": {"$gte": 100}}}])),
+    # First / last times and consent: the contact documents alone.
+    ("last occurred", "event MailOpen last occurred before 30 days ago", (0, 100), None,
+     hand_count("contacts", [{"$match": {"database": "main", "events.MailOpen.last": {
+         "$lt": dt.datetime.combine((NOW - 30 * DAY).date(), dt.time(), dt.timezone.utc)}}}])),
+    ("first occurred", "event product_purchased first occurred in last 7 days", (0, 100), None,
+     hand_count("contacts", [{"$match": {"database": "main", "events.product_purchased.first": {
+         "$gte": NOW - 7 * DAY, "$lte": NOW}}}])),
+    ("can receive", "can receive email", (0, 100), None,
+     hand_count("contacts", [{"$match": {"database": "main",
+                                         "fields.Email": {"$nin": [None, ""]},
+                                         "consent.email": {"$ne": "unsubscribed"},
+                                         "suppression.email": None}}])),
     ("mix, range and maximum",
      'City in ("Krakow", "Warsaw") and Age between 25 and 40 and '
      'event MailOpen occurred in last 90 days', (0, 50), 1000,

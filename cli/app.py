@@ -106,12 +106,14 @@ segments_app = CommandGroup(help="Saved segments.")
 lists_app = CommandGroup(help="Static lists.")
 campaigns_app = CommandGroup(help="Campaigns.")
 store_app = CommandGroup(help="The embedded store's server.")
+databases_app = CommandGroup(help="Profile databases and their time zones (IANA names).")
 app.add_typer(fields_app, name="fields")
 app.add_typer(import_app, name="import")
 app.add_typer(segments_app, name="segments")
 app.add_typer(lists_app, name="lists")
 app.add_typer(campaigns_app, name="campaigns")
 app.add_typer(store_app, name="store")
+app.add_typer(databases_app, name="databases")
 
 
 def _print_version(wanted: bool) -> None:

@@ -230,6 +230,13 @@ def _node_text(node) -> str:
         return f"{text}    [{detail}]"
     if node.kind is ExplainKind.LIST:
         return f"{text}    [{'in' if node.held else 'not in'} the list]"
+    if node.kind is ExplainKind.TOTAL:
+        return (f"{text}    [{node.matching} {node.event_type} events counted in "
+                f"{_window(node)}; the total is {node.value_text}]")
+    if node.kind is ExplainKind.EVENT_TIME:
+        return f"{text}    [{node.events} {node.event_type} events; the time is {node.value_text}]"
+    if node.kind is ExplainKind.CONSENT:
+        return f"{text}    [{node.value or 'can receive'}]"
     return text
 
 

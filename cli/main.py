@@ -18,8 +18,8 @@ import orjson
 import typer
 from bson import json_util
 
-from cli.app import (app, campaigns_app, fields_app, import_app, lists_app, segments_app,
-                     store_app)
+from cli.app import (app, campaigns_app, databases_app, fields_app, import_app, lists_app,
+                     segments_app, store_app)
 from cli.options import (INPUT_ERROR, Database, DataDir, Expression, InputError, MongoUri, Now,
                          SegmentName)
 # The commands below call the shared helpers by these short local names.
@@ -262,13 +262,17 @@ def fields_list(database: Database = "main", data_dir: DataDir = None,
     _run(run)
 
 
-def _import(kind: str, path: Path, database: str, data_dir, mongo_uri) -> None:
+def _import(kind: str, path: Path, database: str, data_dir, mongo_uri,
+            create_contacts: bool = False) -> None:
     async def work():
         from store import importers
 
+        options = {"progress": sys.stderr.isatty()}
+        if kind == "events":
+            options["create_contacts"] = create_contacts
         importer = importers.import_contacts if kind == "contacts" else importers.import_events
         async with _store(data_dir, mongo_uri) as store:
-            return await importer(store, database, path, progress=sys.stderr.isatty())
+            return await importer(store, database, path, **options)
 
     def run():
         if not path.is_file():
@@ -277,8 +281,10 @@ def _import(kind: str, path: Path, database: str, data_dir, mongo_uri) -> None:
         for row in report.rejected:
             where = f"line {row.index}" + (f" (id {row.id})" if row.id else "")
             typer.echo(f"rejected {where}: {row.message}", err=True)
+        created = (f", contacts created {report.contacts_created}"
+                   if report.contacts_created else "")
         typer.echo(f"stored {report.stored}, duplicates {report.duplicates}, "
-                   f"rejected {len(report.rejected)}")
+                   f"rejected {len(report.rejected)}{created}")
         if report.rejected:  # an input error, though the other rows were stored
             raise typer.Exit(INPUT_ERROR)
     _run(run)
@@ -295,9 +301,57 @@ def import_contacts(path: Annotated[Path, typer.Argument(metavar="FILE")],
 @import_app.command("events")
 def import_events(path: Annotated[Path, typer.Argument(metavar="FILE")],
                   database: Database = "main", data_dir: DataDir = None,
-                  mongo_uri: MongoUri = None) -> None:
+                  mongo_uri: MongoUri = None,
+                  create_contacts: Annotated[bool, typer.Option(
+                      "--create-contacts", help="Create contacts that do not exist yet "
+                                                "(id only) instead of rejecting their events."
+                  )] = False) -> None:
     """Import events from JSON Lines."""
-    _import("events", path, database, data_dir, mongo_uri)
+    _import("events", path, database, data_dir, mongo_uri, create_contacts)
+
+
+# --- profile databases -------------------------------------------------------------------------
+
+@databases_app.command("list")
+def databases_list(data_dir: DataDir = None, mongo_uri: MongoUri = None) -> None:
+    """One profile database a line: NAME TIMEZONE."""
+    async def work():
+        from store.fields import list_database_timezones
+
+        async with _store(data_dir, mongo_uri) as store:
+            return await list_database_timezones(store.db)
+
+    def run():
+        for name, timezone in asyncio.run(work()):
+            typer.echo(f"{name}\t{timezone}")
+    _run(run)
+
+
+@databases_app.command("create")
+def databases_create(name: str, timezone: Annotated[str, typer.Option(
+        "--timezone", help="IANA time zone, e.g. Europe/Warsaw.")] = "UTC",
+                     data_dir: DataDir = None, mongo_uri: MongoUri = None) -> None:
+    """Create a profile database with its time zone (default UTC)."""
+    async def work():
+        from store.fields import create_database
+
+        async with _store(data_dir, mongo_uri) as store:
+            await create_database(store.db, name, timezone, actor=_actor())
+    _run(lambda: (asyncio.run(work()),
+                  typer.echo(f"created profile database {name} ({timezone})")))
+
+
+@databases_app.command("set-timezone")
+def databases_set_timezone(name: str, timezone: str, data_dir: DataDir = None,
+                           mongo_uri: MongoUri = None) -> None:
+    """Change a profile database's time zone (the change is logged)."""
+    async def work():
+        from store.fields import set_database_timezone
+
+        async with _store(data_dir, mongo_uri) as store:
+            return await set_database_timezone(store.db, name, timezone, actor=_actor())
+    _run(lambda: typer.echo(f"profile database {name}: time zone {asyncio.run(work())} "
+                            f"-> {timezone}"))
 
 
 # --- segments ----------------------------------------------------------------------------------

@@ -128,7 +128,7 @@ def compile_segment(expr: ast.Expression, schema: FieldSchema, *, database: str,
     if not checked:
         require_valid(expr, schema)
     now = temporal.normalize_now(now)
-    compiler = _Compiler(schema, now, latest_events or {}, event_counts or {})
+    compiler = _Compiler(schema, now, latest_events or {}, event_counts or {}, zone=zone)
     exact = compiler.query(expr)
 
     first: dict = {"database": database}

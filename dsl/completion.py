@@ -113,7 +113,8 @@ def _phrase(text: str) -> _Phrase:
     words = tuple(text.split())
     terminals = []
     values = {value.lower(): name for name, value in recovery.terminal_values().items()
-              if name.startswith("_") or name in ("LPAR", "RPAR", "COMMA") or name in _SYMBOLS}
+              if name.startswith("_") or name in ("LPAR", "RPAR", "COMMA") or name in _SYMBOLS
+              or name in _NAMED_KEYWORDS}
     for word in words:
         terminals.append("_DOESNT" if word == "doesn't" else
                          "NAME" if word == "url" else values[word])
@@ -134,10 +135,15 @@ _OPERATOR_PHRASES: dict[object, tuple[str, ...]] = {
 _NUMBER_FIRST = {operator.key: _spellings(operator, operator.number_words)
                  for operator in OPERATOR_TABLE if operator.number_words}
 
+# Keywords the builder reads by terminal name (so not `_`-prefixed in the grammar).
+_NAMED_KEYWORDS = frozenset({"SUM", "AVERAGE", "MINIMUM", "MAXIMUM", "FIRST"})
+
 # Keyword phrases: (text, kind of position, detail).
 _CONDITION_KEYWORDS = (
     ("event", "an event condition: event MailClick occurred"),
     ("visited url", 'page visits: visited url contains "/pricing"'),
+    ("can receive", "has an address for a channel and is not unsubscribed or suppressed"),
+    ("cannot receive", "the opposite of can receive"),
     ("in list", "a static list's members"),
     ("in segment", "another segment's members"),
     ("not", "the opposite of the next condition"),
@@ -149,6 +155,12 @@ _FOLLOW_KEYWORDS = (
     ("or", "either condition"),
     ("occurred", "at least once (or as counted)"),
     ("did not occur", "not once"),
+    ("first occurred", "the time of the first such event, tested with a date operator"),
+    ("last occurred", "the time of the last such event, tested with a date operator"),
+    ("sum of", "the sum of a number attribute over the matching events (0 without any)"),
+    ("average of", "the average of a number attribute over the matching events"),
+    ("minimum of", "the smallest value of a number attribute"),
+    ("maximum of", "the largest value of a number attribute"),
     ("at least", "at least N times"),
     ("at most", "at most N times (zero included)"),
     ("exactly", "exactly N times"),
@@ -305,6 +317,16 @@ def _suggest(position: _Position, context: CompletionContext) -> list[Suggestion
     operator_field = _operator_field(tokens)
     if last == "_EVENT" and "NAME" in accepted:
         candidates += _event_types(context)
+    elif (last == "_OF" and len(tokens) > 2 and tokens[-2].type in _TOTALS
+          and "NAME" in accepted):  # `event T sum of `: T's attributes
+        event_type = _name_of(tokens[-3])
+        names = (context.attributes or {}).get(event_type, ())
+        candidates += [_Candidate(format_name(name), SuggestionKind.FIELD,
+                                  f"attribute of {event_type}", format_name(name), (name,))
+                       for name in sorted(set(names), key=str.casefold)]
+    elif last == "_RECEIVE" and "NAME" in accepted:
+        candidates += [_Candidate(channel.value, SuggestionKind.KEYWORD, "a channel",
+                                  channel.value, (channel.value,)) for channel in ast.Channel]
     elif last == "_VISITED" and "NAME" in accepted:
         candidates.append(_Candidate("url", SuggestionKind.FIELD, "the page address (text)",
                                      "url", ("url",)))
@@ -463,15 +485,25 @@ def _operator_field(tokens: list[Token]) -> int | None:
         index -= 1
     if index >= 0 and tokens[index].type in _NAMES:
         before = tokens[index - 1].type if index > 0 else None
-        if before != "_EVENT":  # an event type, not a field
+        if before not in ("_EVENT", "_RECEIVE"):  # an event type or a channel, not a field
             return index
+    if index > 0 and tokens[index].type == "_OCCURRED" and tokens[index - 1].type in _EDGES:
+        return index  # `first occurred` / `last occurred` take a date operator
     return None
+
+
+_EDGES = ("FIRST", "_LAST")
+_TOTALS = ("SUM", "AVERAGE", "MINIMUM", "MAXIMUM")
 
 
 def _field_kind(position: _Position, context: CompletionContext,
                 index: int) -> tuple[str, FieldType | None]:
     """(what the name is, its type): a contact field, the url of visited, or an attribute."""
     tokens = position.cursor.tokens
+    if tokens[index].type == "_OCCURRED":
+        return "time", FieldType.DATE
+    if index > 1 and tokens[index - 1].type == "_OF" and tokens[index - 2].type in _TOTALS:
+        return "total", FieldType.NUMBER
     if index > 0 and tokens[index - 1].type == "_VISITED":
         return "url", FieldType.TEXT
     if "_WHERE" in position.open_words:

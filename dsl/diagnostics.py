@@ -321,7 +321,8 @@ def lint(expr: ast.Expression) -> list[Finding]:
             if isinstance(node, ast.And):
                 findings += _fields(node, operands, attribute)
         for child in reversed(ast.children(node)):
-            stack.append((child, type(node), attribute or isinstance(node, ast.EventCondition)))
+            stack.append((child, type(node),
+                          attribute or isinstance(node, (ast.EventCondition, ast.EventTotal))))
     # One finding per rule and set of operands (two rules can prove the same thing).
     unique: dict[tuple, Finding] = {}
     for finding, positions in findings:
@@ -386,6 +387,8 @@ def signed(node: ast.Expression) -> tuple[ast.Expression, bool]:
         node, negated = replace(node, negated=False), not negated
     elif isinstance(node, ast.HasValue) and not node.present:
         node, negated = replace(node, present=True), not negated
+    elif isinstance(node, ast.CanReceive) and node.negated:
+        node, negated = replace(node, negated=False), not negated
     elif isinstance(node, ast.EventCondition):
         count = node.count
         if not node.occurred:  # times == 0
@@ -408,7 +411,7 @@ def _folded(node: ast.Expression) -> ast.Expression:
         return replace(node, operands=tuple(_folded(o) for o in node.operands))
     if isinstance(node, ast.Not):
         return replace(node, operand=_folded(node.operand))
-    if isinstance(node, ast.EventCondition):
+    if isinstance(node, (ast.EventCondition, ast.EventTotal)):
         return replace(node, where=_folded(node.where)) if node.where is not None else node
     if isinstance(node, ast.Compare):
         return replace(node, value=_fold_literal(node.value))

@@ -60,6 +60,13 @@ class Recipient:
 RecipientConnection = Connection[Recipient]
 
 
+@strawberry.type(description="Members a send skipped for one reason: no_address, "
+                             "unsubscribed, hard_bounce or spam_complaint.")
+class SkipCount:
+    reason: str
+    count: int
+
+
 @strawberry.type(description="A campaign: a name, a channel and a target segment. Sending it "
                              "freezes its recipients.")
 class Campaign:
@@ -79,6 +86,9 @@ class Campaign:
     failure: str | None = strawberry.field(
         default=None, description="Why the send stopped (status FAILED); sending again resumes "
                                   "it, adding no recipient twice.")
+    skipped: list[SkipCount] = strawberry.field(
+        description="The segment's members the send left out, by reason (every reason, "
+                    "0 included; empty before the send).")
 
     @strawberry.field(description="The target segment (null once purged).")
     async def segment(self, info: Info) -> Annotated[Segment, strawberry.lazy(
@@ -113,7 +123,9 @@ def campaign_from_store(campaign: StoredCampaign) -> Campaign:
                     segment_version=campaign.segment_version, database=campaign.database,
                     now=campaign.now, created_at=campaign.created_at,
                     created_by=campaign.created_by, sent_at=campaign.sent_at,
-                    sent_by=campaign.sent_by, failure=campaign.failure)
+                    sent_by=campaign.sent_by, failure=campaign.failure,
+                    skipped=[SkipCount(reason=reason, count=count)
+                             for reason, count in (campaign.skipped or {}).items()])
 
 
 @strawberry.type

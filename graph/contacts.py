@@ -16,6 +16,7 @@ from graph.pagination import Connection, Edge, PageInfo, page_size
 from graph.scalars import JSON
 from store import query
 from store.clock import utc_now
+from store.consent import public_consent
 from store.contacts import contact_key, get_contact
 from store.fields import DEFAULT_DATABASE
 from store.pages import decode_cursor, encode_cursor
@@ -69,6 +70,14 @@ class Contact:
         documents = await info.context.loaders.events.load(
             (contact_key(self.database, self.id), type, first))
         return [event_from_document(document, self.database) for document in documents]
+
+    @strawberry.field(description='Its subscription state per channel and its suppressions: '
+                                  '{"email": "subscribed" | "unsubscribed" | "unknown", "sms": '
+                                  '..., "push": ..., "suppressed": {"email": "hard_bounce" | '
+                                  '"spam_complaint"}}.')
+    async def consent(self, info: Info) -> JSON:
+        document = await info.context.loaders.contacts.load(contact_key(self.database, self.id))
+        return public_consent(document or {})
 
     @strawberry.field(description="Per event type: how many, first and last (from the "
                                   "contact's summary).")

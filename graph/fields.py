@@ -10,7 +10,8 @@ from dsl.schema import FieldType as StoreFieldType
 from graph.context import Info, value
 from graph.errors import MutationResult, Refused, attempt, mutation_result, raise_store_failure
 from store.events import list_event_types
-from store.fields import DEFAULT_DATABASE, define_field, ensure_database, list_databases, load_schema
+from store.fields import (DEFAULT_DATABASE, create_database, define_field,
+                          list_database_timezones, load_schema, set_database_timezone)
 
 
 @strawberry.enum
@@ -29,6 +30,14 @@ class Field:
                                                   "CreateTime: in every database from the start.")
 
 
+@strawberry.type(description="A profile database and its time zone: calendar days (`today`, "
+                             "`2024-05-01`, `3 days ago`, windows of days) are its days.")
+class Database:
+    name: str
+    timezone: str = strawberry.field(description="An IANA name such as Europe/Warsaw; UTC "
+                                                 "unless set.")
+
+
 @strawberry.type
 class FieldQueries:
     @strawberry.field(description="The fields of a profile database (empty when the database "
@@ -44,9 +53,11 @@ class FieldQueries:
         return [Field(name=field.name, type=FieldType(field.type.value),
                       standard=field.standard) for field in schema]
 
-    @strawberry.field(description="The profile databases open to this API key.")
-    async def databases(self, info: Info) -> list[str]:
-        return [name for name in await list_databases(info.context.db)
+    @strawberry.field(description="The profile databases open to this API key, with their "
+                                  "time zones.")
+    async def databases(self, info: Info) -> list[Database]:
+        return [Database(name=name, timezone=timezone)
+                for name, timezone in await list_database_timezones(info.context.db)
                 if info.context.access.can_see(name)]
 
     @strawberry.field(description="The event types seen in a profile database.")
@@ -73,14 +84,28 @@ class FieldMutations:
         _, errors = await attempt(work())
         return mutation_result(errors)
 
-    @strawberry.mutation(description="Create a profile database with the standard fields "
-                                     "(admin, with a key open to every database); idempotent.")
-    async def create_database(self, info: Info, name: str) -> MutationResult:
+    @strawberry.mutation(description="Create a profile database with the standard fields and "
+                                     "a time zone (admin, with a key open to every database); "
+                                     "creating it again with the same time zone does nothing.")
+    async def create_database(self, info: Info, name: str,
+                              timezone: str | None = "UTC") -> MutationResult:
         async def work():
             info.context.access.require("admin", "create profile databases")
             if info.context.access.key.databases is not None:
                 raise Refused("only a key open to every profile database can create one")
-            return await ensure_database(info.context.db, name)
+            return await create_database(info.context.db, name, value(timezone, "UTC"),
+                                         actor=info.context.access.actor, exist_ok=True)
+        _, errors = await attempt(work())
+        return mutation_result(errors)
+
+    @strawberry.mutation(description="Change a profile database's time zone (admin); every "
+                                     "change is logged.")
+    async def set_database_timezone(self, info: Info, name: str,
+                                    timezone: str) -> MutationResult:
+        async def work():
+            info.context.access.require("admin", "change time zones", name)
+            return await set_database_timezone(info.context.db, name, timezone,
+                                               actor=info.context.access.actor)
         _, errors = await attempt(work())
         return mutation_result(errors)
 

@@ -35,6 +35,9 @@ class ContactInput:
     id: strawberry.ID | None = UNSET
     fields: JSON | None = UNSET
     lists: list[str] | None = UNSET
+    consent: JSON | None = strawberry.field(
+        default=UNSET, description='Per channel: {"email": "subscribed" | "unsubscribed" | '
+                                   'null (unknown), "sms": ..., "push": ...}.')
 
 
 @strawberry.input(description="An event: `id` (optional, makes a retry safe), the contact's "
@@ -53,6 +56,8 @@ class WriteResult:
     stored: int
     duplicates: int
     rejected: list[RowError]
+    contacts_created: int = strawberry.field(
+        default=0, description="trackEvents with createContacts: the contacts created.")
     errors: list[SegmentError] = strawberry.field(
         default_factory=list, description="Why nothing was stored, when the whole batch is refused.")
 
@@ -62,7 +67,8 @@ def _result(report: WriteReport | None, errors: list[SegmentError]) -> WriteResu
         return WriteResult(stored=0, duplicates=0, rejected=[], errors=errors)
     return WriteResult(stored=report.stored, duplicates=report.duplicates,
                        rejected=[RowError(index=row.index, id=row.id, message=row.message)
-                                 for row in report.rejected], errors=[])
+                                 for row in report.rejected],
+                       contacts_created=report.contacts_created, errors=[])
 
 
 def _check_size(rows: list, limit: int, what: str) -> None:
@@ -81,7 +87,8 @@ class IngestionMutations:
             info.context.access.require("admin", "import contacts", database)
             _check_size(contacts, MAX_CONTACTS, "contacts")
             rows = [{"id": None if value(row.id) is None else str(row.id),
-                     "fields": value(row.fields), "lists": value(row.lists)}
+                     "fields": value(row.fields), "lists": value(row.lists),
+                     "consent": value(row.consent)}
                     for row in contacts]
             return await info.context.heavy(upsert_contacts(
                 info.context.db, database, rows,
@@ -89,10 +96,14 @@ class IngestionMutations:
         return _result(*await attempt(work()))
 
     @strawberry.mutation(description="Store events (admin); an event id seen before is a "
-                                     "duplicate, stored once.")
+                                     "duplicate, stored once. An event of an unknown contact "
+                                     "is rejected, unless createContacts: then the contact is "
+                                     "created with only its id.")
     async def track_events(self, info: Info, *, database: str | None = DEFAULT_DATABASE,
-                           events: list[EventInput]) -> WriteResult:
+                           events: list[EventInput],
+                           create_contacts: bool | None = False) -> WriteResult:
         database = value(database, DEFAULT_DATABASE)
+        create_contacts = bool(value(create_contacts, False))
         async def work():
             info.context.access.require("admin", "track events", database)
             _check_size(events, MAX_EVENTS, "events")
@@ -103,5 +114,6 @@ class IngestionMutations:
                 if value(row.id) is not None:
                     item["id"] = row.id
                 rows.append(item)
-            return await info.context.heavy(track_events(info.context.db, database, rows))
+            return await info.context.heavy(track_events(info.context.db, database, rows,
+                                                         create_contacts=create_contacts))
         return _result(*await attempt(work()))

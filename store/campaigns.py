@@ -16,17 +16,20 @@ Sending (`send_campaign`):
 3. `sending` → `sent` with `recipient_count` counted from the stored recipients.
 A sent campaign is returned as it is: sending it again changes nothing.
 
+Who can receive what is dsl/consent.py's rule, the one `can receive C` tests: email needs a
+value in `Email`, SMS a value in `MobilePhone` ("a value" as the language means it: not
+missing, not null, not empty text); push has no address field in the standard schema
+(device tokens belong to the delivery system). A contact unsubscribed from the channel, or
+suppressed for it (email: a hard bounce or a spam complaint), is skipped too. The campaign
+records how many members were skipped for each reason (`skipped`: no_address,
+unsubscribed, hard_bounce, spam_complaint), counted over the whole send.
+
 A send that fails midway (the store went away, a query ran out of time) ends `failed`
 with the reason in `failure`, and raises SendFailedError; one whose server died leaves no
 one to say so, so a `sending` campaign whose sender has not been heard of for
 SEND_STALE_SECONDS (`heartbeat_at`, renewed each chunk) reads as `failed` too. Sending a
 failed campaign again resumes it with the version and `now` it started with (step 2 adds
 no one twice), so a retry after the cause is fixed finishes exactly the send it began.
-
-Who can receive what: email needs a value in `Email`, SMS a value in `MobilePhone` ("a
-value" as the language means it: not missing, not null, not empty text). Push has no
-address field in the standard schema (device tokens belong to the delivery system), so
-every member of the segment is a push recipient.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from dsl.consent import ADDRESS_FIELDS, CHANNELS, SKIP_REASONS, skip_reason
 from dsl.values import fold, to_millis
 from store import query
 from store.clock import utc_now
@@ -50,8 +54,6 @@ from store.segment_history import get_version
 from store.segment_runs import timed_run
 from store.segments import require_live, require_segment
 
-CHANNELS = ("email", "sms", "push")
-ADDRESS_FIELDS = {"email": "Email", "sms": "MobilePhone", "push": None}
 STATUSES = ("draft", "sending", "sent", "failed")
 SEND_STALE_SECONDS = 120  # no heartbeat for this long: the sender is gone
 _DUPLICATE_KEY = 11000
@@ -74,6 +76,7 @@ class Campaign:
     sent_at: dt.datetime | None = None
     sent_by: str | None = None
     failure: str | None = None
+    skipped: dict[str, int] | None = None  # reason -> members skipped (once sent)
 
     @classmethod
     def from_document(cls, document: dict) -> Campaign:
@@ -85,7 +88,7 @@ class Campaign:
                    recipient_count=document.get("recipient_count"),
                    send_started_at=document.get("send_started_at"),
                    sent_at=document.get("sent_at"), sent_by=document.get("sent_by"),
-                   failure=document.get("failure"))
+                   failure=document.get("failure"), skipped=document.get("skipped"))
 
 
 class SendFailedError(StoreInputError):
@@ -248,8 +251,11 @@ async def _finish(db: AsyncDatabase, campaign: Campaign, actor: str) -> Campaign
     prepared = await query.prepare_segment(db, segment, now=campaign.now,
                                            definition=version.definition)
     field = ADDRESS_FIELDS[campaign.channel]
-    projection = {"_id": 0, "id": 1} if field is None else {"_id": 0, "id": 1,
-                                                            f"fields.{field}": 1}
+    projection = {"_id": 0, "id": 1, f"consent.{campaign.channel}": 1,
+                  f"suppression.{campaign.channel}": 1}
+    if field is not None:
+        projection[f"fields.{field}"] = 1
+    skipped = dict.fromkeys(SKIP_REASONS, 0)
     at_version = replace(segment, version=campaign.segment_version)  # logged as used
     async with timed_run(db, at_version, purpose="send", actor=actor,
                          now=prepared.now) as run:
@@ -257,11 +263,11 @@ async def _finish(db: AsyncDatabase, campaign: Campaign, actor: str) -> Campaign
             run.count += len(chunk)
             documents = []
             for member in chunk:
-                address = None
-                if field is not None:
-                    address = member.get("fields", {}).get(field)
-                    if address is None or address == "":
-                        continue
+                reason = skip_reason(member, campaign.channel)
+                if reason is not None:
+                    skipped[reason] += 1
+                    continue
+                address = member.get("fields", {}).get(field) if field is not None else None
                 documents.append({"_id": f"{campaign.id}:{member['id']}",
                                   "campaign": campaign.id, "database": campaign.database,
                                   "contact": member["id"], "address": address,
@@ -273,7 +279,8 @@ async def _finish(db: AsyncDatabase, campaign: Campaign, actor: str) -> Campaign
     count = await db[CAMPAIGN_RECIPIENTS].count_documents({"campaign": campaign.id})
     sent = await db[CAMPAIGNS].find_one_and_update(
         {"_id": campaign.id, "status": "sending"},
-        {"$set": {"status": "sent", "recipient_count": count, "sent_at": utc_now()}},
+        {"$set": {"status": "sent", "recipient_count": count, "skipped": skipped,
+                  "sent_at": utc_now()}},
         return_document=ReturnDocument.AFTER)
     if sent is None:  # a concurrent sender finished first: same recipients, same count
         return await require_campaign(db, campaign.id)

@@ -90,10 +90,13 @@ def _parse_row(row: object, database: str) -> tuple[str | None, str, dict]:
                                "folded": folded}
 
 
-async def track_events(db: AsyncDatabase, database: str, rows: list[dict]) -> WriteReport:
+async def track_events(db: AsyncDatabase, database: str, rows: list[dict], *,
+                       create_contacts: bool = False) -> WriteReport:
     """Store events. An event id seen before (in this database) is a duplicate: stored
-    once, counted in `duplicates`, and never counted twice in the contact's summary."""
-    ingest = EventIngest(db, database)
+    once, counted in `duplicates`, and never counted twice in the contact's summary.
+    An event of an unknown contact is rejected, unless `create_contacts`: then the contact
+    is created with only its id (and CreateTime), counted in `contacts_created`."""
+    ingest = EventIngest(db, database, create_contacts=create_contacts)
     report = await ingest.add(rows)
     await ingest.apply()
     return report
@@ -112,9 +115,11 @@ class EventIngest:
     and it is removed after `apply`: a process that dies in between leaves the marker, and
     `repair_interrupted` recomputes those contacts' summaries from their events."""
 
-    def __init__(self, db: AsyncDatabase, database: str) -> None:
+    def __init__(self, db: AsyncDatabase, database: str, *,
+                 create_contacts: bool = False) -> None:
         self.db = db
         self.database = database
+        self.create_contacts = create_contacts
         self._checked = False
         self._contacts: dict[str, dict[str, list]] = {}  # contact -> key -> [count, first, last]
         self._types: dict[str, list] = {}  # event type -> [count, first, last]
@@ -188,6 +193,8 @@ class EventIngest:
         if keys:
             self._known.update([document["_id"] async for document in
                                 self.db[CONTACTS].find({"_id": {"$in": keys}}, {"_id": 1})])
+        if self.create_contacts:
+            await self._create_missing(parsed, report)
         existing = self._known
         documents: list[dict] = []
         positions: list[tuple[int, str | None]] = []
@@ -200,6 +207,21 @@ class EventIngest:
                               else ObjectId(), **document})
             positions.append((index, event_id))
         return documents, positions
+
+    async def _create_missing(self, parsed, report: WriteReport) -> None:
+        """Create the contacts the valid rows name and the database lacks (id only)."""
+        from store.contacts import upsert_contacts  # the one way contacts are created
+
+        missing = list(dict.fromkeys(contact for _, _, contact, document in parsed
+                                     if document["contact"] not in self._known))
+        if not missing:
+            return
+        created = await upsert_contacts(self.db, self.database,
+                                        [{"id": contact} for contact in missing])
+        refused = {error.id for error in created.rejected}
+        made = [contact for contact in missing if contact not in refused]
+        report.contacts_created += created.stored  # an id created meanwhile is stored too
+        self._known.update(contact_key(self.database, contact) for contact in made)
 
     async def _insert(self, documents: list[dict], positions, report: WriteReport) -> list[dict]:
         """Insert; return the documents newly stored (a repeated event id is a duplicate)."""

@@ -103,18 +103,24 @@ def validate_timezone(timezone: str) -> str:
 
 
 async def create_database(db: AsyncDatabase, database: str, timezone: str = DEFAULT_TIMEZONE,
-                          *, actor: str | None = None) -> None:
-    """A new profile database with its time zone; StoreInputError if the name is taken."""
+                          *, actor: str | None = None, exist_ok: bool = False) -> bool:
+    """A new profile database with its time zone; True if it was made. A name taken is a
+    StoreInputError, unless `exist_ok` and the database has that very time zone."""
     validate_database_name(database)
     validate_timezone(timezone)
     if await db[PROFILE_DATABASES].find_one({"_id": database}, {"_id": 1}) is not None:
-        raise StoreInputError(f"a profile database named {database} already exists",
+        current = await database_timezone(db, database)
+        if exist_ok and current == timezone:
+            return False
+        raise StoreInputError(f"a profile database named {database} already exists (time "
+                              f"zone {current})",
                               suggestion="pick another name, or change its time zone")
     await ensure_database(db, database)
     now = utc_now()
     await db[PROFILE_DATABASES].update_one({"_id": database, "timezone": {"$exists": False}}, {
         "$set": {"timezone": timezone},
         "$push": {"timezone_log": {"from": None, "to": timezone, "at": now, "by": actor}}})
+    return True
 
 
 async def set_database_timezone(db: AsyncDatabase, database: str, timezone: str, *,

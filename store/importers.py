@@ -83,7 +83,7 @@ async def import_contacts(store, database: str, path: Path | str, *,
 
 
 async def import_events(store, database: str, path: Path | str, *,
-                        progress: bool = False) -> WriteReport:
+                        progress: bool = False, create_contacts: bool = False) -> WriteReport:
     """Import events from JSON Lines, one event object a line. Contact summaries are
     written once per contact at the end (see store.events.EventIngest), so the imported
     events count in segments when the import returns."""
@@ -93,7 +93,7 @@ async def import_events(store, database: str, path: Path | str, *,
         if path.suffix.lower() == ".csv":
             raise StoreInputError(f"{path.name}: events are imported from JSON Lines, one "
                                   "event object a line, not CSV")
-        ingest = EventIngest(store.db, database)
+        ingest = EventIngest(store.db, database, create_contacts=create_contacts)
 
         async def write(_db: AsyncDatabase, _database: str, rows: list[dict]) -> WriteReport:
             report = await ingest.add(rows)
@@ -127,6 +127,7 @@ async def _import(db: AsyncDatabase, database: str,
         result = await write(db, database, batch)
         report.stored += result.stored
         report.duplicates += result.duplicates
+        report.contacts_created += result.contacts_created
         report.rejected.extend(RowError(lines[error.index], error.id, error.message)
                                for error in result.rejected)
         batch.clear()

@@ -42,12 +42,17 @@ class WriteReport:
     stored: int = 0
     duplicates: int = 0
     rejected: list[RowError] = field(default_factory=list)
+    contacts_created: int = 0  # events with createContacts: the contacts made for them
 
     def add(self, other: WriteReport) -> None:
         self.stored += other.stored
         self.duplicates += other.duplicates
         self.rejected.extend(other.rejected)
+        self.contacts_created += other.contacts_created
 
     def to_dict(self) -> dict:
-        return {"stored": self.stored, "duplicates": self.duplicates,
+        data = {"stored": self.stored, "duplicates": self.duplicates,
                 "rejected": [error.to_dict() for error in self.rejected]}
+        if self.contacts_created:
+            data["contacts_created"] = self.contacts_created
+        return data

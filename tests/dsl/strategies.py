@@ -109,10 +109,23 @@ def expressions(max_leaves: int = 8):
     visited = st.builds(ast.EventCondition, st.just("PageVisit"), st.just(True), _optional(counts),
                         _optional(windows), _field_conditions(st.just("url")))
     event_types = st.one_of(st.just("PageVisit"), names)
+    totals = st.builds(ast.EventTotal, event_types, st.sampled_from(list(ast.Aggregate)),
+                       _field_conditions(names), _optional(windows), _optional(wheres))
+    time_tests = st.one_of(
+        st.builds(ast.Compare, st.just(ast.EVENT_TIME_FIELD),
+                  st.sampled_from(list(ast.CompareOp)), literals),
+        st.builds(ast.Between, st.just(ast.EVENT_TIME_FIELD), literals, literals),
+        st.builds(lambda pair: ast.InLast(ast.EVENT_TIME_FIELD, *pair), amounts(1)))
+    event_times = st.builds(ast.EventTime, event_types, st.sampled_from(list(ast.Edge)),
+                            time_tests)
+    consent = st.builds(ast.CanReceive, st.sampled_from(list(ast.Channel)), st.booleans())
     leaves = st.one_of(
         _field_conditions(names),
         _events(event_types, counts, windows, wheres),
         visited,
+        totals,
+        event_times,
+        consent,
         texts.map(ast.InList),
         texts.map(ast.InSegment),
     )
@@ -195,6 +208,29 @@ def typed_expressions(fields: dict[str, str], event_types: list[str],
             st.builds(ast.BetweenWindow, values["date"], values["date"]),
         )
         leaves.append(_events(st.sampled_from(event_types), counts, windows, wheres))
+        numeric = sorted(name for name, type_ in attributes.items() if type_ == "number")
+        if numeric:
+            number = values["number"]
+            attribute = st.sampled_from(numeric)
+            total_tests = st.one_of(
+                st.builds(ast.Compare, attribute, st.sampled_from(_OPS_BY_TYPE["number"]),
+                          number),
+                st.builds(ast.Between, attribute, number, number),
+                st.builds(ast.InValues, attribute, st.lists(number, min_size=1, max_size=3)
+                          .map(tuple), st.booleans()),
+                st.builds(ast.HasValue, attribute, st.booleans()))
+            leaves.append(st.builds(ast.EventTotal, st.sampled_from(event_types),
+                                    st.sampled_from(list(ast.Aggregate)), total_tests,
+                                    _optional(windows), _optional(wheres)))
+        date = values["date"]
+        time_field = st.just(ast.EVENT_TIME_FIELD)
+        time_tests = st.one_of(
+            st.builds(ast.Compare, time_field, st.sampled_from(_OPS_BY_TYPE["date"]), date),
+            st.builds(ast.Between, time_field, date, date),
+            st.builds(lambda pair: ast.InLast(ast.EVENT_TIME_FIELD, *pair), in_last))
+        leaves.append(st.builds(ast.EventTime, st.sampled_from(event_types),
+                                st.sampled_from(list(ast.Edge)), time_tests))
+    leaves.append(st.builds(ast.CanReceive, st.sampled_from(list(ast.Channel)), st.booleans()))
     if lists:
         leaves.append(st.sampled_from(lists).map(ast.InList))
     if not leaves:

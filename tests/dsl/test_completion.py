@@ -90,7 +90,8 @@ def test_the_empty_text_offers_fields_and_condition_keywords() -> None:
                                          "MobilePhone", "Newsletter", "Signup"]
     assert fields[0].detail == "number" and fields[1].detail == "text"
     keywords = [s.label for s in found if s.kind is SuggestionKind.KEYWORD]
-    assert keywords == ["event", "visited url", "in list", "in segment", "not", "all of (",
+    assert keywords == ["event", "visited url", "can receive", "cannot receive", "in list",
+                        "in segment", "not", "all of (",
                         "any of ("]
     assert all((s.start, s.end) == (0, 0) for s in found)
 
@@ -136,7 +137,15 @@ def test_an_unknown_field_or_an_attribute_gets_every_operator() -> None:
 def test_event_conditions() -> None:
     assert labels("event ") == ["MailClick", "MailOpen", "PageVisit", "product_purchased",
                                 "PushClick", "SmsClick"]
-    assert labels("event MailClick ") == ["occurred", "did not occur"]
+    assert labels("event MailClick ") == ["occurred", "did not occur", "first occurred",
+                                          "last occurred", "sum of", "average of",
+                                          "minimum of", "maximum of"]
+    assert labels("can receive ") == ["email", "sms", "push"]
+    assert labels("event MailClick last occurred ") == ["equals", "is not equal to", "before",
+                                                        "after", "between", "in last"]
+    assert labels("event MailClick sum of price ") == ["=", "!=", ">", ">=", "<", "<=",
+                                                       "between", "in (", "not in (",
+                                                       "has value", "has no value"]
     assert labels("event MailClick did ") == ["not occur"]
     assert labels("event MailClick occurred ") == ["and", "or", "at least", "at most", "exactly",
                                                    "in last", "since", "before", "between",
@@ -176,7 +185,8 @@ def test_condition_keywords_continue() -> None:
 def test_filtering_by_prefix_then_substring() -> None:
     assert labels("tus") == ["`Customer Status`"]  # by substring, letter case ignored
     assert labels("co") == ["Country"]
-    assert labels("C") == ["City", "Country", "CreateTime", "`Customer Status`"]
+    assert labels("C") == ["City", "Country", "CreateTime", "`Customer Status`", "can receive",
+                           "cannot receive"]
     assert labels("name") == ["FirstName", "LastName"]
     assert labels("`Cust") == ["`Customer Status`"]
     assert at("`Cust")[0].start == 0

@@ -436,3 +436,11 @@ def test_the_work_per_warning_is_bounded_however_many_conditions_repeat(make, mo
     assert len(warnings) == diagnostics.MAX_WARNINGS
     assert len(built) <= diagnostics.MAX_WARNINGS
     assert [w.start for w in warnings] == sorted(w.start for w in warnings)
+
+
+def test_consent_and_totals_get_the_same_warnings() -> None:
+    found = diagnose("can receive email and cannot receive email", SCHEMA)
+    assert [d.severity.value for d in found] == ["warning"]
+    assert "can never both hold" in found[0].message
+    found = diagnose("event product_purchased sum of price > 5 where (a = 1 and a = 2)", SCHEMA)
+    assert "this part matches no event" in found[0].message

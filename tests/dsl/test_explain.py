@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -41,21 +42,24 @@ def _nodes(expr):
             stack.append(node.operand)
 
 
+zones = st.sampled_from([UTC, ZoneInfo("Europe/Warsaw"), ZoneInfo("Pacific/Kiritimati")])
+
+
 @given(st.lists(typed_expressions(FIELDS, EVENT_TYPES, ATTRIBUTES, LISTS), min_size=3, max_size=3),
-       contacts, memberships, events, nows)
-def test_explain_agrees_with_evaluate_at_every_node(exprs, people, lists, rows, now) -> None:
+       contacts, memberships, events, nows, zones)
+def test_explain_agrees_with_evaluate_at_every_node(exprs, people, lists, rows, now, zone) -> None:
     typed_contacts, typed_events = oracle_data(people, lists, [
         dict(row, contact=f"c{row['contact']}") for row in rows])
     for expr in exprs:
         for person in typed_contacts:
             own = [event for event in typed_events if event["contact"] == person["id"]]
-            tree = explain(expr, person, own, now)
-            assert tree.held == evaluate(expr, person, own, now)
+            tree = explain(expr, person, own, now, zone=zone)
+            assert tree.held == evaluate(expr, person, own, now, zone=zone)
             explained = list(tree.walk())
             nodes = list(_nodes(expr))
             assert len(explained) == len(nodes)
             for node, part in zip(nodes, explained):
-                assert part.held == evaluate(node, person, own, now), (node, part)
+                assert part.held == evaluate(node, person, own, now, zone=zone), (node, part)
                 assert part.span == node.span
 
 
@@ -121,3 +125,25 @@ def test_deep_trees() -> None:
     deep = parse("not (" * 99 + "Age > 1" + ")" * 99)
     tree = explain(deep, {"id": "c", "fields": {"Age": 2}}, [], NOW)
     assert tree.held is (99 % 2 == 0)
+
+
+def test_totals_times_and_consent_show_their_values() -> None:
+    contact = {"id": "c1", "fields": {"Email": "a@example.com"}, "lists": [],
+               "suppression": {"email": "hard_bounce"}}
+    events = [{"type": "product_purchased", "time": NOW - dt.timedelta(days=d),
+               "attributes": {"price": price}}
+              for d, price in ((1, 10), (2, 30), (40, 100), (3, "n/a"))]
+    total = explain(parse("event product_purchased sum of price > 30 in last 30 days"), contact,
+                    events, NOW)
+    assert (total.kind, total.held, total.value, total.matching, total.in_window) == \
+        (ExplainKind.TOTAL, True, 40, 3, 3)
+    empty = explain(parse("event product_purchased average of price > 0 before 2000-01-01"),
+                    contact, events, NOW)
+    assert (empty.held, empty.value, empty.value_text) == (False, None, "no value")
+    last = explain(parse("event product_purchased last occurred in last 7 days"), contact,
+                   events, NOW)
+    assert (last.kind, last.held, last.value) == (ExplainKind.EVENT_TIME, True,
+                                                  NOW - dt.timedelta(days=1))
+    consent = explain(parse("can receive email"), contact, [], NOW)
+    assert (consent.kind, consent.held, consent.value_text) == (ExplainKind.CONSENT, False,
+                                                                "hard_bounce")

@@ -55,6 +55,16 @@ def _check_types(node, schema: dict[str, str]) -> None:
         assert node.event_type in EVENT_TYPES
         if node.where is not None:
             _check_types(node.where, ATTRIBUTES)
+    elif isinstance(node, ast.EventTotal):
+        assert node.event_type in EVENT_TYPES and ATTRIBUTES[node.attribute] == "number"
+        _check_types(node.test, ATTRIBUTES)
+        if node.where is not None:
+            _check_types(node.where, ATTRIBUTES)
+    elif isinstance(node, ast.EventTime):
+        assert node.event_type in EVENT_TYPES
+        _check_types(node.test, {ast.EVENT_TIME_FIELD: "date"})
+    elif isinstance(node, ast.CanReceive):
+        pass
     elif isinstance(node, ast.InList):
         assert node.name in LISTS
     elif isinstance(node, ast.FIELD_CONDITIONS):
@@ -72,7 +82,8 @@ def _check_types(node, schema: dict[str, str]) -> None:
         assert not isinstance(node, ast.IsBool) or kind == "boolean"
         assert not isinstance(node, ast.InLast) or kind == "date"
         assert not isinstance(node, ast.Between) or kind != "text"
-        assert not (isinstance(node, ast.InValues) and node.negated) or kind == "text"
+        assert not (isinstance(node, ast.InValues) and node.negated) or kind in ("text",
+                                                                                 "number")
     else:
         assert isinstance(node, ast.MatchAll)
 

@@ -71,3 +71,62 @@ def test_windows():
     assert between.contains(at(2024, 1, 1)) and between.contains(at(2024, 1, 31, 23, 59))
     assert not between.contains(at(2024, 2, 1))
     assert temporal.window_interval(None, NOW).contains(at(1900, 1, 1))
+
+
+# --- time zones: calendar days of the profile database's zone ---------------------------------
+
+WARSAW = temporal.zone_of("Europe/Warsaw")
+
+
+@pytest.mark.parametrize("day, start, end, hours", [
+    (dt.date(2024, 3, 31), at(2024, 3, 30, 23), at(2024, 3, 31, 22), 23),  # clocks go forward
+    (dt.date(2024, 10, 27), at(2024, 10, 26, 22), at(2024, 10, 27, 23), 25),  # and back
+    (dt.date(2024, 5, 1), at(2024, 4, 30, 22), at(2024, 5, 1, 22), 24),
+])
+def test_a_day_in_a_zone_can_be_23_or_25_hours_long(day, start, end, hours):
+    interval = temporal.equals_interval(ast.Day(day), NOW, WARSAW)
+    assert (interval.lower, interval.upper, interval.upper_inclusive) == (start, end, False)
+    assert interval.upper - interval.lower == dt.timedelta(hours=hours)
+    assert temporal.before_interval(ast.Day(day), NOW, WARSAW).upper == start
+    assert temporal.after_interval(ast.Day(day), NOW, WARSAW).lower == end
+
+
+def test_a_day_starting_in_a_gap_starts_at_the_change():
+    # Santiago moved from -04 to -03 at local midnight of 2024-09-08: no 00:00 that day.
+    santiago = temporal.zone_of("America/Santiago")
+    day = temporal.equals_interval(ast.Day(dt.date(2024, 9, 8)), NOW, santiago)
+    assert (day.lower, day.upper) == (at(2024, 9, 8, 4), at(2024, 9, 9, 3))
+
+
+def test_today_and_days_ago_are_the_zones_days():
+    late = at(2024, 3, 31, 22, 30)  # already April 1st (00:30) in Warsaw
+    assert temporal.resolve(ast.Today(), late, WARSAW) == dt.date(2024, 4, 1)
+    assert temporal.resolve(ast.Today(), late) == dt.date(2024, 3, 31)
+    assert temporal.resolve(ast.Ago(1, ast.Unit.DAYS), late, WARSAW) == dt.date(2024, 3, 31)
+    assert temporal.resolve(ast.Ago(1, ast.Unit.MONTHS), late, WARSAW) == dt.date(2024, 3, 1)
+    # `N hours ago` stays an instant whatever the zone
+    assert temporal.resolve(ast.Ago(2, ast.Unit.HOURS), late, WARSAW) == at(2024, 3, 31, 20, 30)
+
+
+def test_in_last_days_is_a_duration_and_months_are_the_zones_months():
+    now = at(2024, 4, 1, 12)
+    assert temporal.last_interval(1, ast.Unit.DAYS, now, WARSAW).lower == at(2024, 3, 31, 12)
+    # one calendar month back in Warsaw: 14:00 CEST on Apr 1 -> 14:00 CET on Mar 1
+    assert temporal.last_interval(1, ast.Unit.MONTHS, now, WARSAW).lower == at(2024, 3, 1, 13)
+    assert temporal.last_interval(1, ast.Unit.MONTHS, now).lower == at(2024, 3, 1, 12)
+
+
+def test_windows_of_days_use_the_zone():
+    window = temporal.window_interval(parse("event X occurred between 2024-10-27 and "
+                                            "2024-10-27").window, NOW, WARSAW)
+    assert (window.lower, window.upper) == (at(2024, 10, 26, 22), at(2024, 10, 27, 23))
+    since = temporal.window_interval(parse("event X occurred since 2024-03-31").window, NOW,
+                                     WARSAW)
+    assert since.lower == at(2024, 3, 30, 23)
+
+
+def test_unknown_zones_are_refused_with_a_hint():
+    with pytest.raises(Exception, match="not a known time zone"):
+        temporal.zone_of("Mars/Olympus")
+    with pytest.raises(Exception, match="not a time zone"):
+        temporal.zone_of("../etc/passwd")

@@ -80,7 +80,7 @@ def test_key_for_one_database_sees_nothing_of_another(seeded) -> None:
     main_segment = create_segment(seeded, "Main only", "Age > 1")
     b_segment = create_segment(seeded, "B only", "Age > 1", database="brand_b")
     query = """query($seg: ID!) {
-      databases
+      databases { name timezone }
       fields { name }
       contact(id: "c1") { id }
       inB: contact(database: "brand_b", id: "c1") { id fields }
@@ -93,7 +93,7 @@ def test_key_for_one_database_sees_nothing_of_another(seeded) -> None:
       searchContacts(expression: "") { edges { node { id } } errors { code } }
     }"""
     data = seeded.run(query, {"seg": main_segment["id"]}, key=only_b)
-    assert data["databases"] == ["brand_b"]
+    assert data["databases"] == [{"name": "brand_b", "timezone": "UTC"}]
     assert data["fields"] == [] and data["contact"] is None and data["segment"] is None
     assert data["segments"]["edges"] == [] and data["lists"] == [] and data["campaigns"] == []
     assert data["eventTypes"] == []

@@ -35,16 +35,16 @@ def test_too_deep_is_refused_before_running(seeded) -> None:
 
 
 def test_too_many_aliases(seeded) -> None:
-    query = "{ " + " ".join(f"a{n}: databases" for n in range(MAX_ALIASES + 1)) + " }"
+    query = "{ " + " ".join(f"a{n}: databases {{ name }}" for n in range(MAX_ALIASES + 1)) + " }"
     with pytest.raises(GraphError, match=f"{MAX_ALIASES + 1} aliases found. Allowed: "
                                          f"{MAX_ALIASES}"):
         seeded.run(query)
-    fine = "{ " + " ".join(f"a{n}: databases" for n in range(MAX_ALIASES)) + " }"
+    fine = "{ " + " ".join(f"a{n}: databases {{ name }}" for n in range(MAX_ALIASES)) + " }"
     assert len(seeded.run(fine)) == MAX_ALIASES
 
 
 def test_too_many_tokens(seeded) -> None:
-    query = "{ databases " + "databases " * MAX_TOKENS + "}"
+    query = "{ databases { name " + "name " * MAX_TOKENS + "} }"
     response = seeded.post({"query": query})
     assert response.status_code in (200, 400)
     message = response.json()["errors"][0]["message"]
@@ -52,20 +52,20 @@ def test_too_many_tokens(seeded) -> None:
 
 
 def test_too_big_body_is_413(seeded) -> None:
-    body = b'{"query": "{ databases }", "padding": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    body = b'{"query": "{ databases { name } }", "padding": "' + b"x" * MAX_BODY_BYTES + b'"}'
     response = seeded.post(body)
     assert response.status_code == 413
     assert "larger than" in response.json()["errors"][0]["message"]
 
     def chunks():  # no Content-Length: refused as the bytes arrive
-        yield b'{"query": "{ databases }", "padding": "'
+        yield b'{"query": "{ databases { name } }", "padding": "'
         for _ in range(64):
             yield b"x" * 32768
         yield b'"}'
     response = seeded.post(chunks())
     assert response.status_code == 413
-    small = seeded.post({"query": "{ databases }", "padding": "x" * 1000})
-    assert small.status_code == 200 and small.json()["data"]["databases"] == ["main"]
+    small = seeded.post({"query": "{ databases { name } }", "padding": "x" * 1000})
+    assert small.status_code == 200 and small.json()["data"]["databases"] == [{"name": "main"}]
 
 
 def test_page_size_limit(seeded) -> None:
@@ -84,9 +84,9 @@ def test_unexpected_errors_are_masked_and_logged(seeded, monkeypatch, caplog) ->
 
     async def broken(db):
         raise RuntimeError("internal detail: password=hunter2")
-    monkeypatch.setattr(graph.fields, "list_databases", broken)
+    monkeypatch.setattr(graph.fields, "list_database_timezones", broken)
     with caplog.at_level(logging.ERROR, logger="segmentql.graph"):
-        response = seeded.post({"query": "{ databases }"})
+        response = seeded.post({"query": "{ databases { name } }"})
     assert response.status_code == 200
     body = response.json()
     assert body["errors"][0]["message"] == "Unexpected error."

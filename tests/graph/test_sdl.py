@@ -30,7 +30,13 @@ def test_the_contract_is_in_the_schema() -> None:
         "campaign(id: ID!): Campaign",
         'defineField(database: String = "main", name: String!, type: FieldType!): MutationResult!',
         'upsertContacts(database: String = "main", contacts: [ContactInput!]!): WriteResult!',
-        'trackEvents(database: String = "main", events: [EventInput!]!): WriteResult!',
+        # INTERFACES.md "Additions (2026-11-30)" adds createContacts to trackEvents.
+        'trackEvents(database: String = "main", events: [EventInput!]!, createContacts: '
+        "Boolean = false): WriteResult!",
+        "databases: [Database!]!",
+        'createDatabase(name: String!, timezone: String = "UTC"): MutationResult!',
+        "setDatabaseTimezone(name: String!, timezone: String!): MutationResult!",
+        "skipped: [SkipCount!]!", "consent: JSON!", "consent: JSON",
         "createSegment(input: SegmentInput!): SegmentResult!",
         "updateSegment(id: ID!, input: SegmentInput!",
         "cloneSegment(id: ID!, name: String!): SegmentResult!",

@@ -14,6 +14,7 @@ import datetime as dt
 
 from dsl.schema import FieldType
 from dsl.values import coerce_field, normalize_attributes, parse_iso_datetime
+from store.consent import consent_from_event
 from store.contacts import upsert_contacts
 from store.events import track_events
 from store.fields import define_field, ensure_database
@@ -21,7 +22,8 @@ from tests.dsl.strategies import NUMBERS, STRINGS
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2024, 5, 8, 12, 0, tzinfo=UTC)
-FIELDS = {"City": "text", "Age": "number", "Signup": "date", "Newsletter": "boolean"}
+FIELDS = {"City": "text", "Age": "number", "Signup": "date", "Newsletter": "boolean",
+          "Email": "text", "MobilePhone": "text"}
 ATTRIBUTES = {"price": "number", "category": "text", "sent": "date", "gift": "boolean"}
 EVENT_TYPES = ["MailClick", "product_purchased"]
 LISTS = ["VIP", "Gold"]
@@ -55,11 +57,12 @@ ATTRIBUTE_VALUES = {
     "gift": [True, False, "true"],
 }
 
-async def load(store, database, contacts, lists, events):
+async def load(store, database, contacts, lists, events, consents=()):
     await ensure_database(store.db, database)
     for name, type_ in FIELDS.items():
         await define_field(store.db, database, name, FieldType(type_))
-    rows = [{"id": f"c{n}", "fields": fields, "lists": lists[n] if n < len(lists) else []}
+    rows = [{"id": f"c{n}", "fields": fields, "lists": lists[n] if n < len(lists) else [],
+             **({"consent": consents[n]} if n < len(consents) else {})}
             for n, fields in enumerate(contacts)]
     report = await upsert_contacts(store.db, database, rows)
     assert report.stored == len(rows) and not report.rejected
@@ -73,12 +76,17 @@ async def load(store, database, contacts, lists, events):
     return rows
 
 
-def oracle_data(contacts, lists, events):
+def oracle_data(contacts, lists, events, consents=()):
+    """Contacts and events typed as stored; consent from the rows, then from the consent
+    events in the order the store applies them (arrival order, retried copies last)."""
     typed_contacts = []
     for n, fields in enumerate(contacts):
         stored = {name: coerce_field(FieldType(FIELDS[name]), value) for name, value in fields.items()}
+        consent = {channel: state for channel, state in
+                   (consents[n] if n < len(consents) else {}).items() if state is not None}
         typed_contacts.append({"id": f"c{n}", "lists": lists[n] if n < len(lists) else [],
-                               "fields": {k: v for k, v in stored.items() if v is not None}})
+                               "fields": {k: v for k, v in stored.items() if v is not None},
+                               "consent": consent, "suppression": {}})
     seen, typed_events = set(), []
     # The first of the batches, then the retry of the first batch: only ids decide.
     for event in events:
@@ -93,6 +101,11 @@ def oracle_data(contacts, lists, events):
         attributes, _ = normalize_attributes(event["attributes"])
         typed_events.append({"contact": event["contact"], "type": event["type"],
                              "time": parse_iso_datetime(event["time"]), "attributes": attributes})
+    by_id = {contact["id"]: contact for contact in typed_contacts}
+    for event in typed_events:
+        for path, state in consent_from_event(event).items():
+            kind, channel = path.split(".")
+            by_id[event["contact"]][kind][channel] = state
     return typed_contacts, typed_events
 
 

@@ -23,6 +23,7 @@ from store.query import planner as plan_module
 from tests.dsl.strategies import AMOUNTS, DATES, NUMBERS, STRINGS
 from tests.dsl.strategies import TIMES as COUNTS
 from tests.store.oracle import (ATTRIBUTE_VALUES, EVENT_TYPES, FIELD_VALUES, FIELDS, LISTS, NOW,
+                                iso,
                                 TIMES, load, oracle_data)
 
 TEXT_OPS = [ast.CompareOp.EQUALS, ast.CompareOp.NOT_EQUALS, ast.CompareOp.STARTS_WITH,
@@ -72,6 +73,8 @@ def all_constructs() -> list[ast.Expression]:
               for (occurred, count), window in [((True, None), None), ((False, None), WINDOWS[3]),
                                                 ((True, ast.Count(ast.CountOp.AT_LEAST, 2)), None)]]
     found += total_constructs() + event_time_constructs()
+    found += [ast.CanReceive(channel, negated) for channel in ast.Channel
+              for negated in (False, True)]
     schema = FieldSchema([FieldDef(name, FieldType(kind)) for name, kind in FIELDS.items()])
     return [expr for expr in found if not check(expr, schema)]
 
@@ -196,3 +199,79 @@ def test_every_construct_on_every_edge_value(loaded, monkeypatch):
     assert not mismatches, "\n".join(mismatches[:20])
     assert both_ways > (100 if database == "with-future-events" else 10), both_ways
     assert selective > len(constructs) // 2  # the data set tells the constructs apart
+
+
+# --- time zones: the database's calendar days, on daylight-saving edges -----------------------
+
+WARSAW_EDGES = [  # instants on the edges of 2024-03-31 (23 h) and 2024-10-27 (25 h) in Warsaw
+    dt.datetime(2024, 3, 30, 22, 59, 59, 999_000), dt.datetime(2024, 3, 30, 23),
+    dt.datetime(2024, 3, 31, 0, 30), dt.datetime(2024, 3, 31, 21, 59, 59, 999_000),
+    dt.datetime(2024, 3, 31, 22), dt.datetime(2024, 10, 26, 21, 59, 59, 999_000),
+    dt.datetime(2024, 10, 26, 22), dt.datetime(2024, 10, 27, 0, 30),
+    dt.datetime(2024, 10, 27, 22, 59, 59, 999_000), dt.datetime(2024, 10, 27, 23),
+    dt.datetime(2024, 10, 28, 0, 30), dt.datetime(2024, 9, 30, 23),
+]
+
+
+def zone_constructs() -> list:
+    days = [ast.Day(dt.date(2024, 3, 31)), ast.Day(dt.date(2024, 10, 27)), ast.Today(),
+            ast.Ago(1, ast.Unit.DAYS), ast.Ago(1, ast.Unit.MONTHS), ast.Ago(1, ast.Unit.WEEKS)]
+    found = [ast.Compare("Signup", op, day) for op in DATE_OPS for day in days]
+    found += [ast.Between("Signup", low, high) for low in days for high in days]
+    found += [ast.InLast("Signup", n, unit) for n, unit in ((1, ast.Unit.DAYS),
+                                                              (1, ast.Unit.MONTHS))]
+    windows = [ast.SinceWindow(day) for day in days] + [ast.BeforeWindow(day) for day in days]
+    windows += [ast.BetweenWindow(day, day) for day in days]
+    windows += [ast.LastWindow(1, ast.Unit.MONTHS), ast.LastWindow(1, ast.Unit.DAYS)]
+    found += [ast.EventCondition("product_purchased", True, None, window) for window in windows]
+    found += [ast.EventCondition("product_purchased", True, ast.Count(ast.CountOp.AT_LEAST, 2),
+                                 window) for window in windows]
+    found += [ast.EventTotal("product_purchased", ast.Aggregate.SUM,
+                             ast.Compare("price", ast.CompareOp.GTE, ast.Number(5)), window)
+              for window in windows]
+    found += [ast.EventTime("product_purchased", edge, ast.Compare(ast.EVENT_TIME_FIELD, op, day))
+              for edge in ast.Edge for op in DATE_OPS for day in days]
+    schema = FieldSchema([FieldDef(name, FieldType(kind)) for name, kind in FIELDS.items()])
+    return [expr for expr in found if not check(expr, schema)]
+
+
+@pytest.mark.parametrize("now", [dt.datetime(2024, 3, 31, 12, tzinfo=dt.timezone.utc),
+                                 dt.datetime(2024, 10, 27, 23, 30, tzinfo=dt.timezone.utc)])
+def test_calendar_days_are_the_databases_across_daylight_saving(sync_store, now):
+    """A Warsaw database: 2024-03-31 is 23 hours long, 2024-10-27 25 hours; the store and
+    the reference evaluator agree on every day rule, and the day is Warsaw's, not UTC's."""
+    from zoneinfo import ZoneInfo
+
+    from store.fields import set_database_timezone
+
+    runner, store = sync_store
+    database = f"warsaw{now.month}"
+    iso_edges = [iso(moment.replace(tzinfo=dt.timezone.utc)) for moment in WARSAW_EDGES]
+    contacts = [{"Signup": edge} for edge in iso_edges]
+    events = [{"contact": n, "type": "product_purchased", "time": edge,
+               "attributes": {"price": 5}}
+              for n, edge in enumerate(iso_edges)]
+    events += [{"contact": n, "type": "product_purchased", "time": iso_edges[(n + 3) % 12],
+                "attributes": {"price": 1}} for n in range(0, 12, 2)]
+    rows = runner.run(load(store, database, contacts, [], events))
+    runner.run(set_database_timezone(store.db, database, "Europe/Warsaw", actor="test"))
+    typed_contacts, typed_events = oracle_data(contacts, [], rows)
+    warsaw = ZoneInfo("Europe/Warsaw")
+
+    async def ids_of(expr):
+        prepared = await query.prepare(store.db, database, parsed=expr, now=now)
+        return [row["id"] async for row in query.members(prepared)]
+
+    mismatches = []
+    for expr in zone_constructs():
+        expected = select(expr, database, typed_contacts, typed_events, now, zone=warsaw)
+        got = runner.run(ids_of(expr))
+        if got != expected:
+            mismatches.append(f"{format_expression(expr)}: store {got} != reference {expected}")
+    assert not mismatches, "\n".join(mismatches[:20])
+
+    # The day is Warsaw's: 2024-03-31 runs from 23:00 UTC the day before for 23 hours.
+    day = ast.Compare("Signup", ast.CompareOp.EQUALS, ast.Day(dt.date(2024, 3, 31)))
+    assert sorted(runner.run(ids_of(day))) == ["c1", "c2", "c3"]
+    long_day = ast.Compare("Signup", ast.CompareOp.EQUALS, ast.Day(dt.date(2024, 10, 27)))
+    assert sorted(runner.run(ids_of(long_day))) == ["c6", "c7", "c8"]

@@ -20,17 +20,30 @@ from hypothesis import strategies as st
 
 from dsl.errors import SegmentErrors
 from dsl.evaluator import select
+from dsl.temporal import zone_of
 from store import query
+from store.fields import set_database_timezone
 from store.query import planner as plan_module
 from store.query.planner import SEMI_JOIN_CONTACTS
 from tests.dsl.strategies import typed_expressions
 from tests.store.oracle import (ATTRIBUTE_VALUES, ATTRIBUTES, EVENT_TYPES, FIELD_VALUES, FIELDS,
                                 LISTS, NOW, TIMES, load, oracle_data)
 
+ADDRESSES = {"Email": ["anna@example.com", "", None], "MobilePhone": ["+48 600", "", None]}
 contacts_strategy = st.lists(
     st.fixed_dictionaries({}, optional={
-        name: st.sampled_from(values) for name, values in FIELD_VALUES.items()}),
+        name: st.sampled_from(values) for name, values in {**FIELD_VALUES, **ADDRESSES}.items()}),
     min_size=1, max_size=10)
+consents_strategy = st.lists(st.fixed_dictionaries({}, optional={
+    channel: st.sampled_from(["subscribed", "unsubscribed", None])
+    for channel in ("email", "sms", "push")}), max_size=10)
+# Consent events beside the conditions' own types: they set consent as they arrive.
+CONSENT_EVENTS = st.fixed_dictionaries(
+    {"contact": st.integers(0, 9), "type": st.sampled_from(["Unsubscribe", "HardBounce",
+                                                            "SpamComplaint"]),
+     "time": st.sampled_from(TIMES),
+     "attributes": st.fixed_dictionaries({"channel": st.sampled_from(["email", "SMS", "push",
+                                                                      "fax"])})})
 memberships = st.lists(st.lists(st.sampled_from(LISTS), unique=True, max_size=2), max_size=10)
 event_strategy = st.fixed_dictionaries(
     {"contact": st.integers(0, 9), "type": st.sampled_from(EVENT_TYPES),
@@ -52,18 +65,21 @@ def engine(sync_store):
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                                 HealthCheck.function_scoped_fixture])
-@given(contacts=contacts_strategy, lists=memberships,
-       events=st.lists(event_strategy, max_size=16).flatmap(st.permutations),
+@given(contacts=contacts_strategy, lists=memberships, consents=consents_strategy,
+       events=st.lists(event_strategy | CONSENT_EVENTS, max_size=16).flatmap(st.permutations),
        exprs=st.lists(expressions, min_size=4, max_size=4), selection=selections,
-       semi_join_limit=st.sampled_from([SEMI_JOIN_CONTACTS, 1, -1]))
-def test_pipeline_agrees_with_reference_evaluator(engine, contacts, lists, events, exprs, selection,
-                                                  semi_join_limit):
+       semi_join_limit=st.sampled_from([SEMI_JOIN_CONTACTS, 1, -1]),
+       timezone=st.sampled_from(["UTC", "Europe/Warsaw", "America/New_York", "Asia/Kolkata"]))
+def test_pipeline_agrees_with_reference_evaluator(engine, contacts, lists, consents, events,
+                                                  exprs, selection, semi_join_limit, timezone):
     """`semi_join_limit`: the most contacts an event condition is counted for on the events
-    side; 1 mixes counted and joined conditions in one pipeline, -1 joins them all."""
+    side; 1 mixes counted and joined conditions in one pipeline, -1 joins them all.
+    `timezone`: the database's, whose calendar days the day rules use."""
     runner, store, counter = engine
     database = f"d{next(counter)}"
-    rows = runner.run(load(store, database, contacts, lists, events))
-    typed_contacts, typed_events = oracle_data(contacts, lists, rows)
+    rows = runner.run(load(store, database, contacts, lists, events, consents))
+    runner.run(set_database_timezone(store.db, database, timezone))
+    typed_contacts, typed_events = oracle_data(contacts, lists, rows, consents)
     range_from, range_to = selection["range"]
     for expr in exprs:
         try:
@@ -73,7 +89,8 @@ def test_pipeline_agrees_with_reference_evaluator(engine, contacts, lists, event
         except SegmentErrors:
             continue  # e.g. `between 5 and 1`, a list nobody has: refused, tested elsewhere
         expected = select(expr, database, typed_contacts, typed_events, NOW,
-                          range_from=range_from, range_to=range_to, maximum=selection["maximum"])
+                          range_from=range_from, range_to=range_to, maximum=selection["maximum"],
+                          zone=zone_of(timezone))
 
         async def run():
             count = await query.count(chosen)
