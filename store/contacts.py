@@ -147,13 +147,18 @@ async def upsert_contacts(db: AsyncDatabase, database: str, rows: list[dict]) ->
                             _update(database, change, now), upsert=True)
                   for change in ordered_changes]
     failed: dict[int, str] = {}
-    try:
-        await db[CONTACTS].bulk_write(operations, ordered=False)
-    except BulkWriteError as error:
-        if error.details.get("writeConcernErrors"):
-            raise
-        for write_error in error.details.get("writeErrors", []):
-            failed[write_error["index"]] = write_error.get("errmsg", "the write failed")
+    touched = _touched(ordered_changes)
+    async with live_maintained(db, database, [contact_key(database, change.contact_id)
+                                              for change in ordered_changes], touched, "contact"):
+        try:
+            written = await db[CONTACTS].bulk_write(operations, ordered=False)
+            touched.everything = bool(written.upserted_count)
+        except BulkWriteError as error:
+            touched.everything = True
+            if error.details.get("writeConcernErrors"):
+                raise
+            for write_error in error.details.get("writeErrors", []):
+                failed[write_error["index"]] = write_error.get("errmsg", "the write failed")
     for position, change in enumerate(ordered_changes):
         if position in failed:
             for index in change.rows:
@@ -164,6 +169,23 @@ async def upsert_contacts(db: AsyncDatabase, database: str, rows: list[dict]) ->
             report.stored += len(change.rows)
     report.rejected.sort(key=lambda error: error.index)
     return report
+
+
+def live_maintained(db: AsyncDatabase, database: str, keys: list[str], touched, cause: str):
+    # imported here: live maintenance reads the store modules that import this one
+    from store.live.maintenance import maintained
+
+    return maintained(db, database, keys, touched, cause)
+
+
+def _touched(changes: list[_Change]):
+    """The fields and lists the batch writes (live maintenance re-evaluates the segments
+    reading them; a new contact, known after the write, can enter any segment)."""
+    from store.live.maintenance import Touched
+
+    fields = {path.split(".", 1)[1] for change in changes
+              for path in (*change.sets, *change.unsets) if path.startswith("fields.")}
+    return Touched(fields=fields, lists={name for change in changes for name in change.lists})
 
 
 def _update(database: str, change: _Change, now: dt.datetime) -> dict:

@@ -1,0 +1,54 @@
+"""What an expression reads: the data whose change can change its answer (pure).
+
+Live maintenance re-evaluates a written contact only against the segments that read what
+the write touched: a field, an event type or a list. `in segment` must have been inlined
+first (the referenced definition is what is read).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dsl import ast
+from dsl.next_change import is_time_dependent
+
+
+@dataclass(frozen=True)
+class Reads:
+    fields: frozenset[str]
+    event_types: frozenset[str]
+    lists: frozenset[str]
+    # event types whose conditions need the events themselves (a window, a `where` or a
+    # count); for the others the contact's summary (does one exist?) answers
+    event_types_in_full: frozenset[str]
+    time_dependent: bool
+
+    def touched_by(self, *, fields=(), event_types=(), lists=()) -> bool:
+        return (not self.fields.isdisjoint(fields) or not self.event_types.isdisjoint(event_types)
+                or not self.lists.isdisjoint(lists))
+
+
+def reads(expr: ast.Expression) -> Reads:
+    fields: set[str] = set()
+    event_types: set[str] = set()
+    in_full: set[str] = set()
+    lists: set[str] = set()
+    stack: list[ast.Expression] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.And, ast.Or)):
+            stack.extend(node.operands)
+        elif isinstance(node, ast.Not):
+            stack.append(node.operand)
+        elif isinstance(node, ast.EventCondition):
+            event_types.add(node.event_type)
+            if node.window is not None or node.where is not None or node.count is not None:
+                in_full.add(node.event_type)
+        elif isinstance(node, ast.InList):
+            lists.add(node.name)
+        elif isinstance(node, ast.InSegment):
+            raise ValueError(f"in segment {node.ref!r} must be inlined first")
+        elif isinstance(node, ast.FIELD_CONDITIONS):
+            fields.add(node.field)
+    return Reads(frozenset(fields), frozenset(event_types), frozenset(lists),
+                 frozenset(in_full), is_time_dependent(expr))
