@@ -86,8 +86,22 @@ async def timed_run(db: AsyncDatabase, segment: Segment, *, purpose: str, actor:
 async def count_segment(db: AsyncDatabase, segment_id: str, *, now: dt.datetime | None = None,
                         actor: str) -> int:
     """The number of members of a saved segment at `now` (default: the current time),
-    logged as a "count" run."""
+    logged as a "count" run. Without `now` it is the maintained live membership's count
+    when the segment has one (read, not evaluated; logged all the same, so the segment's
+    last count and size over time stay whole)."""
     segment = await require_segment(db, segment_id)
+    if now is None:
+        from store.live.reading import live_count  # live maintenance imports this module
+
+        started = time.perf_counter()
+        members = await live_count(db, segment)
+        if members is not None:
+            from store.live.clock import read_clock
+
+            await record_run(db, segment, purpose="count", count=members,
+                             duration_ms=round((time.perf_counter() - started) * 1000),
+                             actor=actor, now=(await read_clock(db, segment.database)).now())
+            return members
     selection: Selection = segment.selection(now)
     async with timed_run(db, segment, purpose="count", actor=actor,
                          now=selection.now) as run:
