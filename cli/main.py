@@ -729,3 +729,4 @@ def demo_command(
 # The language services (explain, complete, diagnose, segments diff) live in their own
 # module and register themselves on `app` when it is imported.
 from cli import language_services as _language_services  # noqa: E402,F401
+from cli import live as _live  # noqa: E402,F401
