@@ -41,37 +41,70 @@ class Outcome:
     at: dt.datetime  # the instant evaluated
 
 
+def _needs(segments: list[LiveSegment]) -> tuple[set[str], set[str]]:
+    """(event types read, event types whose events themselves are needed)."""
+    types: set[str] = set()
+    in_full: set[str] = set()
+    for segment in segments:
+        types |= segment.reads.event_types
+        in_full |= segment.reads.event_types_in_full
+    return types, in_full
+
+
+def _contact_data(document: dict, types: set[str], in_full: set[str]) -> ContactData:
+    summaries = document.get("events") or {}
+    # A type read only as "occurred at all" needs no events: its summary says so.
+    events = [{"type": event_type, "time": summaries[summary_key(event_type)]["first"],
+               "attributes": {}}
+              for event_type in types - in_full
+              if (summaries.get(summary_key(event_type)) or {}).get("count")]
+    return ContactData(document["_id"], document["id"], document["bucket"],
+                       {"id": document["id"], "fields": document.get("fields") or {},
+                        "lists": document.get("lists") or []}, events)
+
+
+_PROJECTION = {"id": 1, "bucket": 1, "fields": 1, "lists": 1, "events": 1}
+_EVENT_PROJECTION = {"_id": 0, "contact": 1, "type": 1, "time": 1, "attributes": 1}
+
+
+def _attach(found: dict[str, ContactData], event: dict) -> None:
+    contact = found.get(event["contact"])
+    if contact is not None:
+        contact.events.append({"type": event["type"], "time": event["time"],
+                               "attributes": event.get("attributes") or {}})
+
+
 async def read_contacts(db, keys: Iterable[str],
                         segments: list[LiveSegment]) -> dict[str, ContactData]:
     """The contacts (by `_id`) with the events `segments` need; missing contacts are left out."""
     keys = list(dict.fromkeys(keys))
-    types = set().union(*(segment.reads.event_types for segment in segments)) if segments else set()
-    in_full = set().union(*(segment.reads.event_types_in_full for segment in segments)) \
-        if segments else set()
+    types, in_full = _needs(segments)
     found: dict[str, ContactData] = {}
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start:start + _CHUNK]
-        async for document in db[CONTACTS].find(
-                {"_id": {"$in": chunk}},
-                {"id": 1, "bucket": 1, "fields": 1, "lists": 1, "events": 1}):
-            summaries = document.get("events") or {}
-            # A type read only as "occurred at all" needs no events: its summary says so.
-            events = [{"type": event_type, "time": summaries[summary_key(event_type)]["first"],
-                       "attributes": {}}
-                      for event_type in types - in_full
-                      if (summaries.get(summary_key(event_type)) or {}).get("count")]
-            found[document["_id"]] = ContactData(
-                document["_id"], document["id"], document["bucket"],
-                {"id": document["id"], "fields": document.get("fields") or {},
-                 "lists": document.get("lists") or []}, events)
-        if in_full and found:
-            async for event in db[EVENTS].find(
-                    {"contact": {"$in": [key for key in chunk if key in found]},
-                     "type": {"$in": sorted(in_full)}},
-                    {"_id": 0, "contact": 1, "type": 1, "time": 1, "attributes": 1}):
-                found[event["contact"]].events.append(
-                    {"type": event["type"], "time": event["time"],
-                     "attributes": event.get("attributes") or {}})
+        async for document in db[CONTACTS].find({"_id": {"$in": chunk}}, _PROJECTION):
+            found[document["_id"]] = _contact_data(document, types, in_full)
+        present = [key for key in chunk if key in found]
+        if in_full and present:
+            async for event in db[EVENTS].find({"contact": {"$in": present},
+                                                "type": {"$in": sorted(in_full)}},
+                                               _EVENT_PROJECTION):
+                _attach(found, event)
+    return found
+
+
+async def scan_contacts(db, database: str, query: dict,
+                        segments: list[LiveSegment]) -> dict[str, ContactData]:
+    """The contacts of `database` matching `query`, with the events `segments` need, read
+    as two scans (the contacts, then the events by type) rather than by contact: a
+    rebuild reads most of a database, and one scan is much cheaper than many look-ups."""
+    types, in_full = _needs(segments)
+    found = {document["_id"]: _contact_data(document, types, in_full) async for document in
+             db[CONTACTS].find({"database": database, **query}, _PROJECTION)}
+    if in_full and found:
+        async for event in db[EVENTS].find({"database": database, "type": {"$in": sorted(in_full)}},
+                                           _EVENT_PROJECTION):
+            _attach(found, event)
     return found
 
 

@@ -14,12 +14,11 @@ from store.collections import CONTACTS, LIVE_MEMBERS, LIVE_SEGMENTS, SEGMENTS
 from store.live.clock import bump_revision, read_clock, wall_now
 from store.live.changes import change_id, record
 from store.live.entry import qualifying_contacts
-from store.live.evaluation import evaluate_pairs, read_contacts
+from store.live.evaluation import evaluate_pairs, scan_contacts
 from store.live.membership import member_id, recount
 from store.live.registry import LiveSegment, live_segments, load_segment
 
 log = logging.getLogger(__name__)
-_CHUNK = 500
 
 
 async def segment_changed(db, segment_id: str) -> None:
@@ -122,26 +121,13 @@ async def _next_changes(db, segment: LiveSegment, now) -> dict:
                  for event_type in segment.reads.event_types]
     if not has_data:
         return {}
-    found = {}
-    keys: list[str] = []
-
-    async def flush():
-        contacts = await read_contacts(db, keys, [segment])
-        for outcome in await evaluate_pairs([(segment, contact, now)
-                                             for contact in contacts.values()]):
-            if outcome.next_at is not None:
-                found[outcome.contact] = outcome.next_at
-        keys.clear()
-
-    async for document in db[CONTACTS].find(
-            {"database": segment.database, "$or": has_data,
-             "bucket": {"$gte": segment.low, "$lt": segment.high}}, {"_id": 1}):
-        keys.append(document["_id"])
-        if len(keys) >= _CHUNK:
-            await flush()
-    if keys:
-        await flush()
-    return found
+    contacts = await scan_contacts(db, segment.database,
+                                   {"$or": has_data,
+                                    "bucket": {"$gte": segment.low, "$lt": segment.high}},
+                                   [segment])
+    outcomes = await evaluate_pairs([(segment, contact, now) for contact in contacts.values()])
+    return {outcome.contact: outcome.next_at for outcome in outcomes
+            if outcome.next_at is not None}
 
 
 async def ensure_built(db, database: str | None = None) -> int:
