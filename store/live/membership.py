@@ -30,11 +30,17 @@ def member_id(segment: str, key: str) -> str:
     return f"{segment}:{key}"
 
 
-async def _existing(db, ids: list[str]) -> dict[str, dict]:
+async def _existing(db, database: str, outcomes: list[Outcome]) -> dict[str, dict]:
+    """The stored state of the outcomes' pairs, read by contact (one look-up per contact,
+    whatever the number of segments)."""
+    wanted = {member_id(o.segment, o.key) for o in outcomes}
+    contacts = sorted({o.contact for o in outcomes})
     found = {}
-    for start in range(0, len(ids), _CHUNK):
-        async for document in db[LIVE_MEMBERS].find({"_id": {"$in": ids[start:start + _CHUNK]}}):
-            found[document["_id"]] = document
+    for start in range(0, len(contacts), _CHUNK):
+        async for document in db[LIVE_MEMBERS].find(
+                {"database": database, "contact": {"$in": contacts[start:start + _CHUNK]}}):
+            if document["_id"] in wanted:
+                found[document["_id"]] = document
     return found
 
 
@@ -46,7 +52,7 @@ async def apply_outcomes(db, database: str, segments: dict[str, LiveSegment],
     outcomes = list(outcomes)
     if not outcomes:
         return 0
-    existing = await _existing(db, [member_id(o.segment, o.key) for o in outcomes])
+    existing = await _existing(db, database, outcomes)
     changes: list[dict] = []
     updates: list[UpdateOne] = []
     deltas: dict[str, int] = {}
@@ -69,12 +75,20 @@ async def apply_outcomes(db, database: str, segments: dict[str, LiveSegment],
                             "change": "entered" if member else "left", "at": outcome.at,
                             "cause": cause})
             deltas[outcome.segment] = deltas.get(outcome.segment, 0) + (1 if member else -1)
+        state = {"segment": outcome.segment, "database": database, "contact": outcome.contact,
+                 "bucket": outcome.bucket, "qualifies": outcome.qualifies, "member": member,
+                 "flips": flips, "next_at": outcome.next_at}
         if old is None and not (outcome.qualifies or outcome.next_at):
             continue  # nothing to remember about this contact
-        updates.append(UpdateOne({"_id": doc_id}, {"$set": {
-            "segment": outcome.segment, "database": database, "contact": outcome.contact,
-            "bucket": outcome.bucket, "qualifies": outcome.qualifies, "member": member,
-            "flips": flips, "next_at": outcome.next_at}}, upsert=True))
+        if old is not None and cause != "time" and _earlier_or_same(old.get("next_at"),
+                                                                    outcome.next_at):
+            # A next change later than the stored one needs no write on the write path: the
+            # sweep re-evaluates at the stored instant (early is harmless) and stores the
+            # later one then. (The sweep itself always moves it on.)
+            state["next_at"] = old.get("next_at")
+        if old is not None and all(old.get(name) == value for name, value in state.items()):
+            continue  # unchanged: most re-evaluations change nothing
+        updates.append(UpdateOne({"_id": doc_id}, {"$set": state}, upsert=True))
         existing[doc_id] = {"flips": flips, "member": member, "qualifies": outcome.qualifies}
     recorded = await record(db, database, changes, recorded_at)
     for start in range(0, len(updates), _CHUNK):
@@ -84,6 +98,10 @@ async def apply_outcomes(db, database: str, segments: dict[str, LiveSegment],
         recorded += await settle_maximum(db, database, segments[segment_id], at, cause,
                                          recorded_at)
     return recorded
+
+
+def _earlier_or_same(stored: dt.datetime | None, new: dt.datetime | None) -> bool:
+    return stored is not None and (new is None or stored <= new)
 
 
 async def _add_counts(db, deltas: dict[str, int]) -> None:
