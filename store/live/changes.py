@@ -54,7 +54,8 @@ class Change:
 
     def to_json(self) -> dict:
         return {"id": self.id, "contact": self.contact, "change": self.change,
-                "at": self.at.isoformat().replace("+00:00", "Z"), "cause": self.cause}
+                "at": self.at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "cause": self.cause}
 
 
 def change_id(segment: str, contact: str, flip: int) -> str:

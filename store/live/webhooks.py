@@ -33,6 +33,8 @@ from store.live.clock import wall_now
 from store.segments import require_segment
 
 log = logging.getLogger(__name__)
+# one log line per delivery POST is noise in a server's log; failures are on the webhook
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 SIGNATURE_HEADER = "X-SegmentQL-Signature"
 BATCH = 100
