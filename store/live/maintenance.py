@@ -10,6 +10,7 @@ a change recorded before the crash is recorded again under the same id (a no-op)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -23,7 +24,7 @@ from store.collections import LIVE_PENDING, SUMMARY_PENDING
 from store.embedded import process_alive
 from store.live.clock import wall_now
 from store.live.evaluation import evaluate_pairs, read_contacts
-from store.live.membership import apply_outcomes, recount
+from store.live.membership import apply_outcomes, recount, stored_state
 from store.live.registry import LiveSegment, live_segments
 
 log = logging.getLogger(__name__)
@@ -57,11 +58,14 @@ async def maintain(db, database: str, contact_keys: Iterable[str], touched: Touc
     if not affected:
         return 0
     now = clock.now()
-    contacts = await read_contacts(db, keys, affected)
+    # the contacts and their stored live state are independent reads: overlap them
+    contacts, existing = await asyncio.gather(
+        read_contacts(db, keys, affected),
+        stored_state(db, database, (key.split(":", 1)[1] for key in keys)))
     pairs = [(segment, contact, now) for contact in contacts.values() for segment in affected]
     outcomes = await evaluate_pairs(pairs)
     return await apply_outcomes(db, database, {segment.id: segment for segment in affected},
-                                outcomes, cause, wall_now())
+                                outcomes, cause, wall_now(), existing=existing)
 
 
 async def has_live_segments(db, database: str) -> bool:

@@ -30,29 +30,30 @@ def member_id(segment: str, key: str) -> str:
     return f"{segment}:{key}"
 
 
-async def _existing(db, database: str, outcomes: list[Outcome]) -> dict[str, dict]:
-    """The stored state of the outcomes' pairs, read by contact (one look-up per contact,
-    whatever the number of segments)."""
-    wanted = {member_id(o.segment, o.key) for o in outcomes}
-    contacts = sorted({o.contact for o in outcomes})
+async def stored_state(db, database: str, contacts: Iterable[str]) -> dict[str, dict]:
+    """The stored state of every pair of these contacts (by contact id), read by contact:
+    one look-up per contact, whatever the number of segments."""
+    contacts = sorted(set(contacts))
     found = {}
     for start in range(0, len(contacts), _CHUNK):
         async for document in db[LIVE_MEMBERS].find(
                 {"database": database, "contact": {"$in": contacts[start:start + _CHUNK]}}):
-            if document["_id"] in wanted:
-                found[document["_id"]] = document
+            found[document["_id"]] = document
     return found
 
 
 async def apply_outcomes(db, database: str, segments: dict[str, LiveSegment],
                          outcomes: Iterable[Outcome], cause: str,
-                         recorded_at: dt.datetime) -> int:
+                         recorded_at: dt.datetime, *,
+                         existing: dict[str, dict] | None = None) -> int:
     """Store the outcomes of evaluations: the differences as changes (with `cause`), then
-    the state. Returns the number of changes recorded."""
+    the state. Returns the number of changes recorded. `existing`: the stored state of the
+    outcomes' contacts (`stored_state`), when the caller read it already."""
     outcomes = list(outcomes)
     if not outcomes:
         return 0
-    existing = await _existing(db, database, outcomes)
+    if existing is None:
+        existing = await stored_state(db, database, (o.contact for o in outcomes))
     changes: list[dict] = []
     updates: list[UpdateOne] = []
     deltas: dict[str, int] = {}
