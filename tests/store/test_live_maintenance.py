@@ -138,3 +138,33 @@ async def test_a_maximum_keeps_the_first_contacts_in_the_pipeline_order(store):
     assert await member_ids(db, capped.id) == await fresh(db, capped, T0)
     await upsert_contacts(db, "main", [{"id": f"c{n}", "fields": {"Age": 0}} for n in (3, 4, 5)])
     assert await member_ids(db, capped.id) == await fresh(db, capped, T0)
+
+
+async def test_sends_and_exports_evaluate_at_use_and_agree_with_the_live_membership(store):
+    db = store.db
+    from store.campaigns import create_campaign, send_campaign
+    from store.collections import CAMPAIGN_RECIPIENTS
+    from store.exports import export_csv
+
+    await define_field(db, "main", "City", FieldType.TEXT)
+    await upsert_contacts(db, "main", [
+        {"id": f"m{n}", "fields": {"City": "Krakow" if n % 2 else "Lodz",
+                                   "Email": f"m{n}@example.com"}} for n in range(10)])
+    await upsert_contacts(db, "main", [{"id": "t", "fields": {"City": "Lodz"}}])
+    await track_events(db, "main", [{"contact": "t", "type": "Visit",
+                                     "time": iso(T0 - dt.timedelta(days=2))}])
+    segment = await create_segment(
+        db, name="Krakow or recent", actor="t",
+        expression='City equals "Krakow" or event Visit occurred in last 3 days')
+    later = T0 + dt.timedelta(days=2)
+    await sweep(db, now=later)  # t's visit left the window on the way
+    live = await member_ids(db, segment.id)
+    assert "t" not in live and len(live) == 5
+    campaign = await create_campaign(db, name="Mail", channel="email", segment_id=segment.id,
+                                     actor="t")
+    sent = await send_campaign(db, campaign.id, later, actor="t")
+    recipients = sorted([row["contact"] async for row in
+                         db[CAMPAIGN_RECIPIENTS].find({"campaign": sent.id})])
+    assert recipients == live
+    text = "".join([chunk async for chunk in export_csv(db, segment.id, now=later, actor="t")])
+    assert sorted(line.split(",")[0] for line in text.splitlines()[1:]) == live
