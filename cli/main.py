@@ -352,8 +352,9 @@ def segments_list(
     in_bin: Annotated[bool, typer.Option("--bin", help="List the bin instead.")] = False,
     database: Database = "main", data_dir: DataDir = None, mongo_uri: MongoUri = None,
 ) -> None:
-    """List segments by name: id, version, name, tags."""
+    """List segments by name: id, version, name, tags, and the maintained member count."""
     async def work():
+        from store.live.reading import live_count
         from store.segment_search import list_segments
 
         async with _store(data_dir, mongo_uri) as store:
@@ -363,7 +364,9 @@ def segments_list(
                                            in_bin=in_bin, first=200, after=after)
                 for segment in page.items:
                     tags = f"  [{', '.join(segment.tags)}]" if segment.tags else ""
-                    typer.echo(f"{segment.id}  v{segment.version}  {segment.name}{tags}")
+                    members = await live_count(store.db, segment)
+                    count = f"  {members} members" if members is not None else ""
+                    typer.echo(f"{segment.id}  v{segment.version}  {segment.name}{tags}{count}")
                 if not page.has_next:
                     return
                 after = page.end_cursor

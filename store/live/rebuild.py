@@ -137,7 +137,8 @@ async def ensure_built(db, database: str | None = None) -> int:
     if database is not None:
         query["database"] = database
     built = {document["_id"]: document.get("built_version") async for document in
-             db[LIVE_SEGMENTS].find({}, {"built_version": 1})}
+             db[LIVE_SEGMENTS].find({} if database is None else {"database": database},
+                                    {"built_version": 1})}
     count = 0
     async for document in db[SEGMENTS].find(query):
         if built.get(document["_id"]) != document["version"]:
