@@ -64,6 +64,17 @@ def _contact_data(document: dict, types: set[str], in_full: set[str]) -> Contact
 
 
 _PROJECTION = {"id": 1, "bucket": 1, "fields": 1, "lists": 1, "events": 1}
+
+
+def _projection(segments: list[LiveSegment], types: set[str]) -> dict:
+    """Only what the segments read of a contact (a smaller document reads faster)."""
+    projection: dict = {"id": 1, "bucket": 1}
+    for segment in segments:
+        projection.update({f"fields.{name}": 1 for name in segment.reads.fields})
+        if segment.reads.lists:
+            projection["lists"] = 1
+    projection.update({f"events.{summary_key(event_type)}": 1 for event_type in types})
+    return projection
 _EVENT_PROJECTION = {"_id": 0, "contact": 1, "type": 1, "time": 1, "attributes": 1}
 
 
@@ -79,10 +90,11 @@ async def read_contacts(db, keys: Iterable[str],
     """The contacts (by `_id`) with the events `segments` need; missing contacts are left out."""
     keys = list(dict.fromkeys(keys))
     types, in_full = _needs(segments)
+    projection = _projection(segments, types)
     found: dict[str, ContactData] = {}
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start:start + _CHUNK]
-        async for document in db[CONTACTS].find({"_id": {"$in": chunk}}, _PROJECTION):
+        async for document in db[CONTACTS].find({"_id": {"$in": chunk}}, projection):
             found[document["_id"]] = _contact_data(document, types, in_full)
         present = [key for key in chunk if key in found]
         if in_full and present:
