@@ -21,16 +21,17 @@ def live_sweep(
     now: Annotated[Optional[str], typer.Option(
         "--now", help="Apply the time-based changes due up to this instant (ISO 8601; "
                       "default: now). Never moves backwards.")] = None,
-    database: Annotated[Optional[str], typer.Option(
-        "--database", help="Only this profile database (default: every one).")] = None,
-    data_dir: DataDir = None, mongo_uri: MongoUri = None,
+    all_databases: Annotated[bool, typer.Option(
+        "--all-databases", help="Sweep every profile database (as the server does).")] = False,
+    database: Database = "main", data_dir: DataDir = None, mongo_uri: MongoUri = None,
 ) -> None:
     """Apply the entries and exits that time passing brings, each at its exact instant."""
     async def work(moment):
         from store.live.sweep import sweep
 
         async with _store(data_dir, mongo_uri) as store:
-            return await sweep(store.db, now=moment, database=database)
+            return await sweep(store.db, now=moment,
+                               database=None if all_databases else database)
 
     def run():
         for report in asyncio.run(work(_parse_now(now))):
