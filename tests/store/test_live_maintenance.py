@@ -168,3 +168,23 @@ async def test_sends_and_exports_evaluate_at_use_and_agree_with_the_live_members
     assert recipients == live
     text = "".join([chunk async for chunk in export_csv(db, segment.id, now=later, actor="t")])
     assert sorted(line.split(",")[0] for line in text.splitlines()[1:]) == live
+
+
+async def test_member_actions_that_write_contacts_keep_live_membership(store):
+    db = store.db
+    from store.member_actions import bulk_update_field, copy_to_list
+
+    await define_field(db, "main", "City", FieldType.TEXT)
+    await define_field(db, "main", "Tier", FieldType.TEXT)
+    await upsert_contacts(db, "main", [{"id": f"a{n}", "fields": {"City": "Krakow"}}
+                                       for n in range(3)])
+    krakow = await create_segment(db, name="Krakow", expression='City equals "Krakow"',
+                                  actor="t")
+    await create_list(db, "main", "Picked", actor="t")
+    picked = await create_segment(db, name="Picked", expression='in list "Picked"', actor="t")
+    gold = await create_segment(db, name="Gold", expression='Tier equals "gold"', actor="t")
+    await copy_to_list(db, krakow.id, "Picked", actor="t")
+    assert await member_ids(db, picked.id) == ["a0", "a1", "a2"]
+    await bulk_update_field(db, krakow.id, "Tier", "gold", actor="t")
+    assert await member_ids(db, gold.id) == ["a0", "a1", "a2"]
+    assert {c[3] for c in await changes_of(db, gold.id)} == {"contact"}
