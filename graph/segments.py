@@ -121,7 +121,8 @@ class Segment:
 
     @strawberry.field(description="The instant the maintained membership is exact for (where "
                                   "the sweep of time-based changes has reached); null when "
-                                  "the segment is not maintained (in the bin).")
+                                  "the segment is not maintained (in the bin) or no sweep "
+                                  "has run yet.")
     async def membership_as_of(self, info: Info) -> dt.datetime | None:
         from graph.live import segment_membership_as_of
 
