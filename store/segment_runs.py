@@ -96,11 +96,11 @@ async def count_segment(db: AsyncDatabase, segment_id: str, *, now: dt.datetime 
         started = time.perf_counter()
         members = await live_count(db, segment)
         if members is not None:
-            from store.live.clock import read_clock
+            from store.live.clock import wall_now
 
             await record_run(db, segment, purpose="count", count=members,
                              duration_ms=round((time.perf_counter() - started) * 1000),
-                             actor=actor, now=(await read_clock(db, segment.database)).now())
+                             actor=actor, now=wall_now())
             return members
     selection: Selection = segment.selection(now)
     async with timed_run(db, segment, purpose="count", actor=actor,
