@@ -90,3 +90,16 @@ def test_days_ago_steps_at_midnight_and_absolute_dates_never_move():
     fixed = ast.Compare("Signup", ast.CompareOp.BEFORE, ast.Day(dt.date(2024, 3, 1)))
     assert next_change(fixed, {"fields": {"Signup": signup}}, [], BASE) is None
     assert reads(before).time_dependent and not reads(fixed).time_dependent
+
+
+def test_reads_names_what_an_expression_depends_on():
+    from dsl.parser import parse
+
+    found = reads(parse('City equals "x" and not in list "VIP" or event MailOpen occurred or '
+                        'event Buy occurred in last 3 days where price > 5 and Age > 3'))
+    assert found.fields == {"City", "Age"}  # not the `where` attribute
+    assert found.lists == {"VIP"}
+    assert found.event_types == {"MailOpen", "Buy"}
+    assert found.event_types_in_full == {"Buy"}  # MailOpen: the summary answers
+    assert found.time_dependent
+    assert found.touched_by(lists={"VIP"}) and not found.touched_by(fields={"price"})
