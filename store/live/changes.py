@@ -62,9 +62,12 @@ def change_id(segment: str, contact: str, flip: int) -> str:
     return f"{segment}:{contact}:{flip}"
 
 
-async def record(db, database: str, changes: list[dict], recorded_at: dt.datetime) -> int:
+async def record(db, database: str, changes: list[dict], recorded_at: dt.datetime, *,
+                 count_members: bool = False) -> int:
     """Store change documents (without seq), numbered per segment in list order; a change
-    recorded before (same `_id`) is skipped. Returns the number newly stored."""
+    recorded before (same `_id`) is skipped. Returns the number newly stored.
+    `count_members`: also move the segments' member counts by the entries and exits (in
+    the same update as the numbering: one round trip per segment)."""
     if not changes:
         return 0
     by_segment: dict[str, list[dict]] = {}
@@ -72,8 +75,12 @@ async def record(db, database: str, changes: list[dict], recorded_at: dt.datetim
         by_segment.setdefault(change["segment"], []).append(change)
     documents = []
     for segment, items in by_segment.items():
+        increments = {"seq": len(items)}
+        if count_members:
+            increments["members"] = sum(1 if item["change"] == "entered" else -1
+                                        for item in items)
         counter = await db[LIVE_SEGMENTS].find_one_and_update(
-            {"_id": segment}, {"$inc": {"seq": len(items)},
+            {"_id": segment}, {"$inc": increments,
                                "$setOnInsert": {"database": database}},
             upsert=True, return_document=ReturnDocument.AFTER, projection={"seq": 1})
         first = counter["seq"] - len(items) + 1

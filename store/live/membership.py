@@ -56,7 +56,6 @@ async def apply_outcomes(db, database: str, segments: dict[str, LiveSegment],
         existing = await stored_state(db, database, (o.contact for o in outcomes))
     changes: list[dict] = []
     updates: list[UpdateOne] = []
-    deltas: dict[str, int] = {}
     capped: dict[str, dt.datetime] = {}
     for outcome in outcomes:
         doc_id = member_id(outcome.segment, outcome.key)
@@ -75,7 +74,6 @@ async def apply_outcomes(db, database: str, segments: dict[str, LiveSegment],
                             "segment": outcome.segment, "contact": outcome.contact,
                             "change": "entered" if member else "left", "at": outcome.at,
                             "cause": cause})
-            deltas[outcome.segment] = deltas.get(outcome.segment, 0) + (1 if member else -1)
         state = {"segment": outcome.segment, "database": database, "contact": outcome.contact,
                  "bucket": outcome.bucket, "qualifies": outcome.qualifies, "member": member,
                  "flips": flips, "next_at": outcome.next_at}
@@ -91,10 +89,9 @@ async def apply_outcomes(db, database: str, segments: dict[str, LiveSegment],
             continue  # unchanged: most re-evaluations change nothing
         updates.append(UpdateOne({"_id": doc_id}, {"$set": state}, upsert=True))
         existing[doc_id] = {"flips": flips, "member": member, "qualifies": outcome.qualifies}
-    recorded = await record(db, database, changes, recorded_at)
+    recorded = await record(db, database, changes, recorded_at, count_members=True)
     for start in range(0, len(updates), _CHUNK):
         await db[LIVE_MEMBERS].bulk_write(updates[start:start + _CHUNK], ordered=False)
-    await _add_counts(db, deltas)
     for segment_id, at in capped.items():
         recorded += await settle_maximum(db, database, segments[segment_id], at, cause,
                                          recorded_at)
@@ -103,13 +100,6 @@ async def apply_outcomes(db, database: str, segments: dict[str, LiveSegment],
 
 def _earlier_or_same(stored: dt.datetime | None, new: dt.datetime | None) -> bool:
     return stored is not None and (new is None or stored <= new)
-
-
-async def _add_counts(db, deltas: dict[str, int]) -> None:
-    for segment_id, delta in deltas.items():
-        if delta:
-            await db[LIVE_SEGMENTS].update_one({"_id": segment_id}, {"$inc": {"members": delta}},
-                                               upsert=True)
 
 
 async def settle_maximum(db, database: str, segment: LiveSegment, at: dt.datetime, cause: str,
