@@ -18,10 +18,14 @@ class Reads:
     fields: frozenset[str]
     event_types: frozenset[str]
     lists: frozenset[str]
-    # event types whose conditions need the events themselves (a window, a `where` or a
-    # count); for the others the contact's summary (does one exist?) answers
+    # event types whose conditions need the events themselves (a `where`, a `between`
+    # window, or a count within a window); for the others the contact's summary (count,
+    # first, last) answers: see `summary_events`
     event_types_in_full: frozenset[str]
     time_dependent: bool
+    # event types read through `in last N units`: the summary answers only while the
+    # contact has no event later than `now`
+    event_types_in_last: frozenset[str] = frozenset()
 
     def touched_by(self, *, fields=(), event_types=(), lists=()) -> bool:
         return (not self.fields.isdisjoint(fields) or not self.event_types.isdisjoint(event_types)
@@ -32,6 +36,7 @@ def reads(expr: ast.Expression) -> Reads:
     fields: set[str] = set()
     event_types: set[str] = set()
     in_full: set[str] = set()
+    in_last: set[str] = set()
     lists: set[str] = set()
     stack: list[ast.Expression] = [expr]
     while stack:
@@ -42,8 +47,11 @@ def reads(expr: ast.Expression) -> Reads:
             stack.append(node.operand)
         elif isinstance(node, ast.EventCondition):
             event_types.add(node.event_type)
-            if node.window is not None or node.where is not None or node.count is not None:
+            if (node.where is not None or isinstance(node.window, ast.BetweenWindow)
+                    or (node.count is not None and node.window is not None)):
                 in_full.add(node.event_type)
+            elif isinstance(node.window, ast.LastWindow):
+                in_last.add(node.event_type)
         elif isinstance(node, ast.InList):
             lists.add(node.name)
         elif isinstance(node, ast.InSegment):
@@ -51,4 +59,20 @@ def reads(expr: ast.Expression) -> Reads:
         elif isinstance(node, ast.FIELD_CONDITIONS):
             fields.add(node.field)
     return Reads(frozenset(fields), frozenset(event_types), frozenset(lists),
-                 frozenset(in_full), is_time_dependent(expr))
+                 frozenset(in_full), is_time_dependent(expr), frozenset(in_last))
+
+
+def summary_events(event_type: str, summary: dict) -> list[dict]:
+    """Events standing in for a contact's events of one type, from its summary `{count,
+    first, last}`: `count` events, the first at `first`, the others at `last`. For the
+    conditions that need no events themselves (no `where`, no `between` window, no count
+    within a window) they give the same answers and the same next changes as the real
+    events, provided, for `in last` windows, that no event is later than `now`: whether
+    some event is in `in last`/`since` comes down to `last`, in `before` to `first`, and a
+    count without a window to `count`."""
+    count = summary.get("count") or 0
+    if not count:
+        return []
+    first = {"type": event_type, "time": summary["first"], "attributes": {}}
+    return [first] + [{"type": event_type, "time": summary["last"], "attributes": {}}
+                      for _ in range(count - 1)]

@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from dsl.dependencies import summary_events
 from dsl.evaluator import evaluate
 from dsl.next_change import next_change
 from dsl.values import summary_key
@@ -41,26 +42,36 @@ class Outcome:
     at: dt.datetime  # the instant evaluated
 
 
-def _needs(segments: list[LiveSegment]) -> tuple[set[str], set[str]]:
-    """(event types read, event types whose events themselves are needed)."""
+def _needs(segments: list[LiveSegment]) -> tuple[set[str], set[str], set[str]]:
+    """(event types read, those whose events themselves are needed, those read through
+    `in last` windows)."""
     types: set[str] = set()
     in_full: set[str] = set()
+    in_last: set[str] = set()
     for segment in segments:
         types |= segment.reads.event_types
         in_full |= segment.reads.event_types_in_full
-    return types, in_full
+        in_last |= segment.reads.event_types_in_last
+    return types, in_full, in_last
 
 
-def _contact_data(document: dict, types: set[str], in_full: set[str]) -> ContactData:
+def _contact_data(document: dict, types: set[str], in_full: set[str], in_last: set[str],
+                  now: dt.datetime | None) -> tuple[ContactData, set[str]]:
+    """The contact with the events its summaries stand in for, and the event types whose
+    events must be read (the summaries cannot answer for them)."""
     summaries = document.get("events") or {}
-    # A type read only as "occurred at all" needs no events: its summary says so.
-    events = [{"type": event_type, "time": summaries[summary_key(event_type)]["first"],
-               "attributes": {}}
-              for event_type in types - in_full
-              if (summaries.get(summary_key(event_type)) or {}).get("count")]
+    full = set(in_full)
+    events = []
+    for event_type in types - in_full:
+        summary = summaries.get(summary_key(event_type)) or {}
+        if (event_type in in_last and summary.get("count")
+                and (now is None or summary["last"] > now)):
+            full.add(event_type)  # an event later than `now`: the summary cannot say
+            continue
+        events.extend(summary_events(event_type, summary))
     return ContactData(document["_id"], document["id"], document["bucket"],
                        {"id": document["id"], "fields": document.get("fields") or {},
-                        "lists": document.get("lists") or []}, events)
+                        "lists": document.get("lists") or []}, events), full
 
 
 _PROJECTION = {"id": 1, "bucket": 1, "fields": 1, "lists": 1, "events": 1}
@@ -85,21 +96,25 @@ def _attach(found: dict[str, ContactData], event: dict) -> None:
                                "attributes": event.get("attributes") or {}})
 
 
-async def read_contacts(db, keys: Iterable[str],
-                        segments: list[LiveSegment]) -> dict[str, ContactData]:
-    """The contacts (by `_id`) with the events `segments` need; missing contacts are left out."""
+async def read_contacts(db, keys: Iterable[str], segments: list[LiveSegment],
+                        now: dt.datetime | None = None) -> dict[str, ContactData]:
+    """The contacts (by `_id`) with the events `segments` need at `now` (or any later
+    instant); missing contacts are left out. Events are read only where the contact's
+    summaries cannot answer (`dsl.dependencies.summary_events`)."""
     keys = list(dict.fromkeys(keys))
-    types, in_full = _needs(segments)
+    types, in_full, in_last = _needs(segments)
     projection = _projection(segments, types)
     found: dict[str, ContactData] = {}
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start:start + _CHUNK]
+        wanted: dict[frozenset[str], list[str]] = {}
         async for document in db[CONTACTS].find({"_id": {"$in": chunk}}, projection):
-            found[document["_id"]] = _contact_data(document, types, in_full)
-        present = [key for key in chunk if key in found]
-        if in_full and present:
-            async for event in db[EVENTS].find({"contact": {"$in": present},
-                                                "type": {"$in": sorted(in_full)}},
+            found[document["_id"]], full = _contact_data(document, types, in_full, in_last, now)
+            if full:
+                wanted.setdefault(frozenset(full), []).append(document["_id"])
+        for full, contacts in wanted.items():
+            async for event in db[EVENTS].find({"contact": {"$in": contacts},
+                                                "type": {"$in": sorted(full)}},
                                                _EVENT_PROJECTION):
                 _attach(found, event)
     return found
@@ -110,9 +125,13 @@ async def scan_contacts(db, database: str, query: dict,
     """The contacts of `database` matching `query`, with the events `segments` need, read
     as two scans (the contacts, then the events by type) rather than by contact: a
     rebuild reads most of a database, and one scan is much cheaper than many look-ups."""
-    types, in_full = _needs(segments)
-    found = {document["_id"]: _contact_data(document, types, in_full) async for document in
-             db[CONTACTS].find({"database": database, **query}, _PROJECTION)}
+    types, in_full, _ = _needs(segments)
+    # a scan reads the events of every type the summaries may not answer for (cheaper in
+    # one pass than deciding contact by contact)
+    in_full = in_full | _needs(segments)[2]
+    found = {document["_id"]: _contact_data(document, types, in_full, set(), None)[0]
+             async for document in db[CONTACTS].find({"database": database, **query},
+                                                     _PROJECTION)}
     if in_full and found:
         async for event in db[EVENTS].find({"database": database, "type": {"$in": sorted(in_full)}},
                                            _EVENT_PROJECTION):

@@ -60,7 +60,7 @@ async def maintain(db, database: str, contact_keys: Iterable[str], touched: Touc
     now = clock.now()
     # the contacts and their stored live state are independent reads: overlap them
     contacts, existing = await asyncio.gather(
-        read_contacts(db, keys, affected),
+        read_contacts(db, keys, affected, now),
         stored_state(db, database, (key.split(":", 1)[1] for key in keys)))
     pairs = [(segment, contact, now) for contact in contacts.values() for segment in affected]
     outcomes = await evaluate_pairs(pairs)

@@ -112,7 +112,8 @@ async def _sweep_database(db, database: str, target: dt.datetime, owner: str) ->
                                                {"$set": {"next_at": None}})
         due = [document for document in due if document["segment"] in by_id]
         keys = {f"{database}:{document['contact']}" for document in due}
-        contacts = await read_contacts(db, keys, [by_id[d["segment"]] for d in due])
+        contacts = await read_contacts(db, keys, [by_id[d["segment"]] for d in due],
+                                       min(document["next_at"] for document in due))
         pairs = []
         for document in due:
             contact = contacts.get(f"{database}:{document['contact']}")
