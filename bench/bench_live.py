@@ -237,16 +237,23 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--ingest-contacts", type=int, default=3_000)
     parser.add_argument("--latency-samples", type=int, default=40)
+    parser.add_argument("--parts", default="count,ingest,latency",
+                        help="which measurements, comma-separated (latency needs count's data)")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     uri = os.environ.get("SEGMENTQL_MONGO_URI", "").strip() or None
     with tempfile.TemporaryDirectory(prefix="segmentql-bench-live-") as folder:
         settings = StoreSettings(mongo_uri=uri, data_dir=Path(folder),
                                  db_name=f"bench_{uuid.uuid4().hex[:12]}",
                                  query_timeout_ms=300_000)
         try:
-            asyncio.run(_with_store(settings, lambda db: bench_count(db, args.contacts)))
-            asyncio.run(_with_store(settings, lambda db: bench_ingest(db, args.ingest_contacts)))
-            bench_latency(settings, args.latency_samples)
+            if parts & {"count", "latency"}:
+                asyncio.run(_with_store(settings, lambda db: bench_count(db, args.contacts)))
+            if "ingest" in parts:
+                asyncio.run(_with_store(settings,
+                                        lambda db: bench_ingest(db, args.ingest_contacts)))
+            if "latency" in parts:
+                bench_latency(settings, args.latency_samples)
         finally:
             asyncio.run(_with_store(settings, lambda db: db.client.drop_database(
                 settings.db_name)))
