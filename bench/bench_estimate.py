@@ -26,7 +26,6 @@ from pathlib import Path
 from pymongo.errors import BulkWriteError
 
 from bench.generate import DEFAULT_NOW, FIELDS, contact
-from dsl.parser import parse
 from dsl.schema import FieldType
 from dsl.values import bucket_of, coerce_field, fold, to_millis
 from store import embedded
@@ -36,7 +35,7 @@ from store.contacts import CREATE_TIME, contact_key
 from store.estimate import estimate_segment
 from store.fields import define_field, load_schema
 from store.lists import ensure_list
-from store.selection import Selection, count_members
+from store import query
 
 NOW = DEFAULT_NOW
 BATCH = 1000
@@ -124,9 +123,10 @@ async def measure(db, repeat: int, sample_sizes: list[int], exact: bool) -> None
     print("|---|---|---|---|---|---|---|---|---|")
     for label, text, (low, high), maximum in CASES:
         settings = {"range_from": low, "range_to": high, "maximum": maximum}
-        selection = Selection.at(parse(text), NOW, **settings)
-        exact_s, members = (await median_time(lambda: count_members(db, "main", selection), 1)
-                            if exact else (None, None))
+        async def exact_count():
+            return await query.count(await query.prepare(db, "main", expression=text, now=NOW,
+                                                         **settings))
+        exact_s, members = (await median_time(exact_count, 1) if exact else (None, None))
         for size in sample_sizes:
             estimate_s, estimate = await median_time(lambda: estimate_segment(
                 db, "main", expression=text, now=NOW, sample_size=size, **settings), repeat)

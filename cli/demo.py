@@ -28,6 +28,7 @@ from store.events import EventIngest
 from store.fields import define_field, ensure_database
 from store.lists import ensure_list, list_lists
 from store.results import WriteReport
+from store.live.rebuild import ensure_built
 from store.segments import create_segment, find_segment
 
 ACTOR = "segmentql demo"
@@ -187,6 +188,7 @@ async def load_demo(store: Store, database: str = "main", *,
         report.already_loaded = True
         say(f"the demo data is loaded already in profile database {database} "
             "(--reload loads it again; nothing is duplicated)")
+        await ensure_built(db, database)  # live since before live segments existed
         return report
     for name, kind in FIELDS.items():
         await define_field(db, database, name, kind)
@@ -220,7 +222,8 @@ async def load_demo(store: Store, database: str = "main", *,
             segment = await create_segment(db, database=database, actor=ACTOR, **definition)
             report.segments_created += 1
         ids[definition["name"]] = segment.id
-    say(f"segments: {len(SEGMENTS)} ({report.segments_created} new)")
+    await ensure_built(db, database)  # every segment's membership maintained from now on
+    say(f"segments: {len(SEGMENTS)} ({report.segments_created} new), live")
 
     campaigns = []
     for name, channel, target, send in CAMPAIGNS:

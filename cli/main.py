@@ -833,7 +833,9 @@ def demo_command(
     _run(run)
 
 
-# The language services (explain, complete, diagnose, segments diff) and segments update /
-# clone live in their own modules and register themselves on the apps when imported.
+# The language services (explain, complete, diagnose, segments diff), segments update /
+# clone and the live commands live in their own modules and register themselves on the
+# apps when imported.
 import cli.language_services  # noqa: E402,F401
+import cli.live  # noqa: E402,F401
 import cli.segment_editing  # noqa: E402,F401

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+# The events that set a contact's consent or suppression (store/consent.py applies them).
+UNSUBSCRIBE, HARD_BOUNCE, SPAM_COMPLAINT = "Unsubscribe", "HardBounce", "SpamComplaint"
+CONSENT_EVENT_TYPES = frozenset({UNSUBSCRIBE, HARD_BOUNCE, SPAM_COMPLAINT})
+
 CHANNELS = ("email", "sms", "push")
 ADDRESS_FIELDS = {"email": "Email", "sms": "MobilePhone", "push": None}
 CONSENT_STATES = ("subscribed", "unsubscribed")

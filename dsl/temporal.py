@@ -173,6 +173,12 @@ def _resolve(literal: ast.DateLiteral, now: dt.datetime, zone: Zone) -> _Moment:
     return _Moment(dt.date(*moved).toordinal() if moved else -366, True)
 
 
+def next_day_start(now: dt.datetime, zone: Zone = UTC) -> dt.datetime:
+    """The first instant after `now` at which a new calendar day starts in `zone`."""
+    return FIRST + dt.timedelta(milliseconds=min(_day_start_ms(_today(now, zone) + 1, zone),
+                                                 _LAST_MS))
+
+
 def minus(now: dt.datetime, amount: int, unit: ast.Unit, zone: Zone = UTC) -> dt.datetime:
     """`now` moved back by amount units (see `_minus_ms`). Raises OverflowError when that
     is before year 1 (the intervals below never do)."""

@@ -27,13 +27,15 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from strawberry import UNSET
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 
 from dsl.errors import SegmentError as LanguageError
 from dsl.errors import SegmentErrors
 from dsl.values import parse_iso_datetime
-from graph.auth import AuthMiddleware, KeyCache, access_of
+from graph.auth import Access, AuthMiddleware, KeyCache, access_of
 from graph.context import Context, context_of
 from graph.errors import unavailable_error
 from graph.limits import MAX_BODY_BYTES, BodyLimitMiddleware, Gate, RequestDeadlineMiddleware
@@ -47,6 +49,7 @@ from store.errors import StoreError
 from store.exports import export_csv, export_events
 from store.recipients import export_recipients_csv
 from store.offload import warm_up
+from store.live.background import background
 from store.segments import get_segment
 
 log = logging.getLogger("segmentql.graph")
@@ -68,6 +71,24 @@ class GraphQLView(GraphQL):
         if request.method == "POST" and "application/json" in (request.content_type or ""):
             require_object(decode_json(await request.get_body()))
         return await super().parse_http_body(request)
+
+    async def on_ws_connect(self, context: Context):  # type: ignore[override]
+        """A WebSocket without an Authorization header sends its key in connection_init
+        (`{"Authorization": "Bearer <api key>"}`): browsers cannot set headers there."""
+        if context.access is not None:
+            return UNSET
+        params = context.connection_params or {}
+        text = params.get("Authorization") or params.get("authorization") or ""
+        scheme, _, token = text.partition(" ") if isinstance(text, str) else ("", "", "")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ConnectionRejectionError({"message": "an API key is required: send "
+                                            '{"Authorization": "Bearer <api key>"} in '
+                                            "connection_init"})
+        key = await context.request.app.state.key_cache.find(context.db, token.strip())
+        if key is None:
+            raise ConnectionRejectionError({"message": "the API key is not valid"})
+        context.access = Access(key)
+        return UNSET
 
 
 def _problem(status: int, message: str) -> Response:
@@ -191,10 +212,11 @@ class StoreAvailabilityMiddleware:
 
 
 def create_app(settings: StoreSettings | None = None, *, dev_key: str | None = None,
-               body_limit: int = MAX_BODY_BYTES,
-               request_timeout: float | None = None) -> Starlette:
+               body_limit: int = MAX_BODY_BYTES, request_timeout: float | None = None,
+               live_tasks: bool = True) -> Starlette:
     """The application on the store `settings` describe (default: from the environment).
-    `dev_key`: a development admin key to store (its hash) when the app starts."""
+    `dev_key`: a development admin key to store (its hash) when the app starts.
+    `live_tasks`: run the live segments' sweep and webhook deliveries in the background."""
     cache = KeyCache()
 
     @asynccontextmanager
@@ -204,10 +226,13 @@ def create_app(settings: StoreSettings | None = None, *, dev_key: str | None = N
             if dev_key is not None:
                 await ensure_development_key(store.db, dev_key)
             app.state.store = store
-            yield {"store": store}
+            async with background(store.db, enabled=live_tasks):
+                yield {"store": store}
 
+    view = GraphQLView(schema, graphql_ide="graphiql")
     routes = [
-        Route("/graphql", GraphQLView(schema, graphql_ide="graphiql"), methods=["GET", "POST"]),
+        Route("/graphql", view, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", view),
         Route("/export/segments/{segment_id}.csv", export_segment_csv),
         Route("/export/segments/{segment_id}/events.jsonl", export_segment_events),
         Route("/export/campaigns/{campaign_id}/recipients.csv", export_campaign_recipients),

@@ -126,6 +126,9 @@ class AuthMiddleware:
         self.cache = cache
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http" or not scope["path"].startswith(PROTECTED) \
                 or _is_ide_page(scope):
             await self.app(scope, receive, send)
@@ -141,6 +144,21 @@ class AuthMiddleware:
             await unauthorized(send, "the API key is not valid")
             return
         scope[PRINCIPAL] = Access(key)
+        await self.app(scope, receive, send)
+
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A key in the handshake's Authorization header is checked here (a bad one is
+        refused before the connection opens); without one, the GraphQL view reads it from
+        connection_init (graph/app.py)."""
+        token = bearer_token(scope)
+        if token is not None:
+            key = await self.cache.find(scope["state"]["store"].db, token)
+            if key is None:
+                await send({"type": "websocket.close", "code": 4401,
+                            "reason": "the API key is not valid"})
+                return
+            scope[PRINCIPAL] = Access(key)
         await self.app(scope, receive, send)
 
 

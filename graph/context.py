@@ -26,6 +26,8 @@ class Context:
     access: Access
     gate: Gate
     loaders: Loaders = field(init=False)
+    # a WebSocket's connection_init payload (where a browser sends its API key)
+    connection_params: dict | None = None
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.store.db)
@@ -49,6 +51,7 @@ class Context:
 
 def context_of(request: Request) -> Context:
     # No access only on GraphiQL's page, where nothing is executed (graph/auth.py).
+    # (on a WebSocket without an Authorization header, access comes with connection_init)
     return Context(request=request, store=request.scope["state"]["store"],
                    access=request.scope.get(PRINCIPAL), gate=request.app.state.gate)
 

@@ -23,6 +23,7 @@ from graph.keys import KeyMutations, KeyQueries
 from graph.language_services import LanguageQueries
 from graph.limits import validation_extensions
 from graph.requests import OneOperation
+from graph.live import LiveMutations, LiveSubscriptions
 from graph.lists import ListMutations, ListQueries
 from graph.scalars import SCALARS
 from graph.segments import SegmentMutations, SegmentQueries
@@ -30,7 +31,9 @@ from graph.segments import SegmentMutations, SegmentQueries
 Query = merge_types("Query", (FieldQueries, ContactQueries, SegmentQueries, ListQueries,
                               CampaignQueries, KeyQueries, LanguageQueries, EstimateQueries))
 Mutation = merge_types("Mutation", (FieldMutations, IngestionMutations, SegmentMutations,
-                                    ListMutations, CampaignMutations, KeyMutations))
+                                    ListMutations, CampaignMutations, KeyMutations,
+                                    LiveMutations))
+Subscription = merge_types("Subscription", (LiveSubscriptions,))
 
 
 class SegmentSchema(Schema):
@@ -40,7 +43,7 @@ class SegmentSchema(Schema):
 
 
 def build_schema() -> Schema:
-    return SegmentSchema(query=Query, mutation=Mutation,
+    return SegmentSchema(query=Query, mutation=Mutation, subscription=Subscription,
                          extensions=[*validation_extensions(), OneOperation, ErrorPolicy],
                          config=StrawberryConfig(scalar_map=SCALARS))
 

@@ -37,6 +37,7 @@ from store.segments import clone_segment, create_segment, restore_version, updat
 
 if TYPE_CHECKING:
     from graph.campaigns import Campaign
+    from graph.live import SegmentChange, Webhook
 
 
 # --- types ---------------------------------------------------------------------------------------
@@ -110,13 +111,41 @@ class Segment:
     last_count_at: dt.datetime | None
     stored: Private[StoredSegment]
 
-    @strawberry.field(description="The number of members now (or at `now`); logged as a run.")
+    @strawberry.field(description="The number of members: without `now`, the maintained live "
+                                  "membership's (answered at once, not logged); at `now`, "
+                                  "evaluated afresh and logged as a run.")
     async def count(self, info: Info, now: dt.datetime | None = UNSET) -> int:
         result, errors = await attempt(info.context.heavy(count_segment(
             info.context.db, self.stored.id, now=value(now), actor=info.context.actor)))
         if errors:
             raise PublicError(errors[0].message)
         return result
+
+    @strawberry.field(description="The instant the maintained membership is exact for (where "
+                                  "the sweep of time-based changes has reached); null when "
+                                  "the segment is not maintained (in the bin) or no sweep "
+                                  "has run yet.")
+    async def membership_as_of(self, info: Info) -> dt.datetime | None:
+        from graph.live import segment_membership_as_of
+
+        return await segment_membership_as_of(info, self.stored)
+
+    @strawberry.field(description="Entries and exits, oldest first (in the order recorded); "
+                                  "`since`: those at or after that instant.")
+    async def changes(self, info: Info, since: dt.datetime | None = UNSET, first: int | None = 50,
+                      after: str | None = UNSET) -> Connection[Annotated[
+                          "SegmentChange", strawberry.lazy("graph.live")]]:
+        from graph.live import segment_changes
+
+        return await segment_changes(info, self.stored.id, value(since), value(first, 50),
+                                     value(after))
+
+    @strawberry.field(description="Where this segment's changes are POSTed.")
+    async def webhooks(self, info: Info) -> list[Annotated["Webhook", strawberry.lazy(
+            "graph.live")]]:
+        from graph.live import segment_webhooks
+
+        return await segment_webhooks(info, self.stored.id)
 
     @strawberry.field(description="The segments and campaigns that use this one.")
     async def dependents(self, info: Info) -> list[Dependent]:

@@ -23,6 +23,12 @@ SEGMENT_VERSIONS = "segment_versions"
 SEGMENT_RUNS = "segment_runs"
 CAMPAIGNS = "campaigns"
 CAMPAIGN_RECIPIENTS = "campaign_recipients"
+LIVE_CLOCKS = "live_clocks"
+LIVE_SEGMENTS = "live_segments"
+LIVE_MEMBERS = "live_members"
+LIVE_CHANGES = "live_changes"
+LIVE_PENDING = "live_pending"
+WEBHOOKS = "webhooks"
 LOCKS = "locks"  # short leases serialising steps that must not interleave (store/locks.py)
 
 # The one spelling of "a segment not in the bin" (every segment document has `in_bin`).
@@ -80,6 +86,22 @@ FIXED_INDEXES: dict[str, list[IndexModel]] = {
     CAMPAIGN_RECIPIENTS: [
         IndexModel([("campaign", ASCENDING), ("_id", ASCENDING)], name="campaign_id"),
     ],
+    # Live segments (docs/live-segments.md)
+    LIVE_CLOCKS: [],
+    LIVE_SEGMENTS: [IndexModel([("database", ASCENDING)], name="database")],
+    LIVE_MEMBERS: [
+        IndexModel([("segment", ASCENDING), ("member", ASCENDING)], name="segment_member"),
+        IndexModel([("segment", ASCENDING), ("qualifies", ASCENDING), ("bucket", ASCENDING),
+                    ("contact", ASCENDING)], name="segment_qualifies_order"),
+        IndexModel([("database", ASCENDING), ("next_at", ASCENDING)], name="database_next_at"),
+        IndexModel([("database", ASCENDING), ("contact", ASCENDING)], name="database_contact"),
+    ],
+    LIVE_CHANGES: [
+        IndexModel([("segment", ASCENDING), ("seq", ASCENDING)], name="segment_seq"),
+        IndexModel([("recorded_at", ASCENDING)], name="recorded_at"),
+    ],
+    LIVE_PENDING: [],
+    WEBHOOKS: [IndexModel([("segment", ASCENDING)], name="segment")],
 }
 
 

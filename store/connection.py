@@ -27,6 +27,7 @@ from store import embedded
 from store.catalog import CatalogCache
 from store.collections import SUMMARY_PENDING, ensure_collections
 from store.events import repair_interrupted
+from store.live.maintenance import repair as repair_live
 from store.fields import DEFAULT_DATABASE, ensure_database
 
 _DB_NAME = re.compile(r"[A-Za-z0-9_-]{1,63}")
@@ -135,6 +136,7 @@ async def prepare(db: AsyncDatabase) -> None:
     fields; idempotent."""
     await ensure_collections(db)
     await repair_interrupted(db)
+    await repair_live(db)
     await ensure_database(db, DEFAULT_DATABASE)
     async for document in db["profile_databases"].find({"_id": {"$ne": DEFAULT_DATABASE}},
                                                        {"_id": 1}):

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from dsl.consent import CHANNELS, CONSENT_STATES
+from dsl.consent import (CHANNELS, CONSENT_EVENT_TYPES, CONSENT_STATES, HARD_BOUNCE,
+                         UNSUBSCRIBE)
 from store.results import RowRejected
 
-UNSUBSCRIBE, HARD_BOUNCE, SPAM_COMPLAINT = "Unsubscribe", "HardBounce", "SpamComplaint"
-CONSENT_EVENT_TYPES = frozenset({UNSUBSCRIBE, HARD_BOUNCE, SPAM_COMPLAINT})
 
 
 def consent_from_event(event: Mapping) -> dict[str, str]:

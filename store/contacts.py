@@ -162,23 +162,28 @@ async def upsert_contacts(db: AsyncDatabase, database: str, rows: list[dict], *,
 
     ordered_changes = list(changes.values())
     failed: dict[int, str] = {}
-    for start in range(0, len(ordered_changes), WRITE_CHUNK):
-        chunk = ordered_changes[start:start + WRITE_CHUNK]
-        if deadline is not None and time.monotonic() >= deadline:
-            for position in range(start, len(ordered_changes)):
-                failed[position] = ("the batch ran out of time before this row; send it "
-                                    "again (or in a smaller batch)")
-            break
-        try:
-            chunk_failed = await _write_changes(db, database, chunk, now)
-        except PyMongoError as error:  # a time limit, a lost store: this chunk is unknown
-            for position in range(start, len(ordered_changes)):
-                failed[position] = (
-                    "the store did not confirm this row" if position < start + len(chunk)
-                    else "the batch stopped before this row") + (
-                    f" ({error}); send it again: an upsert by id is safe to repeat")
-            break
-        failed.update({start + position: why for position, why in chunk_failed.items()})
+    touched = _touched(ordered_changes)
+    async with live_maintained(db, database, [contact_key(database, change.contact_id)
+                                              for change in ordered_changes], touched, "contact"):
+        for start in range(0, len(ordered_changes), WRITE_CHUNK):
+            chunk = ordered_changes[start:start + WRITE_CHUNK]
+            if deadline is not None and time.monotonic() >= deadline:
+                for position in range(start, len(ordered_changes)):
+                    failed[position] = ("the batch ran out of time before this row; send it "
+                                        "again (or in a smaller batch)")
+                break
+            try:
+                chunk_failed, created = await _write_changes(db, database, chunk, now)
+            except PyMongoError as error:  # a time limit, a lost store: this chunk is unknown
+                touched.everything = True
+                for position in range(start, len(ordered_changes)):
+                    failed[position] = (
+                        "the store did not confirm this row" if position < start + len(chunk)
+                        else "the batch stopped before this row") + (
+                        f" ({error}); send it again: an upsert by id is safe to repeat")
+                break
+            touched.everything = touched.everything or created or bool(chunk_failed)
+            failed.update({start + position: why for position, why in chunk_failed.items()})
     for position, change in enumerate(ordered_changes):
         if position in failed:
             for index in change.rows:
@@ -192,8 +197,9 @@ async def upsert_contacts(db: AsyncDatabase, database: str, rows: list[dict], *,
 
 
 async def _write_changes(db: AsyncDatabase, database: str, changes: list[_Change],
-                         now: dt.datetime) -> dict[int, str]:
-    """Write the changes; {position in `changes`: why it failed} for those not written.
+                         now: dt.datetime) -> tuple[dict[int, str], bool]:
+    """Write the changes: ({position in `changes`: why it failed} for those not written,
+    whether a new contact was created).
 
     New contacts are inserted whole, in one `insert_many`; an id that exists already fails
     that insert with a duplicate key and is then updated by an upsert (`_update`), which
@@ -213,8 +219,9 @@ async def _write_changes(db: AsyncDatabase, database: str, changes: list[_Change
                 existing.append(write_error["index"])
             else:
                 failed[write_error["index"]] = write_error.get("errmsg", "the write failed")
+    created = len(existing) + len(failed) < len(changes)
     if not existing:
-        return failed
+        return failed, created
     existing.sort()
     try:
         await db[CONTACTS].bulk_write([UpdateOne({"_id": contact_key(database,
@@ -228,7 +235,7 @@ async def _write_changes(db: AsyncDatabase, database: str, changes: list[_Change
         for write_error in error.details.get("writeErrors", []):
             failed[existing[write_error["index"]]] = write_error.get("errmsg",
                                                                      "the write failed")
-    return failed
+    return failed, created
 
 
 def _new_document(database: str, change: _Change, now: dt.datetime) -> dict:
@@ -241,6 +248,26 @@ def _new_document(database: str, change: _Change, now: dt.datetime) -> dict:
         parent, name = path.split(".", 1)
         document.setdefault(parent, {})[name] = value
     return document
+
+
+def live_maintained(db: AsyncDatabase, database: str, keys: list[str], touched, cause: str):
+    # imported here: live maintenance reads the store modules that import this one
+    from store.live.maintenance import maintained
+
+    return maintained(db, database, keys, touched, cause)
+
+
+def _touched(changes: list[_Change]):
+    """The fields and lists the batch writes (live maintenance re-evaluates the segments
+    reading them; a new contact, known after the write, can enter any segment)."""
+    from dsl.dependencies import CONSENT_FIELD
+    from store.live.maintenance import Touched
+
+    paths = [path for change in changes for path in (*change.sets, *change.unsets)]
+    fields = {path.split(".", 1)[1] for path in paths if path.startswith("fields.")}
+    if any(path.startswith("consent.") for path in paths):
+        fields.add(CONSENT_FIELD)
+    return Touched(fields=fields, lists={name for change in changes for name in change.lists})
 
 
 def _update(database: str, change: _Change, now: dt.datetime) -> dict:

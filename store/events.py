@@ -174,6 +174,9 @@ class EventIngest:
             if result.upserted_ids:  # a type seen for the first time: give it its index
                 await touch_catalog(self.db, self.database)
                 await ensure_summary_indexes(self.db, {types[i] for i in result.upserted_ids})
+        if self._contacts:
+            await _live_after_events(self.db, self.database, list(self._contacts),
+                                     set(self._types))
         if self._markers:
             await self.db[SUMMARY_PENDING].delete_many({"_id": {"$in": self._markers}})
         self._contacts, self._types, self._markers, self._consent = {}, {}, [], {}
@@ -253,6 +256,15 @@ class EventIngest:
         _merge(self._types, document["type"], document["time"])
         if consent := consent_from_event(document):
             self._consent.setdefault(document["contact"], {}).update(consent)
+
+
+async def _live_after_events(db: AsyncDatabase, database: str, contact_keys: list[str],
+                             event_types: set[str]) -> None:
+    """Live maintenance of the contacts whose events were applied (one call per applied
+    batch; the summary markers still stand, so a crash here is repaired on open)."""
+    from store.live.maintenance import Touched, maintain  # the live modules import this one
+
+    await maintain(db, database, contact_keys, Touched(event_types=event_types), "event")
 
 
 def _merge(changes: dict[str, list | None], key: str, time: dt.datetime) -> None:
@@ -405,6 +417,9 @@ async def repair_interrupted(db: AsyncDatabase) -> int:
         # resumable: an interrupted repair leaves the marker, and the next one starts over
         await rebuild_summaries(db, marker["database"], marker["contacts"])
         await _rebuild_event_types(db, marker["database"])
+        from store.live.maintenance import repair_events  # the live modules import this one
+
+        await repair_events(db, marker["database"], marker["contacts"])
         await db[SUMMARY_PENDING].delete_one({"_id": marker["_id"]})
         repaired += 1
     return repaired

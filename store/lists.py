@@ -146,17 +146,25 @@ async def _change(db: AsyncDatabase, database: str, name: str, contact_ids: Iter
         report.unknown.extend(key.split(":", 1)[1] for key in keys if key not in found)
         if not found:
             continue
-        if add:
-            result = await db[CONTACTS].update_many(
-                {"_id": {"$in": list(found)}, "lists": {"$ne": name}},
-                {"$addToSet": {"lists": name}, "$set": {"updated_at": utc_now()}})
-        else:
-            result = await db[CONTACTS].update_many(
-                {"_id": {"$in": list(found)}, "lists": name},
-                {"$pull": {"lists": name}, "$set": {"updated_at": utc_now()}})
+        async with _live_maintained(db, database, list(found), name):
+            if add:
+                result = await db[CONTACTS].update_many(
+                    {"_id": {"$in": list(found)}, "lists": {"$ne": name}},
+                    {"$addToSet": {"lists": name}, "$set": {"updated_at": utc_now()}})
+            else:
+                result = await db[CONTACTS].update_many(
+                    {"_id": {"$in": list(found)}, "lists": name},
+                    {"$pull": {"lists": name}, "$set": {"updated_at": utc_now()}})
         report.changed += result.modified_count
         report.unchanged += len(found) - result.modified_count
     return report
+
+
+def _live_maintained(db: AsyncDatabase, database: str, keys: list[str], name: str):
+    # imported here: live maintenance reads the store modules that import this one
+    from store.live.maintenance import Touched, maintained
+
+    return maintained(db, database, keys, Touched(lists={name}), "list")
 
 
 async def add_to_list(db: AsyncDatabase, database: str, name: str,

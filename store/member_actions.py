@@ -47,6 +47,13 @@ async def _live_segment(db: AsyncDatabase, segment_id: str) -> Segment:
     return segment
 
 
+def _live(db: AsyncDatabase, database: str, keys: list[str], cause: str, **touched):
+    """Live maintenance around a direct write of contacts (store/live/maintenance.py)."""
+    from store.live.maintenance import Touched, maintained  # it imports the store modules
+
+    return maintained(db, database, keys, Touched(**touched), cause)
+
+
 async def copy_to_list(db: AsyncDatabase, segment_id: str, list_name: str, *,
                        now: dt.datetime | None = None, actor: str) -> ActionReport:
     """Add the members to a static list (created if missing; an existing list is found
@@ -59,9 +66,11 @@ async def copy_to_list(db: AsyncDatabase, segment_id: str, list_name: str, *,
                          now=prepared.now) as run:
         async for members in query.chunks(prepared, projection={"_id": 1}):
             report.members += len(members)
-            result = await db[CONTACTS].update_many(
-                {"_id": {"$in": [member["_id"] for member in members]}, "lists": {"$ne": name}},
-                {"$addToSet": {"lists": name}, "$set": {"updated_at": utc_now()}})
+            keys = [member["_id"] for member in members]
+            async with _live(db, segment.database, keys, "list", lists={name}):
+                result = await db[CONTACTS].update_many(
+                    {"_id": {"$in": keys}, "lists": {"$ne": name}},
+                    {"$addToSet": {"lists": name}, "$set": {"updated_at": utc_now()}})
             report.changed += result.modified_count
         run.count = report.members
     return report
@@ -160,8 +169,9 @@ async def bulk_update_field(db: AsyncDatabase, segment_id: str, field_name: str,
             report.members += len(members)
             keys = [contact_key(segment.database, member["id"]) for member in members]
             stamped = {**update, "$set": {**update.get("$set", {}), "updated_at": utc_now()}}
-            result = await db[CONTACTS].update_many({"_id": {"$in": keys}, path: differs},
-                                                    stamped)
+            async with _live(db, segment.database, keys, "contact", fields={definition.name}):
+                result = await db[CONTACTS].update_many({"_id": {"$in": keys}, path: differs},
+                                                        stamped)
             report.changed += result.modified_count
         run.count = report.members
     return report

@@ -29,7 +29,7 @@ from store.fields import touch_catalog
 from store.query.prepare import prepare
 from store.segment_history import delete_history
 from store.segment_runs import delete_runs
-from store.segments import Segment, require_segment
+from store.segments import Segment, live_segment_changed, require_segment
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,7 @@ async def delete_segment(db: AsyncDatabase, segment_id: str, *, actor: str) -> S
     if document is None:
         return await require_segment(db, segment_id)  # binned meanwhile
     await touch_catalog(db, segment.database)
+    await live_segment_changed(db, segment.id)
     return Segment.from_document(document)
 
 
@@ -118,6 +119,7 @@ async def restore_segment(db: AsyncDatabase, segment_id: str, *, actor: str) -> 
     if document is None:
         raise ConflictError(f"segment {segment.name} was restored or purged meanwhile")
     await touch_catalog(db, segment.database)
+    await live_segment_changed(db, segment.id)
     return Segment.from_document(document)
 
 

@@ -166,6 +166,13 @@ async def find_segment(db: AsyncDatabase, database: str, ref: str, *,
                         suggestion="segments are named by name or id")
 
 
+async def live_segment_changed(db: AsyncDatabase, segment_id: str) -> None:
+    """Rebuild the segment's live membership (and its referrers'), or stop it in the bin."""
+    from store.live.rebuild import segment_changed  # live maintenance imports this module
+
+    await segment_changed(db, segment_id)
+
+
 # --- creating ------------------------------------------------------------------------------------
 
 async def create_segment(db: AsyncDatabase, *, name: str, expression: str | None = None,
@@ -211,6 +218,7 @@ async def _insert(db: AsyncDatabase, database: str, definition: Definition,
         raise
     await touch_catalog(db, database)
     await record_version(db, document)
+    await live_segment_changed(db, document["_id"])
     return Segment.from_document(document)
 
 
@@ -334,6 +342,8 @@ async def update_segment(db: AsyncDatabase, segment_id: str, *, actor: str,
         if "name" in changed:
             await touch_catalog(db, current.database)
         await record_version(db, document)
+        if set(changed) & {"expression", "range_from", "range_to", "maximum"}:
+            await live_segment_changed(db, document["_id"])
         return Segment.from_document(document)
 
     if "expression" not in changed:

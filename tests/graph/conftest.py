@@ -154,9 +154,12 @@ class ServerThread:
         self.socket.close()
 
 
-def start_server(store_server: str, **settings) -> tuple[ServerThread, GraphServer]:
+def start_server(store_server: str, *, live_tasks: bool = False,
+                 **settings) -> tuple[ServerThread, GraphServer]:
+    """`live_tasks`: run the live sweep and webhook deliveries (off by default: tests that
+    count store commands must not see them)."""
     store_settings = fresh_settings(store_server, **settings)
-    app = create_app(store_settings, dev_key=ADMIN_KEY)
+    app = create_app(store_settings, dev_key=ADMIN_KEY, live_tasks=live_tasks)
     thread = ServerThread(app)
     thread.start()
     return thread, GraphServer(url=f"http://127.0.0.1:{thread.port}", settings=store_settings,

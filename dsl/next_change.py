@@ -1,0 +1,228 @@
+"""When could a contact's answer change with no new data? (pure: `now` is passed in)
+
+An expression's answer for one contact moves with time only where a bound of an interval
+moves with `now` (dsl/temporal.py): the edges of `in last N units` windows and of `in last`
+field conditions, and the days `today` and `N days/weeks/months ago` stand for. Such a
+bound is a function b(now); a comparison of a stored instant v (a date field, an event's
+time, a date attribute) against it can flip only when b(now) reaches v or v + 1 ms (every
+stored time and every `now` is cut to milliseconds, so "passes v" is "reaches v + 1 ms").
+
+`next_change` returns the earliest instant > now at which some bound reaches such a
+threshold: never later than the first real flip, possibly earlier (re-evaluating early is
+harmless; the re-evaluation computes the next candidate). Absolute dates give fixed bounds:
+they never move, so they never make a change by themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from dsl import ast, temporal
+from dsl.evaluator import time_of
+
+UTC = dt.timezone.utc
+_MS = dt.timedelta(milliseconds=1)
+_DAY = dt.timedelta(days=1)
+# Going back N calendar months goes back at least 28 N days (clamping the day only adds).
+_MONTH_MIN_DAYS = 28
+
+
+@dataclass(frozen=True)
+class _Shift:
+    """b(now) = now - delta (`in last N hours/days/weeks`, `N hours ago`, a window's `now`)."""
+
+    delta: dt.timedelta
+    # which thresholds matter, in ms after the stored instant: an inclusive upper bound
+    # (`time <= now`) flips when it reaches v, an inclusive lower bound when it passes v
+    offsets: tuple[int, ...] = (0, 1)
+
+
+@dataclass(frozen=True)
+class _MonthShift:
+    """b(now) = now - N calendar months: slope 1 within a day, a jump (< 1 day back) at
+    some midnights where the day of month is clamped."""
+
+    months: int
+
+
+@dataclass(frozen=True)
+class _DayStep:
+    """b(now) = the start of the day `today` / `N units ago` resolves to, plus `extra` days
+    (the exclusive end of that day is the next day's start); it steps at midnights."""
+
+    amount: int
+    unit: ast.Unit
+    extra: int
+
+
+_Bound = _Shift | _MonthShift | _DayStep
+
+
+def _duration(amount: int, unit: ast.Unit) -> dt.timedelta:
+    if unit is ast.Unit.HOURS:
+        return dt.timedelta(hours=amount)
+    if unit is ast.Unit.DAYS:
+        return dt.timedelta(days=amount)
+    return dt.timedelta(weeks=amount)
+
+
+def _last_bounds(amount: int, unit: ast.Unit) -> list[_Bound]:
+    lower = (_MonthShift(amount) if unit is ast.Unit.MONTHS
+             else _Shift(_duration(amount, unit), (1,)))
+    return [_Shift(dt.timedelta(0), (0,)), lower]
+
+
+def _literal_bounds(literal: ast.Literal) -> list[_Bound]:
+    if isinstance(literal, ast.Today):
+        return [_DayStep(0, ast.Unit.DAYS, 0), _DayStep(0, ast.Unit.DAYS, 1)]
+    if isinstance(literal, ast.Ago):
+        if literal.unit is ast.Unit.HOURS:
+            return [_Shift(dt.timedelta(hours=literal.amount))]
+        return [_DayStep(literal.amount, literal.unit, 0), _DayStep(literal.amount, literal.unit, 1)]
+    return []  # strings, numbers, absolute days and timestamps never move
+
+
+def _condition_bounds(node: ast.FieldCondition) -> list[_Bound]:
+    if isinstance(node, ast.InLast):
+        return _last_bounds(node.amount, node.unit)
+    if isinstance(node, ast.Compare):
+        return _literal_bounds(node.value)
+    if isinstance(node, ast.Between):
+        return _literal_bounds(node.low) + _literal_bounds(node.high)
+    if isinstance(node, ast.InValues):
+        return [bound for literal in node.values for bound in _literal_bounds(literal)]
+    return []
+
+
+def window_bounds(window: ast.Window | None) -> list[_Bound]:
+    if window is None:
+        return []
+    if isinstance(window, ast.LastWindow):
+        return _last_bounds(window.amount, window.unit)
+    if isinstance(window, ast.SinceWindow):
+        return _literal_bounds(window.start)
+    if isinstance(window, ast.BeforeWindow):
+        return _literal_bounds(window.end)
+    return _literal_bounds(window.start) + _literal_bounds(window.end)
+
+
+def is_time_dependent(node: ast.Expression) -> bool:
+    """Does any bound of `node` (event `where` included) move with `now`?"""
+    for part in ast.walk(node):
+        if isinstance(part, (ast.EventCondition, ast.EventTotal)) \
+                and window_bounds(part.window):
+            return True
+        if isinstance(part, ast.EventTime) and _condition_bounds(part.test):
+            return True
+        if isinstance(part, ast.FIELD_CONDITIONS) and _condition_bounds(part):
+            return True
+    return False
+
+
+def _next_midnight(now: dt.datetime) -> dt.datetime:
+    return dt.datetime(now.year, now.month, now.day, tzinfo=UTC) + _DAY
+
+
+def _ceil_day(moment: dt.datetime) -> dt.date:
+    """The first day whose start is at or after `moment`."""
+    day = moment.date()
+    return day if moment == dt.datetime(day.year, day.month, day.day, tzinfo=UTC) else day + _DAY
+
+
+def _reaches(bound: _Bound, threshold: dt.datetime, now: dt.datetime) -> dt.datetime | None:
+    """The earliest instant > now at which b reaches `threshold` (or an earlier instant > now
+    to look again at); None when b has passed it for good."""
+    if isinstance(bound, _Shift):
+        if now - bound.delta >= threshold:
+            return None
+        return threshold + bound.delta
+    if isinstance(bound, _MonthShift):
+        current = temporal.minus(now, bound.months, ast.Unit.MONTHS)
+        if current >= threshold + _DAY:  # later jumps go back less than a day
+            return None
+        earliest = threshold + dt.timedelta(days=_MONTH_MIN_DAYS * bound.months)
+        if earliest > now:
+            return earliest
+        midnight = _next_midnight(now)
+        within_day = threshold + (now - current)  # slope 1 until midnight
+        return within_day if now < within_day < midnight else midnight
+    # a day step: b(now) >= threshold  <=>  resolved day >= the day starting at or after
+    # threshold - extra days
+    day = _ceil_day(threshold - dt.timedelta(days=bound.extra))
+    start = dt.datetime(day.year, day.month, day.day, tzinfo=UTC)
+    if bound.unit is ast.Unit.MONTHS:
+        if temporal.minus(now, bound.amount, bound.unit).date() >= day:
+            return None
+        earliest = start + dt.timedelta(days=_MONTH_MIN_DAYS * bound.amount)
+        return earliest if earliest > now else _next_midnight(now)
+    at = start + _duration(bound.amount, bound.unit)
+    return at if at > now else None
+
+
+def _earliest(bounds: Iterable[_Bound], values: Iterable[object],
+              now: dt.datetime) -> dt.datetime | None:
+    bounds = list(bounds)
+    found = None
+    for value in values:
+        if not isinstance(value, dt.datetime):
+            continue
+        for bound in bounds:
+            offsets = bound.offsets if isinstance(bound, _Shift) else (0, 1)
+            for offset in offsets:
+                at = _reaches(bound, value + offset * _MS, now)
+                if at is not None and (found is None or at < found):
+                    found = at
+    return found
+
+
+def next_change(expr: ast.Expression, contact: Mapping, events: Iterable[Mapping],
+                now: dt.datetime, zone: temporal.Zone = UTC) -> dt.datetime | None:
+    """The earliest instant > now at which `expr`'s answer for `contact` (with its `events`,
+    in the evaluator's shape) could change with no new data; None when it never can.
+    `in segment` must have been inlined first."""
+    now = temporal.normalize_now(now)
+    fields = contact.get("fields") or {}
+    by_type: dict[str, list[Mapping]] = {}
+    for event in events:
+        by_type.setdefault(event["type"], []).append(event)
+    candidates: list[dt.datetime] = []
+
+    def consider(at: dt.datetime | None) -> None:
+        if at is not None:
+            candidates.append(at)
+
+    stack: list[ast.Expression] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.And, ast.Or)):
+            stack.extend(node.operands)
+        elif isinstance(node, ast.Not):
+            stack.append(node.operand)
+        elif isinstance(node, ast.EventTime):  # a date condition on the first / last time
+            bounds = _condition_bounds(node.test)
+            if bounds:
+                consider(_earliest(bounds, [time_of(node, by_type)], now))
+        elif isinstance(node, (ast.EventCondition, ast.EventTotal)):
+            # a total changes when an event enters or leaves its window, as a count does
+            of_type = by_type.get(node.event_type, ())
+            consider(_earliest(window_bounds(node.window),
+                               (event["time"] for event in of_type), now))
+            if node.where is not None:
+                for part in ast.walk(node.where):
+                    if isinstance(part, ast.FIELD_CONDITIONS):
+                        bounds = _condition_bounds(part)
+                        if bounds:
+                            consider(_earliest(bounds, ((event.get("attributes") or {})
+                                                        .get(part.field) for event in of_type),
+                                               now))
+        elif isinstance(node, ast.FIELD_CONDITIONS):
+            bounds = _condition_bounds(node)
+            if bounds:
+                consider(_earliest(bounds, [fields.get(node.field)], now))
+    if candidates and zone is not UTC:
+        # Day rules count the zone's days: re-evaluating at each of its midnights is never
+        # later than a day-based change (the candidates above count UTC days).
+        candidates.append(temporal.next_day_start(now, zone))
+    return min(candidates) if candidates else None
