@@ -1,4 +1,4 @@
-"""File importers: contacts from JSON Lines or CSV, events from JSON Lines (INTERFACES.md).
+"""File importers: contacts from JSON Lines or CSV, events from JSON Lines (docs/interfaces.md).
 
 Files are streamed (never read whole) and written in batches of BATCH_SIZE rows. A rejected
 row is reported with its 1-based line number in the file as `index`.

@@ -14,13 +14,15 @@ from dataclasses import dataclass
 from pymongo import ReturnDocument
 
 from dsl.temporal import normalize_now
+from store.clock import utc_now
 from store.collections import LIVE_CLOCKS
 
 _frozen: dt.datetime | None = None
 
 
 def wall_now() -> dt.datetime:
-    return normalize_now(_frozen)
+    """The store's clock (store/clock.py), unless a replay holds it (`frozen_at`)."""
+    return _frozen if _frozen is not None else utc_now()
 
 
 @contextmanager

@@ -50,7 +50,7 @@ def test_create_show_list_and_duplicate(cli) -> None:
     ok(cli("segments", "create", "All", ""))
     listed = ok(cli("segments", "list")).splitlines()
     assert [line.split("  ")[2] for line in listed] == ["All", "Krakow"]
-    assert listed[1].endswith("[geo, pl]  2 members")  # the maintained count
+    assert listed[1].endswith("2 members  [geo, pl]")  # the maintained count
     missing = cli("segments", "show", "Nobody")
     assert missing.exit_code == 2 and "no segment named 'Nobody'" in missing.stderr
 

@@ -30,7 +30,7 @@ def test_the_contract_is_in_the_schema() -> None:
         "campaign(id: ID!): Campaign",
         'defineField(database: String = "main", name: String!, type: FieldType!): MutationResult!',
         'upsertContacts(database: String = "main", contacts: [ContactInput!]!): WriteResult!',
-        # INTERFACES.md "Additions (2026-11-30)" adds createContacts to trackEvents.
+        # docs/interfaces.md "Additions (2026-11-30)" adds createContacts to trackEvents.
         'trackEvents(database: String = "main", events: [EventInput!]!, createContacts: '
         "Boolean = false): WriteResult!",
         "databases: [Database!]!",
