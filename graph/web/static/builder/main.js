@@ -66,11 +66,13 @@ function askForKey(problem = "") {
 }
 
 async function loadDatabases() {
-  const data = await app.call("{ databases }");
+  const data = await app.call("{ databases { name timezone } }");
   if (!data) return false;
   const wanted = window.sessionStorage.getItem(DATABASE) || "main";
-  databaseSelect.replaceChildren(...data.databases.map((name) => h("option", {value: name}, name)));
-  databaseSelect.value = data.databases.includes(wanted) ? wanted : data.databases[0] || "main";
+  const names = data.databases.map((database) => database.name);
+  databaseSelect.replaceChildren(...data.databases.map((database) =>
+    h("option", {value: database.name, title: `time zone ${database.timezone}`}, database.name)));
+  databaseSelect.value = names.includes(wanted) ? wanted : names[0] || "main";
   return true;
 }
 
