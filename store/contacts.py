@@ -112,8 +112,9 @@ async def upsert_contacts(db: AsyncDatabase, database: str, rows: list[dict], *,
     rejected with the reason; the rest of the batch is still stored.
 
     The writes go in chunks of WRITE_CHUNK contacts, so that the report says exactly what
-    was stored whatever happens: no chunk starts after `deadline` (a `time.monotonic()`
-    value), and a chunk the store does not confirm in time stops the batch. The rows not
+    was stored whatever happens: no chunk starts unless twice the slowest chunk so far fits
+    before `deadline` (a `time.monotonic()` value: the request is cancelled then), and a
+    chunk the store does not confirm in time stops the batch. The rows not
     written (or not confirmed) are reported in `rejected` as "not stored ... send again"
     (an upsert by id is safe to repeat), never counted as stored."""
     if len(rows) > MAX_BATCH:
@@ -155,9 +156,10 @@ async def upsert_contacts(db: AsyncDatabase, database: str, rows: list[dict], *,
 
     ordered_changes = list(changes.values())
     failed: dict[int, str] = {}
+    slowest = 0.0  # no chunk starts unless twice the slowest one so far fits before deadline
     for start in range(0, len(ordered_changes), WRITE_CHUNK):
         chunk = ordered_changes[start:start + WRITE_CHUNK]
-        if deadline is not None and time.monotonic() >= deadline:
+        if deadline is not None and time.monotonic() + 2 * slowest >= deadline:
             for position in range(start, len(ordered_changes)):
                 failed[position] = ("the batch ran out of time before this row; send it "
                                     "again (or in a smaller batch)")
@@ -165,6 +167,7 @@ async def upsert_contacts(db: AsyncDatabase, database: str, rows: list[dict], *,
         operations = [UpdateOne({"_id": contact_key(database, change.contact_id)},
                                 _update(database, change, now), upsert=True)
                       for change in chunk]
+        began = time.monotonic()
         try:
             await db[CONTACTS].bulk_write(operations, ordered=False)
         except BulkWriteError as error:
@@ -180,6 +183,7 @@ async def upsert_contacts(db: AsyncDatabase, database: str, rows: list[dict], *,
                     else "the batch stopped before this row") + (
                     f" ({error}); send it again: an upsert by id is safe to repeat")
             break
+        slowest = max(slowest, time.monotonic() - began)
     for position, change in enumerate(ordered_changes):
         if position in failed:
             for index in change.rows:
