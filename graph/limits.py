@@ -185,7 +185,7 @@ class RequestDeadlineMiddleware:
         started = False
         # Work that can stop cleanly (a batch of writes) reads the deadline to stop in time
         # and say what it stored, instead of being cut off by the cancellation below.
-        scope.setdefault("state", {})[DEADLINE] = time.monotonic() + self.seconds * 0.8
+        scope.setdefault("state", {})[DEADLINE] = time.monotonic() + self.seconds
 
         async def watched(message: Message) -> None:
             nonlocal started

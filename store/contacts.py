@@ -117,8 +117,9 @@ async def upsert_contacts(db: AsyncDatabase, database: str, rows: list[dict], *,
     rejected with the reason; the rest of the batch is still stored.
 
     The writes go in chunks of WRITE_CHUNK contacts, so that the report says exactly what
-    was stored whatever happens: no chunk starts after `deadline` (a `time.monotonic()`
-    value), and a chunk the store does not confirm in time stops the batch. The rows not
+    was stored whatever happens: no chunk starts unless twice the slowest chunk so far fits
+    before `deadline` (a `time.monotonic()` value: the request is cancelled then), and a
+    chunk the store does not confirm in time stops the batch. The rows not
     written (or not confirmed) are reported in `rejected` as "not stored ... send again"
     (an upsert by id is safe to repeat), never counted as stored."""
     if len(rows) > MAX_BATCH:
@@ -165,13 +166,15 @@ async def upsert_contacts(db: AsyncDatabase, database: str, rows: list[dict], *,
     touched = _touched(ordered_changes)
     async with live_maintained(db, database, [contact_key(database, change.contact_id)
                                               for change in ordered_changes], touched, "contact"):
+        slowest = 0.0  # no chunk starts unless twice the slowest so far fits before deadline
         for start in range(0, len(ordered_changes), WRITE_CHUNK):
             chunk = ordered_changes[start:start + WRITE_CHUNK]
-            if deadline is not None and time.monotonic() >= deadline:
+            if deadline is not None and time.monotonic() + 2 * slowest >= deadline:
                 for position in range(start, len(ordered_changes)):
                     failed[position] = ("the batch ran out of time before this row; send it "
                                         "again (or in a smaller batch)")
                 break
+            began = time.monotonic()
             try:
                 chunk_failed, created = await _write_changes(db, database, chunk, now)
             except PyMongoError as error:  # a time limit, a lost store: this chunk is unknown
@@ -184,6 +187,7 @@ async def upsert_contacts(db: AsyncDatabase, database: str, rows: list[dict], *,
                 break
             touched.everything = touched.everything or created or bool(chunk_failed)
             failed.update({start + position: why for position, why in chunk_failed.items()})
+            slowest = max(slowest, time.monotonic() - began)
     for position, change in enumerate(ordered_changes):
         if position in failed:
             for index in change.rows:
