@@ -591,12 +591,21 @@ def _in_values_list(tokens: list[Token], index: int) -> bool:
     return tokens[index].type == "LPAR" and index > 0 and tokens[index - 1].type == "_IN"
 
 
+_COMPARISON_SIGNS = frozenset({"GT_SIGN", "GTE_SIGN", "LT_SIGN", "LTE_SIGN", "EQ_SIGN",
+                               "NE_SIGN"})
+
+
 def _value_type(position: _Position, context: CompletionContext) -> FieldType | None:
     """The type the value at the cursor must have, when it is known: the type of the
     contact field it is compared with, or a number after `>`, `>=`, `<`, `<=`."""
-    for token in reversed(position.cursor.tokens):
+    tokens = position.cursor.tokens
+    for index in range(len(tokens) - 1, -1, -1):
+        token = tokens[index]
         if token.type in ("GT_SIGN", "GTE_SIGN", "LT_SIGN", "LTE_SIGN"):
             return FieldType.NUMBER
+        if token.type == "_BETWEEN" and index >= 2 and tokens[index - 1].type == "NUMBER" \
+                and tokens[index - 2].type in _COMPARISON_SIGNS:
+            return FieldType.DATE  # `sum of price > 0 between ...`: a window, of dates
         if token.type not in ("NUMBER", "_BETWEEN", "_AND"):
             break
     name = _value_field(position)

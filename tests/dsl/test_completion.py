@@ -300,3 +300,11 @@ def test_complete_never_raises(text, data) -> None:
     for suggestion in complete(text, offset, CONTEXT):
         assert isinstance(suggestion, Suggestion)
         assert 0 <= suggestion.start <= suggestion.end <= len(text)
+
+
+def test_a_window_after_a_total_offers_dates() -> None:
+    """`sum of price > 0 between |`: the between opens a window of dates, not the number's
+    (found by the property test above)."""
+    for text in ("event MailClick sum of price > 0 between ",
+                 "event MailClick sum of price = 0 between today and "):
+        assert "today" in [s.label for s in complete(text, len(text), CONTEXT)], text
