@@ -10,10 +10,9 @@ import pytest_asyncio
 from dsl.schema import FieldType
 from dsl.values import bucket_of
 from store.collections import CONTACTS, LISTS
-from store import contacts
 from store.contacts import get_contact, upsert_contacts
 from store.errors import StoreInputError
-from store.fields import define_field, ensure_database, load_schema
+from store.fields import define_field, ensure_database
 from store.results import RowError
 
 pytestmark = pytest.mark.asyncio
@@ -198,8 +197,10 @@ async def test_get_contact_missing(crm) -> None:
     assert await get_contact(crm.db, "main", "nobody") is None
 
 
-async def test_an_inserted_new_contact_is_the_document_an_upsert_would_make(crm) -> None:
-    # New ids are inserted whole; existing ids (here c1, from the first call) are upserted.
+async def test_a_batch_of_new_and_existing_contacts_stores_what_was_asked(crm) -> None:
+    """New and existing ids in one batch, an id repeated, a null, a given CreateTime and a
+    rejected row: each stored document is exactly what the rows ask for, and the same
+    import sent again changes nothing."""
     await upsert_contacts(crm.db, "main", [{"id": "c1", "fields": {"City": "Gdansk"}}])
     rows = [{"id": "c1", "fields": {"Age": 40}, "lists": ["VIP"]},
             {"id": "n1", "fields": {"City": "Kraków", "Age": 31}, "lists": ["A", "B", "A"]},
@@ -207,45 +208,41 @@ async def test_an_inserted_new_contact_is_the_document_an_upsert_would_make(crm)
             {"id": "n2"},
             {"id": "n3", "fields": {"CreateTime": "2024-01-01T00:00:00Z"}},
             {"id": "bad", "fields": {"Age": "old"}}]
+    before = dt.datetime.now(UTC) - dt.timedelta(seconds=1)
     report = await upsert_contacts(crm.db, "main", rows)
     assert report.stored == 5 and [error.index for error in report.rejected] == [5]
-    changes = {}
-    for row in rows[1:5]:  # the same rows through the upsert alone, in database "other"
-        contact_id, sets, unsets, lists, _ = contacts._parse_row(
-            row, await load_schema(crm.db, "main"))
-        change = changes.setdefault(contact_id, contacts._Change(contact_id))
-        for name, value in sets.items():
-            change.set(f"fields.{name}", value)
-            if name == "City":
-                change.set(f"folded.{name}", value.casefold())
-        for name in unsets:
-            change.unset(f"fields.{name}")
-            change.unset(f"folded.{name}")
-        change.lists.extend(name for name in lists if name not in change.lists)
-    now = dt.datetime(2024, 6, 1, tzinfo=dt.timezone.utc)
-    for change in changes.values():
-        await crm.db[CONTACTS].update_one({"_id": f"other:{change.contact_id}"},
-                                       contacts._update("other", change, now), upsert=True)
-    volatile = {"_id", "database", "bucket", "created_at", "updated_at"}
-    for contact_id in ("n1", "n2", "n3"):
-        inserted = await crm.db[CONTACTS].find_one({"_id": f"main:{contact_id}"})
-        upserted = await crm.db[CONTACTS].find_one({"_id": f"other:{contact_id}"})
-        assert inserted["bucket"] == bucket_of("main", contact_id)
-        if contact_id != "n3":  # CreateTime is the time of writing, unless given
-            inserted["fields"].pop("CreateTime")
-            upserted["fields"].pop("CreateTime")
-        assert {key: value for key, value in inserted.items() if key not in volatile} == \
-            {key: value for key, value in upserted.items() if key not in volatile}
-    n1 = await get_contact(crm.db, "main", "n1")
-    assert n1["fields"]["City"] == "Kraków" and "Age" not in n1["fields"]
-    assert n1["lists"] == ["A", "B", "C"]
+
+    def stored(raw: dict) -> dict:
+        """The document without the times of writing (checked separately)."""
+        return {key: value for key, value in raw.items()
+                if key not in ("_id", "created_at", "updated_at")}
+
+    n1, n2, n3 = [await _raw(crm, contact_id) for contact_id in ("n1", "n2", "n3")]
+    for raw in (n1, n2, n3):
+        assert raw["created_at"] >= before and raw["updated_at"] >= raw["created_at"]
+    created_n1, created_n2 = n1["fields"].pop("CreateTime"), n2["fields"].pop("CreateTime")
+    assert created_n1 == n1["created_at"] and created_n2 == n2["created_at"]
+    assert stored(n1) == {"database": "main", "id": "n1", "bucket": bucket_of("main", "n1"),
+                          "fields": {"City": "Kraków"}, "folded": {"City": "kraków"},
+                          "lists": ["A", "B", "C"]}
+    assert stored(n2) == {"database": "main", "id": "n2", "bucket": bucket_of("main", "n2"),
+                          "fields": {}, "lists": []}
+    assert stored(n3) == {"database": "main", "id": "n3", "bucket": bucket_of("main", "n3"),
+                          "fields": {"CreateTime": dt.datetime(2024, 1, 1, tzinfo=UTC)},
+                          "lists": []}
     updated = await get_contact(crm.db, "main", "c1")
     assert updated["fields"]["City"] == "Gdansk" and updated["fields"]["Age"] == 40
     assert updated["lists"] == ["VIP"]
+    assert await get_contact(crm.db, "main", "bad") is None
+
     again = await upsert_contacts(crm.db, "main", rows)  # a retried import: the same contacts
     assert again.stored == 5
-    assert (await get_contact(crm.db, "main", "n1"))["lists"] == ["A", "B", "C"]
-    assert "Age" not in (await get_contact(crm.db, "main", "n1"))["fields"]
+    for contact_id, first in (("n1", n1), ("n2", n2), ("n3", n3)):
+        raw = await _raw(crm, contact_id)
+        assert raw["created_at"] == first["created_at"]
+        if contact_id != "n3":  # CreateTime is the time of the first writing, kept
+            assert raw["fields"].pop("CreateTime") == first["created_at"]
+        assert stored(raw) == stored(first)
 
 
 @pytest.mark.parametrize("budget", [0.0, 0.002, 60.0])
