@@ -19,10 +19,12 @@ datetimes, a bound beyond either end meaning "before every time" or "after every
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from dataclasses import dataclass
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil.relativedelta import relativedelta
 
 from dsl import ast
 from dsl.errors import SegmentTypeError
@@ -30,6 +32,7 @@ from dsl.values import to_millis
 
 UTC = dt.timezone.utc
 Zone = dt.tzinfo
+DayOrWall = TypeVar("DayOrWall", dt.date, dt.datetime)
 
 
 def zone_of(name: str | None) -> Zone:
@@ -126,14 +129,14 @@ def _wall(ms: int) -> dt.datetime:
     return (FIRST + dt.timedelta(milliseconds=min(max(ms, 0), _LAST_MS))).replace(tzinfo=None)
 
 
-def _months_back(year: int, month: int, day: int, amount: int) -> tuple[int, int, int] | None:
-    """(year, month, day) `amount` calendar months earlier, the day clamped to the month's
-    length (Mar 31 - 1 month = Feb 29); None before year 1."""
-    months = year * 12 + (month - 1) - amount
-    year, month = divmod(months, 12)
-    if year < 1:
+def _months_back(moment: DayOrWall, amount: int) -> DayOrWall | None:
+    """`moment` (a date, or a naive wall time) `amount` calendar months earlier, the day
+    clamped to the month's length (Mar 31 - 1 month = Feb 29); None before year 1, where no
+    Python date reaches (the callers read that as "before every time")."""
+    try:
+        return moment - relativedelta(months=amount)
+    except ValueError:  # relativedelta computed a year below 1
         return None
-    return year, month + 1, min(day, calendar.monthrange(year, month + 1)[1])
 
 
 def _today(now: dt.datetime, zone: Zone) -> int:
@@ -146,11 +149,9 @@ def _minus_ms(now: dt.datetime, amount: int, unit: ast.Unit, zone: Zone) -> int:
     months are calendar months in `zone`, the wall time kept."""
     if unit in _UNIT_MS:
         return _ms(now) - amount * _UNIT_MS[unit]
-    wall = _wall(_wall_ms(now, zone))
-    moved = _months_back(wall.year, wall.month, wall.day, amount)
-    if moved is None:  # before the calendar: a whole year below it says so
+    local = _months_back(_wall(_wall_ms(now, zone)), amount)
+    if local is None:  # before the calendar: a whole year below it says so
         return -366 * _DAY_MS
-    local = wall.replace(year=moved[0], month=moved[1], day=moved[2])
     return _ms(local.replace(tzinfo=UTC)) - _offset_ms(zone, local)
 
 
@@ -169,8 +170,8 @@ def _resolve(literal: ast.DateLiteral, now: dt.datetime, zone: Zone) -> _Moment:
     if literal.unit is ast.Unit.WEEKS:
         return _Moment(today - 7 * literal.amount, True)
     day = dt.date.fromordinal(min(max(today, 1), _LAST_DAY))
-    moved = _months_back(day.year, day.month, day.day, literal.amount)
-    return _Moment(dt.date(*moved).toordinal() if moved else -366, True)
+    moved = _months_back(day, literal.amount)
+    return _Moment(moved.toordinal() if moved is not None else -366, True)
 
 
 def next_day_start(now: dt.datetime, zone: Zone = UTC) -> dt.datetime:
