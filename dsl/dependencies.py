@@ -7,7 +7,7 @@ first (the referenced definition is what is read).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dsl import ast
 from dsl.consent import ADDRESS_FIELDS, CONSENT_EVENT_TYPES
@@ -37,43 +37,82 @@ class Reads:
                 or not self.lists.isdisjoint(lists))
 
 
+@dataclass
+class _Found:
+    """What the walk of `reads` has found so far, and the nodes still to visit."""
+
+    pending: list[ast.Expression]
+    fields: set[str] = field(default_factory=set)
+    event_types: set[str] = field(default_factory=set)
+    in_full: set[str] = field(default_factory=set)
+    in_last: set[str] = field(default_factory=set)
+    lists: set[str] = field(default_factory=set)
+
+
 def reads(expr: ast.Expression) -> Reads:
-    fields: set[str] = set()
-    event_types: set[str] = set()
-    in_full: set[str] = set()
-    in_last: set[str] = set()
-    lists: set[str] = set()
-    stack: list[ast.Expression] = [expr]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.And, ast.Or)):
-            stack.extend(node.operands)
-        elif isinstance(node, ast.Not):
-            stack.append(node.operand)
-        elif isinstance(node, ast.EventCondition):
-            event_types.add(node.event_type)
-            if (node.where is not None or isinstance(node.window, ast.BetweenWindow)
-                    or (node.count is not None and node.window is not None)):
-                in_full.add(node.event_type)
-            elif isinstance(node.window, ast.LastWindow):
-                in_last.add(node.event_type)
-        elif isinstance(node, ast.EventTotal):  # sums attribute values: the events themselves
-            event_types.add(node.event_type)
-            in_full.add(node.event_type)
-        elif isinstance(node, ast.EventTime):  # first / last: the summary answers
-            event_types.add(node.event_type)
-        elif isinstance(node, ast.CanReceive):  # the address field, consent and suppression
-            address = ADDRESS_FIELDS.get(node.channel.value)
-            fields.update({CONSENT_FIELD} | ({address} if address else set()))
-            event_types.update(CONSENT_EVENT_TYPES)
-        elif isinstance(node, ast.InList):
-            lists.add(node.name)
-        elif isinstance(node, ast.InSegment):
-            raise ValueError(f"in segment {node.ref!r} must be inlined first")
-        elif isinstance(node, ast.FIELD_CONDITIONS):
-            fields.add(node.field)
-    return Reads(frozenset(fields), frozenset(event_types), frozenset(lists),
-                 frozenset(in_full), is_time_dependent(expr), frozenset(in_last))
+    found = _Found([expr])
+    while found.pending:  # a stack, not recursion: trees can be deep
+        node = found.pending.pop()
+        ast.dispatch(_READS, node, "find what reads")(node, found)
+    return Reads(frozenset(found.fields), frozenset(found.event_types), frozenset(found.lists),
+                 frozenset(found.in_full), is_time_dependent(expr), frozenset(found.in_last))
+
+
+def _group(node: ast.And | ast.Or, found: _Found) -> None:
+    found.pending.extend(node.operands)
+
+
+def _negation(node: ast.Not, found: _Found) -> None:
+    found.pending.append(node.operand)
+
+
+def _nothing(node: ast.MatchAll, found: _Found) -> None:
+    pass
+
+
+def _event(node: ast.EventCondition, found: _Found) -> None:
+    # An event's `where` reads the events' attributes, not the contact's fields.
+    found.event_types.add(node.event_type)
+    if (node.where is not None or isinstance(node.window, ast.BetweenWindow)
+            or (node.count is not None and node.window is not None)):
+        found.in_full.add(node.event_type)
+    elif isinstance(node.window, ast.LastWindow):
+        found.in_last.add(node.event_type)
+
+
+def _total(node: ast.EventTotal, found: _Found) -> None:
+    # sums attribute values: the events themselves
+    found.event_types.add(node.event_type)
+    found.in_full.add(node.event_type)
+
+
+def _event_time(node: ast.EventTime, found: _Found) -> None:
+    found.event_types.add(node.event_type)  # first / last: the summary answers
+
+
+def _can_receive(node: ast.CanReceive, found: _Found) -> None:
+    # the address field, consent and suppression
+    address = ADDRESS_FIELDS.get(node.channel.value)
+    found.fields.update({CONSENT_FIELD} | ({address} if address else set()))
+    found.event_types.update(CONSENT_EVENT_TYPES)
+
+
+def _in_list(node: ast.InList, found: _Found) -> None:
+    found.lists.add(node.name)
+
+
+def _in_segment(node: ast.InSegment, found: _Found) -> None:
+    raise ValueError(f"in segment {node.ref!r} must be inlined first")
+
+
+def _field_condition(node: ast.FieldCondition, found: _Found) -> None:
+    found.fields.add(node.field)
+
+
+_READS = {ast.And: _group, ast.Or: _group, ast.Not: _negation, ast.MatchAll: _nothing,
+          ast.EventCondition: _event, ast.EventTotal: _total, ast.EventTime: _event_time,
+          ast.CanReceive: _can_receive, ast.InList: _in_list, ast.InSegment: _in_segment,
+          **dict.fromkeys(ast.FIELD_CONDITIONS, _field_condition)}
 
 
 def summary_events(event_type: str, summary: dict) -> list[dict]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dsl import ast, temporal
 from dsl.evaluator import time_of
@@ -85,15 +85,19 @@ def _literal_bounds(literal: ast.Literal) -> list[_Bound]:
 
 
 def _condition_bounds(node: ast.FieldCondition) -> list[_Bound]:
-    if isinstance(node, ast.InLast):
-        return _last_bounds(node.amount, node.unit)
-    if isinstance(node, ast.Compare):
-        return _literal_bounds(node.value)
-    if isinstance(node, ast.Between):
-        return _literal_bounds(node.low) + _literal_bounds(node.high)
-    if isinstance(node, ast.InValues):
-        return [bound for literal in node.values for bound in _literal_bounds(literal)]
-    return []
+    """The moving bounds of a field condition (on a field, an attribute or an event time)."""
+    return ast.dispatch(_FIELD_BOUNDS, node, "find the moving bounds of")(node)
+
+
+_FIELD_BOUNDS = {
+    ast.InLast: lambda node: _last_bounds(node.amount, node.unit),
+    ast.Compare: lambda node: _literal_bounds(node.value),
+    ast.Between: lambda node: _literal_bounds(node.low) + _literal_bounds(node.high),
+    ast.InValues: lambda node: [bound for literal in node.values
+                                for bound in _literal_bounds(literal)],
+    ast.HasValue: lambda node: [],
+    ast.IsBool: lambda node: [],
+}
 
 
 def window_bounds(window: ast.Window | None) -> list[_Bound]:
@@ -110,15 +114,21 @@ def window_bounds(window: ast.Window | None) -> list[_Bound]:
 
 def is_time_dependent(node: ast.Expression) -> bool:
     """Does any bound of `node` (event `where` included) move with `now`?"""
-    for part in ast.walk(node):
-        if isinstance(part, (ast.EventCondition, ast.EventTotal)) \
-                and window_bounds(part.window):
-            return True
-        if isinstance(part, ast.EventTime) and _condition_bounds(part.test):
-            return True
-        if isinstance(part, ast.FIELD_CONDITIONS) and _condition_bounds(part):
-            return True
-    return False
+    return any(ast.dispatch(_MOVES, part, "find the moving bounds of")(part)
+               for part in ast.walk(node))
+
+
+def _never(node: ast.Expression) -> bool:
+    return False  # its answer moves only with its parts (visited by the walk) or with data
+
+
+# Does the node itself (not its parts) have a bound that moves with `now`?
+_MOVES = {ast.And: _never, ast.Or: _never, ast.Not: _never, ast.MatchAll: _never,
+          ast.InList: _never, ast.InSegment: _never, ast.CanReceive: _never,
+          ast.EventCondition: lambda node: bool(window_bounds(node.window)),
+          ast.EventTotal: lambda node: bool(window_bounds(node.window)),
+          ast.EventTime: lambda node: bool(_condition_bounds(node.test)),
+          **dict.fromkeys(ast.FIELD_CONDITIONS, lambda node: bool(_condition_bounds(node)))}
 
 
 def _next_midnight(now: dt.datetime) -> dt.datetime:
@@ -177,52 +187,82 @@ def _earliest(bounds: Iterable[_Bound], values: Iterable[object],
     return found
 
 
+@dataclass
+class _Search:
+    """One contact's data and the candidates `next_change` has found so far."""
+
+    fields: Mapping
+    by_type: Mapping[str, list[Mapping]]
+    now: dt.datetime
+    pending: list[ast.Expression]
+    candidates: list[dt.datetime] = field(default_factory=list)
+
+    def consider(self, bounds: list[_Bound], values: Iterable[object]) -> None:
+        if bounds:
+            at = _earliest(bounds, values, self.now)
+            if at is not None:
+                self.candidates.append(at)
+
+
 def next_change(expr: ast.Expression, contact: Mapping, events: Iterable[Mapping],
                 now: dt.datetime, zone: temporal.Zone = UTC) -> dt.datetime | None:
     """The earliest instant > now at which `expr`'s answer for `contact` (with its `events`,
     in the evaluator's shape) could change with no new data; None when it never can.
     `in segment` must have been inlined first."""
-    now = temporal.normalize_now(now)
-    fields = contact.get("fields") or {}
     by_type: dict[str, list[Mapping]] = {}
     for event in events:
         by_type.setdefault(event["type"], []).append(event)
-    candidates: list[dt.datetime] = []
-
-    def consider(at: dt.datetime | None) -> None:
-        if at is not None:
-            candidates.append(at)
-
-    stack: list[ast.Expression] = [expr]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.And, ast.Or)):
-            stack.extend(node.operands)
-        elif isinstance(node, ast.Not):
-            stack.append(node.operand)
-        elif isinstance(node, ast.EventTime):  # a date condition on the first / last time
-            bounds = _condition_bounds(node.test)
-            if bounds:
-                consider(_earliest(bounds, [time_of(node, by_type)], now))
-        elif isinstance(node, (ast.EventCondition, ast.EventTotal)):
-            # a total changes when an event enters or leaves its window, as a count does
-            of_type = by_type.get(node.event_type, ())
-            consider(_earliest(window_bounds(node.window),
-                               (event["time"] for event in of_type), now))
-            if node.where is not None:
-                for part in ast.walk(node.where):
-                    if isinstance(part, ast.FIELD_CONDITIONS):
-                        bounds = _condition_bounds(part)
-                        if bounds:
-                            consider(_earliest(bounds, ((event.get("attributes") or {})
-                                                        .get(part.field) for event in of_type),
-                                               now))
-        elif isinstance(node, ast.FIELD_CONDITIONS):
-            bounds = _condition_bounds(node)
-            if bounds:
-                consider(_earliest(bounds, [fields.get(node.field)], now))
+    search = _Search(contact.get("fields") or {}, by_type, temporal.normalize_now(now), [expr])
+    while search.pending:  # a stack, not recursion: trees can be deep
+        node = search.pending.pop()
+        ast.dispatch(_CHANGES, node, "find the next change of")(node, search)
+    candidates = search.candidates
     if candidates and zone is not UTC:
         # Day rules count the zone's days: re-evaluating at each of its midnights is never
         # later than a day-based change (the candidates above count UTC days).
-        candidates.append(temporal.next_day_start(now, zone))
+        candidates.append(temporal.next_day_start(search.now, zone))
     return min(candidates) if candidates else None
+
+
+def _group_changes(node: ast.And | ast.Or, search: _Search) -> None:
+    search.pending.extend(node.operands)
+
+
+def _negation_changes(node: ast.Not, search: _Search) -> None:
+    search.pending.append(node.operand)
+
+
+def _no_changes(node: ast.Expression, search: _Search) -> None:
+    pass  # no bound moves with `now` (an `in segment` is inlined before)
+
+
+def _time_changes(node: ast.EventTime, search: _Search) -> None:
+    # a date condition on the first / last time
+    search.consider(_condition_bounds(node.test), [time_of(node, search.by_type)])
+
+
+def _event_changes(node: ast.EventCondition | ast.EventTotal, search: _Search) -> None:
+    # a total changes when an event enters or leaves its window, as a count does
+    of_type = search.by_type.get(node.event_type, ())
+    search.consider(window_bounds(node.window), (event["time"] for event in of_type))
+    if node.where is not None:
+        for part in ast.walk(node.where):
+            bounds = ast.dispatch(_WHERE_BOUNDS, part, "find the moving bounds of")(part)
+            if bounds:  # a field condition: on the events' attribute
+                search.consider(bounds, [(event.get("attributes") or {}).get(part.field)
+                                         for event in of_type])
+
+
+def _field_changes(node: ast.FieldCondition, search: _Search) -> None:
+    search.consider(_condition_bounds(node), [search.fields.get(node.field)])
+
+
+_CHANGES = {ast.And: _group_changes, ast.Or: _group_changes, ast.Not: _negation_changes,
+            ast.MatchAll: _no_changes, ast.InList: _no_changes, ast.InSegment: _no_changes,
+            ast.CanReceive: _no_changes, ast.EventTime: _time_changes,
+            ast.EventCondition: _event_changes, ast.EventTotal: _event_changes,
+            **dict.fromkeys(ast.FIELD_CONDITIONS, _field_changes)}
+# What an event's `where` can hold: attribute conditions joined by and / or / not (whose
+# parts the walk visits).
+_WHERE_BOUNDS = {ast.And: lambda node: [], ast.Or: lambda node: [], ast.Not: lambda node: [],
+                 **_FIELD_BOUNDS}

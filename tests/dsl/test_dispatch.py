@@ -10,11 +10,13 @@ import typing
 
 import pytest
 
-from dsl import ast, compiler, evaluator, explain, formatter
+from dsl import ast, compiler, dependencies, evaluator, explain, formatter, next_change
 from dsl.schema import FieldSchema
 
 TABLES = {"formatter": formatter._FORMATTERS, "compiler": compiler._QUERIES,
-          "evaluator": evaluator._HOLDS, "explain": explain._NODES}
+          "evaluator": evaluator._HOLDS, "explain": explain._NODES,
+          "reads": dependencies._READS, "next change": next_change._CHANGES,
+          "time dependence": next_change._MOVES}
 NOW = dt.datetime(2024, 6, 1, tzinfo=dt.timezone.utc)
 
 
@@ -52,3 +54,17 @@ def test_an_unknown_node_raises_on_every_pass() -> None:
         evaluator.evaluate(Strange(), {"id": "c1", "fields": {}}, [], NOW)
     with pytest.raises(TypeError, match="cannot explain a Strange node"):
         explain.explain(Strange(), {"id": "c1", "fields": {}}, [], NOW)
+    with pytest.raises(TypeError, match="cannot find what reads a Strange node"):
+        dependencies.reads(ast.And((ast.InList("VIP"), Strange())))
+    with pytest.raises(TypeError, match="Strange"):
+        next_change.is_time_dependent(ast.Not(Strange()))
+    with pytest.raises(TypeError, match="Strange"):
+        next_change.next_change(ast.Or((Strange(), ast.MatchAll())), {"id": "c1", "fields": {}},
+                                [], NOW)
+
+
+def test_an_event_where_holds_only_attribute_conditions() -> None:
+    """`where` tables of the passes that look inside it: the field conditions and and / or /
+    not, nothing else (the parser and the JSON reader allow nothing else there)."""
+    assert set(next_change._WHERE_BOUNDS) == {ast.And, ast.Or, ast.Not, *ast.FIELD_CONDITIONS}
+    assert set(next_change._FIELD_BOUNDS) == set(ast.FIELD_CONDITIONS)
