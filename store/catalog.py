@@ -1,13 +1,14 @@
 """The names a profile database knows, cached for completion and diagnostics as people type.
 
-A database's *catalog* is its field schema, the event types seen, its list names and its live
-segments' names. Reading it costs several queries (about 35 ms for 500 fields and 200
+A database's *catalog* is its field schema, the event types seen, its list names, its live
+segments' names and its time zone. Reading it costs several queries (about 35 ms for 500 fields and 200
 segments on the embedded store), too much for every keystroke, and it rarely changes. So each
 profile database's record carries a `catalog_revision` number that every change of those
 names increments (`store.fields.touch_catalog`, called by the writes of store/fields.py,
-lists.py, contacts.py, events.py and the segment modules, *after* they are written). A reader asks for
-the revision first (one read by `_id`), then uses its cached catalog when the revision is the
-same, else loads it and caches it under that revision. Because the revision is read before
+lists.py, contacts.py, events.py and the segment modules, *after* they are written; a change
+of time zone increments it in the update that writes the zone). A reader asks for the
+revision first (one read by `_id`, which brings the time zone along), then uses its cached
+catalog when the revision is the same, else loads it and caches it under that revision. Because the revision is read before
 the names, a cached catalog is never older than its revision: the cache is exact, across
 every server process sharing the store, not a guess with a time limit.
 
@@ -25,10 +26,11 @@ from dataclasses import dataclass
 from pymongo.asynchronous.database import AsyncDatabase
 
 from dsl.schema import FieldSchema
+from dsl.temporal import UTC, Zone, zone_of
 from dsl.values import fold
 from store.collections import LIVE_SEGMENT, SEGMENTS
 from store.events import list_event_types
-from store.fields import catalog_revision, load_schema
+from store.fields import DEFAULT_TIMEZONE, catalog_head, database_timezone, load_schema
 from store.lists import list_lists
 
 CATALOGS = 64  # databases kept per process
@@ -40,6 +42,8 @@ class Catalog:
     event_types: tuple[str, ...]
     lists: tuple[str, ...]
     segments: tuple[str, ...]
+    timezone: str = DEFAULT_TIMEZONE  # the IANA name: its calendar days are the language's
+    zone: Zone = UTC  # the same, ready for the compiler and the evaluator
 
 
 async def segment_names(db: AsyncDatabase, database: str) -> list[str]:
@@ -48,13 +52,19 @@ async def segment_names(db: AsyncDatabase, database: str) -> list[str]:
     return sorted([document["name"] async for document in cursor], key=str.casefold)
 
 
-async def read_catalog(db: AsyncDatabase, database: str) -> Catalog:
-    """The catalog as stored now (independent reads, sent together)."""
-    schema, event_types, lists, segments = await asyncio.gather(
-        load_schema(db, database), list_event_types(db, database), list_lists(db, database),
-        segment_names(db, database))
+async def read_catalog(db: AsyncDatabase, database: str,
+                       timezone: str | None = None) -> Catalog:
+    """The catalog as stored now (independent reads, sent together); `timezone`: the
+    database's, when already read with its revision."""
+    reads = [load_schema(db, database), list_event_types(db, database),
+             list_lists(db, database), segment_names(db, database)]
+    if timezone is None:
+        reads.append(database_timezone(db, database))
+    schema, event_types, lists, segments, *read_zone = await asyncio.gather(*reads)
+    timezone = read_zone[0] if read_zone else timezone
     return Catalog(schema=schema, event_types=tuple(event_types),
-                   lists=tuple(item.name for item in lists), segments=tuple(segments))
+                   lists=tuple(item.name for item in lists), segments=tuple(segments),
+                   timezone=timezone, zone=zone_of(timezone))
 
 
 class CatalogCache:
@@ -68,13 +78,14 @@ class CatalogCache:
         self.values = values or FrequentValuesCache()
 
     async def get(self, db: AsyncDatabase, database: str) -> Catalog:
-        revision = await catalog_revision(db, database)  # first: see the module's text
+        # first, and with the zone: see the module's text
+        revision, timezone = await catalog_head(db, database)
         key = (db.name, database)
         entry = self._entries.get(key)
         if entry is not None and entry[0] == revision:
             self._entries.move_to_end(key)
             return entry[1]
-        catalog = await read_catalog(db, database)
+        catalog = await read_catalog(db, database, timezone)
         self._entries[key] = (revision, catalog)
         self._entries.move_to_end(key)
         while len(self._entries) > self.size:

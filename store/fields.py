@@ -13,7 +13,7 @@ from pymongo.errors import DuplicateKeyError
 
 from dsl.errors import SegmentTypeError
 from dsl.schema import STANDARD_FIELDS, FieldDef, FieldSchema, FieldType, validate_field_name
-from dsl.temporal import Zone, zone_of
+from dsl.temporal import zone_of
 from dsl.values import fold
 from store.clock import utc_now
 from store.collections import (CONTACTS, FIELDS, MAX_FIELD_INDEXES, PROFILE_DATABASES,
@@ -44,11 +44,20 @@ async def touch_catalog(db: AsyncDatabase, database: str) -> None:
 
 async def catalog_revision(db: AsyncDatabase, database: str) -> int:
     """The revision of the database's names (StoreInputError if there is no such database)."""
+    return (await catalog_head(db, database))[0]
+
+
+async def catalog_head(db: AsyncDatabase, database: str) -> tuple[int, str]:
+    """(revision of the database's names, its time zone's IANA name), in one read of its
+    record: every change of either increments the revision (StoreInputError if there is no
+    such database)."""
     validate_database_name(database)
-    document = await db[PROFILE_DATABASES].find_one({"_id": database}, {"catalog_revision": 1})
+    document = await db[PROFILE_DATABASES].find_one({"_id": database},
+                                                    {"catalog_revision": 1, "timezone": 1})
     if document is None:
         await require_database(db, database)  # raises, naming the databases there are
-    return int((document or {}).get("catalog_revision", 0))
+    document = document or {}
+    return int(document.get("catalog_revision", 0)), document.get("timezone") or DEFAULT_TIMEZONE
 
 
 async def require_database(db: AsyncDatabase, database: str) -> None:
@@ -88,7 +97,9 @@ async def ensure_database(db: AsyncDatabase, database: str) -> bool:
 
 # --- time zones --------------------------------------------------------------------------
 # `profile_databases.timezone` (an IANA name; a record without one is UTC) and
-# `timezone_log`: every change, `{from, to, at, by}`, oldest first.
+# `timezone_log`: every change, `{from, to, at, by}`, oldest first. The zone is part of the
+# database's catalog (store/catalog.py): each change increments `catalog_revision` in the
+# same update, so a catalog cached under a revision has that revision's zone.
 
 DEFAULT_TIMEZONE = "UTC"
 
@@ -118,7 +129,7 @@ async def create_database(db: AsyncDatabase, database: str, timezone: str = DEFA
     await ensure_database(db, database)
     now = utc_now()
     await db[PROFILE_DATABASES].update_one({"_id": database, "timezone": {"$exists": False}}, {
-        "$set": {"timezone": timezone},
+        "$set": {"timezone": timezone}, "$inc": {"catalog_revision": 1},
         "$push": {"timezone_log": {"from": None, "to": timezone, "at": now, "by": actor}}})
     return True
 
@@ -132,7 +143,7 @@ async def set_database_timezone(db: AsyncDatabase, database: str, timezone: str,
     if before != timezone:
         now = utc_now()
         await db[PROFILE_DATABASES].update_one({"_id": database}, {
-            "$set": {"timezone": timezone},
+            "$set": {"timezone": timezone}, "$inc": {"catalog_revision": 1},
             "$push": {"timezone_log": {"from": before, "to": timezone, "at": now, "by": actor}}})
     return before
 
@@ -141,11 +152,6 @@ async def database_timezone(db: AsyncDatabase, database: str) -> str:
     """The IANA name of the database's time zone (UTC when none was set)."""
     document = await db[PROFILE_DATABASES].find_one({"_id": database}, {"timezone": 1})
     return (document or {}).get("timezone") or DEFAULT_TIMEZONE
-
-
-async def database_zone(db: AsyncDatabase, database: str) -> Zone:
-    """The database's time zone, ready for the compiler and the evaluator."""
-    return zone_of(await database_timezone(db, database))
 
 
 async def list_database_timezones(db: AsyncDatabase) -> list[tuple[str, str]]:

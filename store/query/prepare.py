@@ -4,8 +4,9 @@ Whatever asks (a preview, a count, an export, explain, a diff, a campaign send, 
 maintenance, the command line), an expression goes through the same steps once: read the
 database's catalog (cached by revision), parse the text or decode the JSON form (or take a
 saved definition), type-check, find and inline the `in segment` references (every
-referenced segment read once; a cycle is an error naming it), fix `now`, read the
-database's time zone, normalise range and maximum. The result, a `PreparedQuery`, is what store/query/run.py counts, lists and
+referenced segment read once; a cycle is an error naming it), fix `now`, normalise range
+and maximum. The database's time zone is part of its catalog (one read of its record per
+preparation). The result, a `PreparedQuery`, is what store/query/run.py counts, lists and
 pages; its pipeline is planned once (store/query/planner.py) and shared by everything that
 one evaluation answers.
 """
@@ -29,7 +30,7 @@ from dsl.values import fold
 from store.catalog import shared_catalogs
 from store.clock import utc_now
 from store.collections import LIVE_SEGMENT, SEGMENTS
-from store.fields import DEFAULT_DATABASE, database_zone
+from store.fields import DEFAULT_DATABASE
 from store.offload import run_language, size_of
 from store.segment_definition import (Definition, canonical, normalize_maximum, normalize_range,
                                       parse_off_loop)
@@ -114,7 +115,7 @@ async def prepare(db: AsyncDatabase, database: str = DEFAULT_DATABASE, *,
     return PreparedQuery(db=db, database=database, expression=expr, inlined=inlined,
                          schema=catalog.schema, now=normalize_now(now),
                          range_from=range_from, range_to=range_to, maximum=maximum,
-                         zone=await database_zone(db, database),
+                         zone=catalog.zone,
                          source=source, references=tuple(references), definitions=definitions)
 
 

@@ -4,18 +4,22 @@ an unchanged catalog is not read again, and cached frequent values answer like t
 from __future__ import annotations
 
 import pytest
+from pymongo import AsyncMongoClient, monitoring
 
+from dsl.temporal import UTC, zone_of
+from store import query
 from store.catalog import CatalogCache, FrequentValuesCache, read_catalog
-from store.collections import FIELDS
+from store.collections import FIELDS, PROFILE_DATABASES
 from store.completion import cached_frequent_values, frequent_values
 from store.contacts import upsert_contacts
 from store.errors import StoreInputError
 from store.events import track_events
-from store.fields import catalog_revision, define_field, ensure_database
+from store.fields import (catalog_revision, create_database, define_field, ensure_database,
+                          set_database_timezone)
 from store.lists import create_list
 from store.segment_bin import delete_segment, restore_segment
 from store.segments import create_segment, update_segment
-from tests.store.seed import ACTOR, seed
+from tests.store.seed import ACTOR, NOW, seed
 
 pytestmark = pytest.mark.asyncio
 
@@ -108,3 +112,63 @@ async def test_cached_frequent_values_answer_like_the_store(store, kept) -> None
                                                   prefix=prefix, limit=limit)
             assert cached == live, (kept, prefix, limit)
     assert await cached_frequent_values(store.db, "main", "Age", cache) == []
+
+
+async def test_a_change_of_time_zone_is_seen_by_the_next_prepare(store) -> None:
+    """The zone is part of the catalog: changing it increments the revision, so the next
+    preparation (here through the process's shared cache, already holding the catalog)
+    counts the new zone's calendar days."""
+    await seed(store.db)  # c1 signed up at 2024-05-01T10:00Z: May 2 in Pacific/Kiritimati
+
+    async def prepared():
+        return await query.prepare(store.db, "main", now=NOW,
+                                   expression="Signup equals 2024-05-02")
+
+    before = await prepared()
+    assert before.zone is UTC and await query.count(before) == 0
+    revision = await catalog_revision(store.db, "main")
+    assert await set_database_timezone(store.db, "main", "Pacific/Kiritimati") == "UTC"
+    assert await catalog_revision(store.db, "main") == revision + 1
+    after = await prepared()
+    assert after.zone == zone_of("Pacific/Kiritimati") and await query.count(after) == 1
+    catalog = await CatalogCache().get(store.db, "main")  # another process sees it too
+    assert (catalog.timezone, catalog.zone) == ("Pacific/Kiritimati", after.zone)
+    await set_database_timezone(store.db, "main", "Pacific/Kiritimati")  # unchanged: no new
+    assert await catalog_revision(store.db, "main") == revision + 1      # revision
+
+    await create_database(store.db, "east", "Asia/Tokyo")
+    prepared = await query.prepare(store.db, "east", now=NOW, expression="Email has value")
+    assert prepared.zone == zone_of("Asia/Tokyo")
+
+
+class _Finds(monitoring.CommandListener):
+    """The collections each `find` command reads."""
+
+    def __init__(self) -> None:
+        self.collections: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "find":
+            self.collections.append(event.command["find"])
+
+    def succeeded(self, event) -> None:
+        pass
+
+    def failed(self, event) -> None:
+        pass
+
+
+async def test_a_preparation_reads_the_database_record_once(store) -> None:
+    await seed(store.db)
+    await set_database_timezone(store.db, "main", "Europe/Warsaw")
+    finds = _Finds()
+    client = AsyncMongoClient(store.settings.mongo_uri, event_listeners=[finds])
+    try:
+        db = client[store.db.name]
+        for _ in range(2):  # a catalog read, then one from the cache
+            finds.collections.clear()
+            prepared = await query.prepare(db, "main", now=NOW, expression='City equals "x"')
+            assert prepared.zone == zone_of("Europe/Warsaw")
+            assert finds.collections.count(PROFILE_DATABASES) == 1, finds.collections
+    finally:
+        await client.close()
