@@ -4,7 +4,9 @@
 
 Reports the median (and p90) per expression: a typical ~100-character expression, and
 machine-generated expressions of about 1 KB, 10 KB and 100 KB. Time per KB shows whether
-cost grows linearly with size. Then the hostile inputs of tests/dsl/test_robustness.py
+cost grows linearly with size. `read JSON` is `dsl.json_codec.from_json` on the expression's
+JSON form the first time (validated against dsl/expression.schema.json, then built), and
+`again` a form read before (remembered). Then the hostile inputs of tests/dsl/test_robustness.py
 (a megabyte, ten thousand levels of nesting, 5,000 type errors): the time each takes to
 end in an AST or an error, against the target of 2 s each. Figures are written down in
 docs/benchmarks.md.
@@ -17,8 +19,11 @@ import itertools
 import statistics
 import time
 
+import orjson
+
 from dsl.errors import SegmentError
 from dsl.formatter import format_expression
+from dsl.json_codec import clear_read_cache, from_json, to_json
 from dsl.parser import parse
 from dsl.schema import FieldDef, FieldSchema, FieldType
 from dsl.typecheck import check
@@ -108,7 +113,7 @@ def main() -> None:
     repeat = options.repeat
     cases = [("typical", TYPICAL)] + [(f"{kb} KB", generated(kb * 1024)) for kb in (1, 10, 100)]
     print(f"{'expression':>10} {'chars':>7} | {'parse µs':>10} {'p90':>9} {'µs/KB':>7} | "
-          f"{'check µs':>9} | {'format µs':>9}")
+          f"{'check µs':>9} | {'format µs':>9} | {'read JSON µs':>12} {'again':>7}")
     for label, text in cases:
         runs = max(5, repeat // max(1, len(text) // 1024))
         expr = parse(text)
@@ -117,9 +122,14 @@ def main() -> None:
         parse_median, parse_p90 = measure(lambda: parse(text), runs)
         check_median, _ = measure(lambda: check(expr, SCHEMA), runs)
         format_median, _ = measure(lambda: format_expression(expr), runs)
+        form = orjson.loads(orjson.dumps(to_json(expr)))  # as stored: plain JSON values
+        assert from_json(form) == expr
+        read_median, _ = measure(lambda: (clear_read_cache(), from_json(form)), runs)
+        again_median, _ = measure(lambda: from_json(form), runs)
         per_kb = parse_median / (len(text) / 1024)
         print(f"{label:>10} {len(text):>7} | {parse_median:>10.1f} {parse_p90:>9.1f} "
-              f"{per_kb:>7.1f} | {check_median:>9.1f} | {format_median:>9.1f}")
+              f"{per_kb:>7.1f} | {check_median:>9.1f} | {format_median:>9.1f} | "
+              f"{read_median:>12.1f} {again_median:>7.1f}")
 
     hostile(options.hostile_repeat)
 

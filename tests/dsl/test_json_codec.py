@@ -125,6 +125,47 @@ def test_nesting_limit_matches_the_parser():
         from_json(data)
 
 
+def test_deep_nesting_is_refused_before_validation_recurses():
+    """Ten thousand levels (a Python dict can hold them; JSON text up to orjson's 1,024)
+    end in the nesting error at the first level too deep, in an event's where too; a value
+    nested as deep is refused with its place, never a RecursionError."""
+    _text, data = nest(10_000)
+    with pytest.raises(SegmentJsonError, match="nests more than 100") as caught:
+        from_json(data)
+    assert caught.value.path == "$.condition" + ".not" * MAX_DEPTH
+    where = {"version": 1, "condition": {"event": "E", "occurred": True,
+                                         "where": data["condition"]}}
+    with pytest.raises(SegmentJsonError, match="nests more than 100"):
+        from_json(where)
+    deep: list = []
+    for _ in range(10_000):
+        deep = [deep]
+    for condition in ({"field": "F", "op": "equals", "value": deep}, {"in_list": deep},
+                      {"and": [{"in_list": "x"}, {"not": {"field": "F", "op": "in",
+                                                          "values": [deep]}}]}):
+        with pytest.raises(SegmentJsonError) as caught:
+            from_json(c(condition))
+        assert caught.value.path.startswith("$.condition")
+    with pytest.raises(SegmentJsonError, match="not valid JSON"):
+        from_json("[" * 10_000 + "]" * 10_000)
+
+
+def test_a_form_read_again_is_the_same_expression():
+    """Forms are remembered once read (a saved segment's is read at every evaluation); a
+    form that differs only in JSON types is read on its own."""
+    data = c({"field": "F", "op": "gt", "value": 1})
+    first = from_json(data)
+    assert from_json(json.dumps(data)) is first
+    assert from_json(c({"field": "F", "op": "gt", "value": 1.0})) == \
+        ast.Compare("F", ast.CompareOp.GT, ast.Number(1.0))
+    with pytest.raises(SegmentJsonError, match="not true"):
+        from_json(c({"field": "F", "op": "gt", "value": True}))
+    with pytest.raises(SegmentJsonError, match="expected a list of conditions"):
+        from_json(c({"and": ({"in_list": "x"}, {"in_list": "y"})}))  # a tuple is no JSON list
+    assert from_json(c({"and": [{"in_list": "x"}, {"in_list": "y"}]})) == \
+        ast.And((ast.InList("x"), ast.InList("y")))
+
+
 def c(condition) -> dict:
     return {"version": 1, "condition": condition}
 
