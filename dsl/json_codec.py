@@ -265,7 +265,7 @@ _AMOUNT_LIMITS = tuple(_SCHEMA["$defs"][name] for name in ("amountLimit", "agoLi
 def _unit_unknown(error: jsonschema.ValidationError) -> bool:
     """A limit per unit, where the unit itself is wrong: the unit's error says it better."""
     return error.validator == "oneOf" and error.schema in _AMOUNT_LIMITS and (
-        not isinstance(error.instance, dict) or error.instance.get("unit") not in _UNIT_NAMES)
+        not isinstance(error.instance, dict) or not _is_unit(error.instance.get("unit")))
 
 
 def _one_of_keys(schema) -> dict[str, str]:
@@ -287,6 +287,10 @@ def _one_of_keys(schema) -> dict[str, str]:
 
 _ONE_OF_KEYS = _one_of_keys(_SCHEMA)
 _UNIT_NAMES = {unit.value for unit in ast.Unit}
+
+
+def _is_unit(value) -> bool:
+    return isinstance(value, str) and value in _UNIT_NAMES
 _TYPE_NAMES = {"string": "text", "number": "a number", "integer": "a whole number",
                "boolean": "true or false", "object": "an object", "array": "a list",
                "null": "null"}
@@ -324,7 +328,8 @@ def _message(error: jsonschema.ValidationError, root) -> tuple[str, str]:
     if keyword == "pattern":
         return f"{_show(value)} {description}", ""
     if keyword in ("minItems", "maxItems"):
-        return f"{description}, not {len(value)}", ""
+        exact = schema.get("minItems") == schema.get("maxItems")
+        return (f"{description}, not {len(value)}" if exact else description), ""
     if keyword in ("minimum", "maximum"):
         parent = _at(root, path[:-1])
         return _range_message(path[-1], value, parent), ""
@@ -347,7 +352,7 @@ def _range(key: str, parent) -> tuple[int, int]:
     if key == "times":
         return 0, MAX_TIMES
     unit = parent.get("unit") if isinstance(parent, dict) else None
-    maximum = MAX_AMOUNT[ast.Unit(unit)] if unit in _UNIT_NAMES else max(MAX_AMOUNT.values())
+    maximum = MAX_AMOUNT[ast.Unit(unit)] if _is_unit(unit) else max(MAX_AMOUNT.values())
     return (1 if key == "amount" else 0), maximum
 
 
