@@ -204,7 +204,7 @@ def _read(data) -> ast.Expression:
         raise SegmentJsonError(f"version {_show(version)} of the JSON form is not known here; "
                                "this reader knows versions "
                                + " and ".join(map(str, JSON_FORM_VERSIONS)), "$.version")
-    _validate(_DOCUMENT, data, data, "$")
+    _validate(_DOCUMENT, data, "$")
     if data["condition"] is None:
         return ast.MatchAll()
     _validate_conditions(data["condition"])
@@ -228,7 +228,7 @@ def _validate_conditions(condition) -> None:
         if depth > MAX_DEPTH:
             raise SegmentJsonError(f"the condition nests more than {MAX_DEPTH} levels deep",
                                    path)
-        _validate(_NODE[in_where], node, node, path)
+        _validate(_NODE[in_where], node, path)
         below = []
         for kind in ("and", "or"):
             if isinstance(node.get(kind), list):
@@ -241,7 +241,7 @@ def _validate_conditions(condition) -> None:
         pending.extend(reversed(below))
 
 
-def _validate(validator: jsonschema.Draft202012Validator, data, root, path: str) -> None:
+def _validate(validator: jsonschema.Draft202012Validator, data, path: str) -> None:
     """Raise the first problem the schema finds in `data` (at `path`), in words."""
     try:
         errors = [error for error in validator.iter_errors(data) if not _unit_unknown(error)]
@@ -255,7 +255,7 @@ def _validate(validator: jsonschema.Draft202012Validator, data, root, path: str)
                                                error.validator != "type"))
         where = path + "".join(f"[{part}]" if isinstance(part, int) else f".{part}"
                                for part in error.absolute_path)
-        message, below = _message(error, root)
+        message, below = _message(error, data)
         raise SegmentJsonError(message, where + below)
 
 
@@ -291,6 +291,8 @@ _UNIT_NAMES = {unit.value for unit in ast.Unit}
 
 def _is_unit(value) -> bool:
     return isinstance(value, str) and value in _UNIT_NAMES
+
+
 _TYPE_NAMES = {"string": "text", "number": "a number", "integer": "a whole number",
                "boolean": "true or false", "object": "an object", "array": "a list",
                "null": "null"}
@@ -298,9 +300,10 @@ _TYPE_NAMES = {"string": "text", "number": "a number", "integer": "a whole numbe
 _ENUM_NAMES = {"can_receive": "channel", "cannot_receive": "channel"}
 
 
-def _message(error: jsonschema.ValidationError, root) -> tuple[str, str]:
-    """(the problem in words, the path below the error's own where it is). A schema's
-    `title` names what its value should be; a rule's `description` says what it wants."""
+def _message(error: jsonschema.ValidationError, data) -> tuple[str, str]:
+    """(the problem in words, the path below the error's own where it is) for an error in
+    `data`. A schema's `title` names what its value should be; a rule's `description` says
+    what it wants."""
     schema, value, keyword = error.schema, error.instance, error.validator
     path = list(error.absolute_path)
     description = schema.get("description", "") if isinstance(schema, dict) else ""
@@ -315,7 +318,8 @@ def _message(error: jsonschema.ValidationError, root) -> tuple[str, str]:
     if keyword == "additionalProperties":
         known = list(schema.get("properties", {}))
         unknown = next(key for key in value if key not in known)
-        if unknown in _ONE_OF_KEYS and _ONE_OF_KEYS.get(known[0]) == _ONE_OF_KEYS[unknown]:
+        if known and unknown in _ONE_OF_KEYS and \
+                _ONE_OF_KEYS.get(known[0]) == _ONE_OF_KEYS[unknown]:
             return _ONE_OF_KEYS[unknown], ""  # a second `and`, `event`, `since`, ...
         return f"unknown key {_show(unknown)}; expected " + ", ".join(known), ""
     if keyword == "enum":
@@ -331,7 +335,7 @@ def _message(error: jsonschema.ValidationError, root) -> tuple[str, str]:
         exact = schema.get("minItems") == schema.get("maxItems")
         return (f"{description}, not {len(value)}" if exact else description), ""
     if keyword in ("minimum", "maximum"):
-        parent = _at(root, path[:-1])
+        parent = _at(data, path[:-1])
         return _range_message(path[-1], value, parent), ""
     if keyword == "oneOf" and schema in _AMOUNT_LIMITS:
         key = "amount" if schema == _AMOUNT_LIMITS[0] else "ago"
