@@ -576,24 +576,33 @@ def lists_create(name: str, database: Database = "main", data_dir: DataDir = Non
     _run(lambda: typer.echo(f"created list {asyncio.run(work()).name}"))
 
 
-@lists_app.command("add")
-def lists_add(name: str, ids: Annotated[list[str], typer.Argument(metavar="ID...")],
-              database: Database = "main", data_dir: DataDir = None,
-              mongo_uri: MongoUri = None) -> None:
-    """Add contacts to a static list by id (unknown ids are reported, not fatal)."""
+def _change_list(name: str, ids: list[str], database: str, data_dir, mongo_uri, *,
+                 adding: bool) -> None:
+    """`lists add` and `lists remove`: one membership change, then what it did."""
     async def work():
-        from store.lists import add_to_list
+        from store.lists import add_to_list, remove_from_list
 
+        change_list = add_to_list if adding else remove_from_list
         async with _store(data_dir, mongo_uri) as store:
-            return await add_to_list(store.db, database, name, ids)
+            return await change_list(store.db, database, name, ids)
 
     def run():
         change = asyncio.run(work())
         for contact_id in change.unknown:
             typer.echo(f"no contact {contact_id}", err=True)
-        typer.echo(f"added {change.changed}, already in the list {change.unchanged}, "
+        done, unchanged = ("added", "already in the list") if adding else (
+            "removed", "not in the list")
+        typer.echo(f"{done} {change.changed}, {unchanged} {change.unchanged}, "
                    f"unknown {len(change.unknown)}")
     _run(run)
+
+
+@lists_app.command("add")
+def lists_add(name: str, ids: Annotated[list[str], typer.Argument(metavar="ID...")],
+              database: Database = "main", data_dir: DataDir = None,
+              mongo_uri: MongoUri = None) -> None:
+    """Add contacts to a static list by id (unknown ids are reported, not fatal)."""
+    _change_list(name, ids, database, data_dir, mongo_uri, adding=True)
 
 
 @lists_app.command("remove")
@@ -601,19 +610,7 @@ def lists_remove(name: str, ids: Annotated[list[str], typer.Argument(metavar="ID
                  database: Database = "main", data_dir: DataDir = None,
                  mongo_uri: MongoUri = None) -> None:
     """Remove contacts from a static list by id (unknown ids are reported, not fatal)."""
-    async def work():
-        from store.lists import remove_from_list
-
-        async with _store(data_dir, mongo_uri) as store:
-            return await remove_from_list(store.db, database, name, ids)
-
-    def run():
-        change = asyncio.run(work())
-        for contact_id in change.unknown:
-            typer.echo(f"no contact {contact_id}", err=True)
-        typer.echo(f"removed {change.changed}, not in the list {change.unchanged}, "
-                   f"unknown {len(change.unknown)}")
-    _run(run)
+    _change_list(name, ids, database, data_dir, mongo_uri, adding=False)
 
 
 @lists_app.command("list")
