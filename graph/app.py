@@ -10,9 +10,10 @@
     GET  /static/...                              the pages' files, all served from here
 
 Every request but the pages, their files, /healthz and /readyz needs `Authorization: Bearer <api key>`
-(graph/auth.py); bodies are limited (graph/limits.py). The lifespan opens ONE store for
-the whole app (with the embedded server, a lease held until the app stops) and, when a
-development key is given, stores its hash.
+(graph/auth.py, through Starlette's AuthenticationMiddleware); bodies are limited
+(graph/limits.py). The lifespan opens ONE store for the whole app (with the embedded
+server, a lease held until the app stops) and, when a development key is given, stores its
+hash.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from contextlib import asynccontextmanager
 import orjson
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
@@ -35,7 +37,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from dsl.errors import SegmentError as LanguageError
 from dsl.errors import SegmentErrors
 from dsl.values import parse_iso_datetime
-from graph.auth import Access, AuthMiddleware, KeyCache, access_of
+from graph.auth import Access, ApiKeyBackend, KeyCache, access_of, bearer_token, unauthorized
 from graph.context import Context, context_of
 from graph.errors import unavailable_error
 from graph.limits import MAX_BODY_BYTES, BodyLimitMiddleware, Gate, RequestDeadlineMiddleware
@@ -78,13 +80,12 @@ class GraphQLView(GraphQL):
         if context.access is not None:
             return UNSET
         params = context.connection_params or {}
-        text = params.get("Authorization") or params.get("authorization") or ""
-        scheme, _, token = text.partition(" ") if isinstance(text, str) else ("", "", "")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = bearer_token(params.get("Authorization") or params.get("authorization"))
+        if token is None:
             raise ConnectionRejectionError({"message": "an API key is required: send "
                                             '{"Authorization": "Bearer <api key>"} in '
                                             "connection_init"})
-        key = await context.request.app.state.key_cache.find(context.db, token.strip())
+        key = await context.request.app.state.key_cache.find(context.db, token)
         if key is None:
             raise ConnectionRejectionError({"message": "the API key is not valid"})
         context.access = Access(key)
@@ -131,7 +132,7 @@ def _now(request: Request):
 
 
 async def _visible_segment(request: Request):
-    access = access_of(request.scope)
+    access = access_of(request)
     segment = await get_segment(request.state.store.db, request.path_params["segment_id"])
     if segment is None or not access.can_see(segment.database):
         return None, _problem(404, f"no segment with id {request.path_params['segment_id']}")
@@ -146,7 +147,7 @@ async def export_segment_csv(request: Request) -> Response:
     if problem or bad_now:
         return problem or bad_now
     chunks = export_csv(request.state.store.db, segment.id, now=now,
-                        actor=access_of(request.scope).actor)
+                        actor=access_of(request).actor)
     return await _stream(request, chunks, "text/csv; charset=utf-8",
                          _filename(segment.name) + ".csv")
 
@@ -157,13 +158,13 @@ async def export_segment_events(request: Request) -> Response:
     if problem or bad_now:
         return problem or bad_now
     chunks = export_events(request.state.store.db, segment.id, now=now,
-                           actor=access_of(request.scope).actor)
+                           actor=access_of(request).actor)
     return await _stream(request, chunks, "application/jsonl; charset=utf-8",
                          _filename(segment.name) + "-events.jsonl")
 
 
 async def export_campaign_recipients(request: Request) -> Response:
-    access = access_of(request.scope)
+    access = access_of(request)
     campaign_id = request.path_params["campaign_id"]
     campaign = await get_campaign(request.state.store.db, campaign_id)
     if campaign is None or not access.can_see(campaign.database):
@@ -243,7 +244,8 @@ def create_app(settings: StoreSettings | None = None, *, dev_key: str | None = N
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[
         Middleware(RequestDeadlineMiddleware, seconds=request_timeout),
         Middleware(StoreAvailabilityMiddleware),
-        Middleware(AuthMiddleware, cache=cache),
+        Middleware(AuthenticationMiddleware, backend=ApiKeyBackend(cache),
+                   on_error=unauthorized),
         Middleware(BodyLimitMiddleware, limit=body_limit),
     ])
     app.state.key_cache = cache

@@ -10,7 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from starlette.requests import Request
 from strawberry.types import Info as StrawberryInfo
 
-from graph.auth import PRINCIPAL, Access
+from graph.auth import Access, access_of
 from graph.limits import Gate
 from graph.loaders import Loaders
 from store.connection import Store
@@ -23,7 +23,7 @@ T = TypeVar("T")
 class Context:
     request: Request | None
     store: Store
-    access: Access
+    access: Access | None  # None only where nothing runs (see context_of)
     gate: Gate
     loaders: Loaders = field(init=False)
     # a WebSocket's connection_init payload (where a browser sends its API key)
@@ -53,7 +53,7 @@ def context_of(request: Request) -> Context:
     # No access only on GraphiQL's page, where nothing is executed (graph/auth.py).
     # (on a WebSocket without an Authorization header, access comes with connection_init)
     return Context(request=request, store=request.scope["state"]["store"],
-                   access=request.scope.get(PRINCIPAL), gate=request.app.state.gate)
+                   access=access_of(request), gate=request.app.state.gate)
 
 
 Info = StrawberryInfo[Context, None]
