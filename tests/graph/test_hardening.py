@@ -124,6 +124,7 @@ DIAGNOSE = {"query": "query($e: String!) { diagnoseExpression(expression: $e) { 
                      "diagnostics { message } errors { message } } }", "variables": {"e": LONG}}
 
 
+@pytest.mark.serial
 def test_a_slow_request_does_not_delay_health_or_a_cheap_query(seeded) -> None:
     import threading
     import time
