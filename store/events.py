@@ -39,9 +39,10 @@ _DUPLICATE_KEY = 11000
 _ROW_KEYS = frozenset({"id", "contact", "type", "time", "attributes"})
 _SUMMARY_BATCH = 1000
 # Contact ids per existence look-up. SecantusDB checks each fetched document against the
-# whole `$in` list, so one look-up costs keys x list length: 1,000 keys in one `$in` took
-# 2.6-5.3 s, in ten look-ups of 100 about 0.5 s (docs/compatibility.md).
-_LOOKUP_CHUNK = 100
+# whole `$in` list, so one look-up costs keys x list length: 1,000 ids in one `$in` took
+# 2.6-5.3 s, as ten look-ups of 100 about 0.4-0.5 s, as twenty of 50 about 0.27 s
+# (docs/compatibility.md).
+_LOOKUP_CHUNK = 50
 _OWNER = {"host": socket.gethostname(), "pid": os.getpid()}
 
 
