@@ -6,7 +6,8 @@
     GET  /export/segments/{id}/events.jsonl       the members' events, JSON Lines, streamed
     GET  /export/campaigns/{id}/recipients.csv    a sent campaign's recipients, streamed
     GET  /healthz                                 the server lives: 200, with the store's state
-    GET  /readyz                                  200 when the store answers, else 503
+    GET  /readyz                                  200 when the store answers (saying so
+                                                  while a repair runs), else 503
     GET  /static/...                              the pages' files, all served from here
 
 Every request but the pages, their files, /healthz and /readyz needs `Authorization: Bearer <api key>`
@@ -182,10 +183,13 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Readiness: 200 while the store answers, 503 (with the reason) while it does not."""
+    """Readiness: 200 while the store answers, 503 (with the reason) while it does not.
+    While interrupted imports are repaired the server serves (200), and says so: only
+    conditions on the events of the databases being repaired are refused meanwhile."""
     health = request.app.state.store.health
     if health.available:
-        return PlainTextResponse("ready")
+        repairing = health.repairing
+        return PlainTextResponse(f"ready (repairing {repairing})" if repairing else "ready")
     return PlainTextResponse(f"not ready: the store is {health.describe()}", status_code=503)
 
 
@@ -222,7 +226,9 @@ def create_app(settings: StoreSettings | None = None, *, dev_key: str | None = N
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
         warm_up()  # the language's worker processes (store/offload.py)
-        async with open_store(settings) as store:
+        # interrupted imports are repaired beside serving: only what depends on the
+        # summaries being repaired is refused meanwhile
+        async with open_store(settings, repair_in_background=True) as store:
             if dev_key is not None:
                 await ensure_development_key(store.db, dev_key)
             app.state.store = store

@@ -101,8 +101,12 @@ async def import_events(store, database: str, path: Path | str, *,
                 await ingest.apply()
             return report
 
-        report = await _import(store.db, database, _jsonl_rows(handle, bar), write)
-        await ingest.apply()  # summaries are written once per contact, at the end
+        try:
+            report = await _import(store.db, database, _jsonl_rows(handle, bar), write)
+            await ingest.apply()  # summaries are written once per contact, at the end
+        except BaseException:
+            ingest.abandon()  # its markers are repaired (and answers on events refused)
+            raise
         return report
 
 
