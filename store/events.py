@@ -403,13 +403,13 @@ async def _rebuild(db: AsyncDatabase, database: str, contact_keys: Iterable[str]
         ]
         contacts = 0
         summarised: list[str] = []
-        operations: list[UpdateOne] = []
+        rebuilt: dict[str, dict] = {}
         async for group in await db[EVENTS].aggregate(pipeline, allowDiskUse=True):
             summarised.append(group["_id"])
-            summaries = {summary_key(item["type"]): {"count": item["count"],
-                                                     "first": item["first"],
-                                                     "last": item["last"]}
-                         for item in group["types"]}
+            rebuilt[group["_id"]] = {summary_key(item["type"]): {"count": item["count"],
+                                                                 "first": item["first"],
+                                                                 "last": item["last"]}
+                                     for item in group["types"]}
             for item in group["types"]:
                 if item.get("batch_count"):
                     total = batch_types.setdefault(item["type"], [0, item["batch_first"],
@@ -417,13 +417,12 @@ async def _rebuild(db: AsyncDatabase, database: str, contact_keys: Iterable[str]
                     total[0] += item["batch_count"]
                     total[1] = min(total[1], item["batch_first"])
                     total[2] = max(total[2], item["batch_last"])
-            operations.append(UpdateOne({"_id": group["_id"]}, {"$set": {"events": summaries}}))
             contacts += 1
-            if len(operations) >= _SUMMARY_BATCH:
-                await db[CONTACTS].bulk_write(operations, ordered=False)
-                operations = []
-        if operations:
-            await db[CONTACTS].bulk_write(operations, ordered=False)
+            if len(rebuilt) >= _SUMMARY_BATCH:
+                await _write_summaries(db, rebuilt, compare=contact_keys is not None)
+                rebuilt = {}
+        if rebuilt:
+            await _write_summaries(db, rebuilt, compare=contact_keys is not None)
         if contact_keys is not None:  # the given contacts that have no events (left)
             done = set(summarised)
             await db[CONTACTS].update_many(
@@ -431,6 +430,20 @@ async def _rebuild(db: AsyncDatabase, database: str, contact_keys: Iterable[str]
                  "_id": {"$in": [key for key in keys if key not in done]}},
                 {"$unset": {"events": ""}})
     return contacts, batch_types
+
+
+async def _write_summaries(db: AsyncDatabase, rebuilt: dict[str, dict], *,
+                           compare: bool) -> None:
+    """Replace each contact's summary whole; with `compare`, only where it differs (a
+    repair run again after an interruption writes only what the last one did not)."""
+    if compare:
+        async for document in db[CONTACTS].find({"_id": {"$in": list(rebuilt)}},
+                                                {"events": 1}):
+            if document.get("events") == rebuilt[document["_id"]]:
+                del rebuilt[document["_id"]]
+    if rebuilt:
+        await db[CONTACTS].bulk_write([UpdateOne({"_id": key}, {"$set": {"events": summaries}})
+                                       for key, summaries in rebuilt.items()], ordered=False)
 
 
 async def require_exact_summaries(db: AsyncDatabase, database: str) -> None:
