@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import urlsplit
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -40,7 +41,7 @@ from graph.auth import Access, AuthMiddleware, KeyCache, access_of
 from graph.context import Context, context_of
 from graph.errors import unavailable_error
 from graph.limits import MAX_BODY_BYTES, BodyLimitMiddleware, Gate, RequestDeadlineMiddleware
-from graph.requests import decode_json, require_object
+from graph.requests import WebSocketAdapter, check_query_string, decode_json, require_object
 from graph.schema import schema
 from graph.web import graphiql_page, web_routes
 from store.api_keys import ensure_development_key
@@ -57,6 +58,8 @@ log = logging.getLogger("segmentql.graph")
 
 
 class GraphQLView(GraphQL):
+    websocket_adapter_class = WebSocketAdapter  # type: ignore[assignment]
+
     async def get_context(self, request, response) -> Context:  # type: ignore[override]
         return context_of(request)
 
@@ -71,6 +74,8 @@ class GraphQLView(GraphQL):
         # strawberry reads keys of the body without checking it is an object first
         if request.method == "POST" and "application/json" in (request.content_type or ""):
             require_object(decode_json(await request.get_body()))
+        elif request.method == "GET":
+            check_query_string(urlsplit(str(request.url)).query.encode("latin-1"))
         return await super().parse_http_body(request)
 
     async def on_ws_connect(self, context: Context):  # type: ignore[override]
