@@ -4,6 +4,8 @@ out-of-order arrival."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -48,6 +50,19 @@ _LIVE_MARKERS: set[ObjectId] = set()
 # An `applied` entry of an event-type record older than this whose marker is gone was left
 # by a process that died between removing its marker and that entry (harmless; cleaned).
 _STALE_APPLIED = dt.timedelta(minutes=10)
+# A repair claims its contacts on its marker (`repairing_until`), renewed while it runs: an
+# ingest of those contacts waits meanwhile (a repair recomputes a contact from its events,
+# so events stored by an ingest still to apply them would be counted twice). A claim left by
+# a repairing process that died expires by itself.
+_CLAIM = dt.timedelta(seconds=30)
+_CLAIM_RENEW_S = 5.0
+_POLL_S = 0.1
+# How long a repair waits for the live ingests of its contacts to apply before trying later.
+REPAIR_WAIT_S = 30.0
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
 
 
 def abandoned(marker: dict) -> bool:
@@ -170,16 +185,30 @@ class EventIngest:
             marker = ObjectId()
             _LIVE_MARKERS.add(marker)
             self._markers.append(marker)
-            await self.db[SUMMARY_PENDING].insert_one(
-                {"_id": marker, "database": self.database, "owner": _OWNER,
-                 "format": _MARKER_FORMAT,
-                 "contacts": sorted({document["contact"] for document in documents})})
+            await self._mark(marker, sorted({document["contact"] for document in documents}))
             for document in documents:
                 document["batch"] = marker
             for document in await self._insert(documents, positions, report):
                 self._count(document)
         report.rejected.sort(key=lambda error: error.index)
         return report
+
+    async def _mark(self, marker: ObjectId, contacts: list[str]) -> None:
+        """Store the batch's marker, unless a repair has claimed some of its contacts: then
+        wait until it is done, without a marker (the repair waits for live markers)."""
+        while True:
+            await self.db[SUMMARY_PENDING].insert_one(
+                {"_id": marker, "database": self.database, "owner": _OWNER,
+                 "format": _MARKER_FORMAT, "contacts": contacts})
+            claim = await self.db[SUMMARY_PENDING].find_one(
+                {"database": self.database, "repairing_until": {"$gt": _utc_now()},
+                 "contacts": {"$in": contacts}}, {"_id": 1})
+            if claim is None:
+                return
+            await self.db[SUMMARY_PENDING].delete_one({"_id": marker})
+            while await self.db[SUMMARY_PENDING].find_one(
+                    {"_id": claim["_id"], "repairing_until": {"$gt": _utc_now()}}, {"_id": 1}):
+                await asyncio.sleep(_POLL_S)
 
     async def apply(self) -> None:
         """Write the pending summary changes, then drop the markers they covered."""
@@ -500,13 +529,67 @@ async def repair_interrupted(db: AsyncDatabase) -> int:
     # that; checking every known type here (one small read) covers it.
     await ensure_summary_indexes(db, {document["type"] async for document in
                                       db[EVENT_TYPES].find({}, {"type": 1})})
-    markers = [marker async for marker in db[SUMMARY_PENDING].find({"owner.host": _OWNER["host"]})]
+    markers = [marker async for marker in db[SUMMARY_PENDING].find({"owner.host": _OWNER["host"]})
+               if abandoned(marker)]
     for marker in markers:
-        if abandoned(marker):
-            await _repair_marker(db, marker)
+        if await _repair_claimed(db, marker):
             repaired += 1
     await _clean_applied(db)
     return repaired
+
+
+async def _repair_claimed(db: AsyncDatabase, marker: dict) -> bool:
+    """Repair `marker` under a claim on its contacts (see _CLAIM), once no live ingest of
+    them is left (they apply, or step back from the claim); False when they are still
+    there after REPAIR_WAIT_S (the marker waits for a later repair)."""
+    if not await _claim(db, marker["_id"]):
+        return False  # repaired meanwhile (by another process)
+    renewing = asyncio.create_task(_renew_claim(db, marker["_id"]))
+    done = False
+    try:
+        if await _live_ingests_gone(db, marker):
+            await _repair_marker(db, marker)
+            done = True
+    finally:
+        renewing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewing
+        if not done:
+            with contextlib.suppress(Exception):  # else it expires by itself
+                await db[SUMMARY_PENDING].update_one({"_id": marker["_id"]},
+                                                     {"$unset": {"repairing_until": ""}})
+    return done
+
+
+async def _claim(db: AsyncDatabase, marker_id: ObjectId) -> bool:
+    """Claim (or renew the claim on) the marker's contacts; False if the marker is gone."""
+    result = await db[SUMMARY_PENDING].update_one(
+        {"_id": marker_id}, {"$set": {"repairing_until": _utc_now() + _CLAIM}})
+    return result.matched_count == 1
+
+
+async def _renew_claim(db: AsyncDatabase, marker_id: ObjectId) -> None:
+    while True:
+        await asyncio.sleep(_CLAIM_RENEW_S)
+        await _claim(db, marker_id)
+
+
+async def _live_ingests_gone(db: AsyncDatabase, marker: dict) -> bool:
+    """Wait (up to REPAIR_WAIT_S) until no live ingest has a marker on the marker's contacts."""
+    waited_since = asyncio.get_running_loop().time()
+    while True:
+        live = [other async for other in db[SUMMARY_PENDING].find(
+            {"database": marker["database"], "_id": {"$ne": marker["_id"]},
+             "contacts": {"$in": marker["contacts"]}}, {"owner": 1})
+            if not abandoned(other)]
+        if not live:
+            return True
+        if asyncio.get_running_loop().time() - waited_since > REPAIR_WAIT_S:
+            log.warning("the repair of an interrupted import of profile database %s waits for "
+                        "%d live import(s) of its contacts; trying again later",
+                        marker["database"], len(live))
+            return False
+        await asyncio.sleep(_POLL_S)
 
 
 async def _repair_marker(db: AsyncDatabase, marker: dict) -> None:

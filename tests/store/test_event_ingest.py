@@ -258,3 +258,49 @@ async def test_batches_named_counted_are_forgotten_once_their_markers_are_gone(c
     await repair_interrupted(store.db)
     record = await store.db.event_types.find_one({"_id": "main:MailClick"})
     assert record["applied"] == [young] and record["count"] == 1
+
+
+async def test_a_repair_and_a_live_ingest_of_the_same_contact_count_each_event_once(contacts):
+    """A live ingest's events are stored before its summaries are applied: a repair that
+    recomputed the contact from its events meanwhile, then saw the ingest add them again,
+    would count them twice. The repair waits for the live ingest of its contacts."""
+    import asyncio
+
+    store = contacts
+    dead = EventIngest(store.db, "main")
+    await dead.add([event(1, "a", "MailClick", 3)])
+    dead.abandon()  # the dead ingest's marker: to repair
+    live = EventIngest(store.db, "main")
+    await live.add([event(2, "a", "MailClick", 4), event(3, "b", "MailClick", 5)])
+    repair = asyncio.create_task(repair_interrupted(store.db))
+    await asyncio.sleep(1.0)
+    assert not repair.done()  # waiting for the live ingest of contact a
+    await live.apply()
+    assert await repair == 1
+    repaired = await summaries(store)
+    assert repaired["main:a"]["MailClick"]["count"] == 2
+    assert repaired["main:b"]["MailClick"]["count"] == 1
+    assert await type_counts(store) == {"MailClick": 3}
+
+
+async def test_an_ingest_waits_while_its_contacts_are_being_repaired(contacts):
+    import asyncio
+
+    store = contacts
+    dead = EventIngest(store.db, "main")
+    await dead.add([event(1, "a", "MailClick", 3)])
+    dead.abandon()
+    marker = await store.db.summary_pending.find_one({})
+    # a repair (of another process) has claimed the marker's contacts
+    until = dt.datetime.now(UTC) + dt.timedelta(seconds=30)
+    await store.db.summary_pending.update_one({"_id": marker["_id"]},
+                                              {"$set": {"repairing_until": until}})
+    ingest = asyncio.create_task(track_events(store.db, "main", [event(2, "a", "MailClick", 4)]))
+    await asyncio.sleep(1.0)
+    assert not ingest.done()
+    assert await store.db.events.count_documents({"_id": "main:e2"}) == 0  # not inserted
+    await repair_interrupted(store.db)  # takes the claim over (ours now) and finishes
+    report = await ingest
+    assert report.stored == 1
+    assert (await summaries(store))["main:a"]["MailClick"]["count"] == 2
+    assert await type_counts(store) == {"MailClick": 2}
