@@ -523,7 +523,9 @@ async def repair_interrupted(db: AsyncDatabase) -> int:
     its id) give the counts it adds to `event_types`. Safe to interrupt at any point and
     to run again (also concurrently): summaries are replaced whole, an event type counts a
     batch in the same write that names it in `applied` (and never when it is named there
-    already), and the marker is removed last."""
+    already), and the marker is removed last. A repair claims its contacts first and waits
+    for the live ingests of those contacts to apply (an ingest steps back from a claim), so
+    that no event is both in a recomputed summary and added to it again (see _CLAIM)."""
     repaired = 0
     # A process that died between recording a new type and indexing it left no marker for
     # that; checking every known type here (one small read) covers it.
