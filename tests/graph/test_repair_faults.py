@@ -174,7 +174,8 @@ def test_a_server_killed_during_a_repair_twice_comes_back_exact(store_server) ->
             while server.ready() != "ready":
                 assert time.monotonic() < deadline, "the server never became ready"
                 time.sleep(0.1)
-            assert server.count(BUY_TWICE) == 0  # a live import's events: not counted yet
+            if not kill:  # (after a killed repair, some summaries may be repaired already)
+                assert server.count(BUY_TWICE) == 0  # a live import's events: not counted yet
             importer.kill()
             importer.wait()
             while "repairing" not in server.ready():
