@@ -12,6 +12,7 @@ repairs what an import dying beside it left, within a second or two)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -123,7 +124,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [SEGMENTQL, "serve", "--port", str(self.port), "--mongo-uri", settings.mongo_uri],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
             env={**os.environ, "SEGMENTQL_MONGO_DB": settings.db_name,
                  "SEGMENTQL_API_KEY": KEY})
 
@@ -149,13 +150,17 @@ class Server:
         return preview["errors"][0]["code"] if preview["errors"] else preview["count"]
 
     def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
+        """SIGKILL the server and its language workers (its process group): a crash of the
+        whole server, leaving no worker behind."""
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(30)
 
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
             self.process.wait(30)
+        with contextlib.suppress(ProcessLookupError):  # workers it left
+            os.killpg(self.process.pid, signal.SIGKILL)
 
 
 def test_a_server_killed_during_a_repair_twice_comes_back_exact(store_server) -> None:
