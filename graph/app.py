@@ -6,7 +6,8 @@
     GET  /export/segments/{id}/events.jsonl       the members' events, JSON Lines, streamed
     GET  /export/campaigns/{id}/recipients.csv    a sent campaign's recipients, streamed
     GET  /healthz                                 the server lives: 200, with the store's state
-    GET  /readyz                                  200 when the store answers, else 503
+    GET  /readyz                                  200 when the store answers (saying so
+                                                  while a repair runs), else 503
     GET  /static/...                              the pages' files, all served from here
 
 Every request but the pages, their files, /healthz and /readyz needs `Authorization: Bearer <api key>`
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import urlsplit
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -41,7 +43,7 @@ from graph.auth import Access, ApiKeyBackend, KeyCache, access_of, bearer_token,
 from graph.context import Context, context_of
 from graph.errors import unavailable_error
 from graph.limits import MAX_BODY_BYTES, BodyLimitMiddleware, Gate, RequestDeadlineMiddleware
-from graph.requests import decode_json, require_object
+from graph.requests import WebSocketAdapter, check_query_string, decode_json, require_object
 from graph.schema import schema
 from graph.web import graphiql_page, web_routes
 from store.api_keys import ensure_development_key
@@ -58,6 +60,8 @@ log = logging.getLogger("segmentql.graph")
 
 
 class GraphQLView(GraphQL):
+    websocket_adapter_class = WebSocketAdapter  # type: ignore[assignment]
+
     async def get_context(self, request, response) -> Context:  # type: ignore[override]
         return context_of(request)
 
@@ -72,6 +76,8 @@ class GraphQLView(GraphQL):
         # strawberry reads keys of the body without checking it is an object first
         if request.method == "POST" and "application/json" in (request.content_type or ""):
             require_object(decode_json(await request.get_body()))
+        elif request.method == "GET":
+            check_query_string(urlsplit(str(request.url)).query.encode("latin-1"))
         return await super().parse_http_body(request)
 
     async def on_ws_connect(self, context: Context):  # type: ignore[override]
@@ -183,10 +189,13 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Readiness: 200 while the store answers, 503 (with the reason) while it does not."""
+    """Readiness: 200 while the store answers, 503 (with the reason) while it does not.
+    While interrupted imports are repaired the server serves (200), and says so: only
+    conditions on the events of the databases being repaired are refused meanwhile."""
     health = request.app.state.store.health
     if health.available:
-        return PlainTextResponse("ready")
+        repairing = health.repairing
+        return PlainTextResponse(f"ready (repairing {repairing})" if repairing else "ready")
     return PlainTextResponse(f"not ready: the store is {health.describe()}", status_code=503)
 
 
@@ -223,7 +232,9 @@ def create_app(settings: StoreSettings | None = None, *, dev_key: str | None = N
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
         warm_up()  # the language's worker processes (store/offload.py)
-        async with open_store(settings) as store:
+        # interrupted imports are repaired beside serving: only what depends on the
+        # summaries being repaired is refused meanwhile
+        async with open_store(settings, repair_in_background=True) as store:
             if dev_key is not None:
                 await ensure_development_key(store.db, dev_key)
             app.state.store = store
