@@ -7,14 +7,14 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from pymongo import UpdateOne, WriteConcern
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from dsl.schema import FieldSchema, FieldType
 from dsl.values import ValueRejected, bucket_of, coerce_field, fold
 from store.clock import utc_now
-from store.collections import CONTACTS, LISTS
+from store.collections import CONTACTS, JOURNALED, LISTS
 from store.consent import parse_consent
 from store.fields import load_schema, touch_catalog, validate_database_name
 from store.results import RowError, RowRejected, WriteReport, check_id
@@ -28,7 +28,6 @@ MAX_BATCH = 10_000
 WRITE_CHUNK = 200
 CREATE_TIME = "CreateTime"
 _DUPLICATE_KEY = 11000
-_JOURNALED = WriteConcern(j=True)
 _ROW_KEYS = frozenset({"id", "fields", "lists", "consent"})
 
 
@@ -219,7 +218,7 @@ async def _write_changes(db: AsyncDatabase, database: str, changes: list[_Change
     failed: dict[int, str] = {}
     existing: list[int] = []
     try:
-        await db[CONTACTS].with_options(write_concern=_JOURNALED).insert_many(
+        await db[CONTACTS].with_options(write_concern=JOURNALED).insert_many(
             [_new_document(database, change, now) for change in changes], ordered=False)
     except BulkWriteError as error:
         if error.details.get("writeConcernErrors"):

@@ -21,8 +21,9 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from dsl.consent import CONSENT_EVENT_TYPES
 from dsl.values import (ValueRejected, normalize_attributes, parse_iso_datetime, summary_key,
                         to_millis)
-from store.collections import (CONTACTS, EVENT_TYPES, EVENTS, MAX_EVENT_TYPE_INDEXES,
-                               SUMMARY_PENDING, contact_index_paths, summary_index_path)
+from store.collections import (CONTACTS, EVENT_TYPES, EVENTS, JOURNALED,
+                               MAX_EVENT_TYPE_INDEXES, SUMMARY_PENDING, contact_index_paths,
+                               summary_index_path)
 from store.consent import consent_from_event
 from store.contacts import contact_key
 from store.errors import SummariesRepairingError
@@ -309,7 +310,8 @@ class EventIngest:
         """Insert; return the documents newly stored (a repeated event id is a duplicate)."""
         failed: dict[int, dict] = {}
         try:
-            await self.db[EVENTS].insert_many(documents, ordered=False)
+            await self.db[EVENTS].with_options(write_concern=JOURNALED).insert_many(
+                documents, ordered=False)
         except BulkWriteError as error:
             if error.details.get("writeConcernErrors"):
                 raise
