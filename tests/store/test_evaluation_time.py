@@ -162,5 +162,6 @@ def test_the_walk_flags_a_default_time_and_a_time_read_below_the_edge() -> None:
                  for node in tree.body]
     evaluating, deciding = _evaluating(functions)
     assert {"old.preview", "old.export"} <= set(evaluating)
-    assert _defaults(evaluating) == ["old.preview(now=None)"]
+    assert [found for found in _defaults(evaluating) if found.startswith("old.")] == \
+        ["old.preview(now=None)"]
     assert deciding == ["old.count"]
