@@ -65,9 +65,9 @@ def bare_app(data_dir: Path):
     from starlette.responses import Response
     from starlette.routing import Route
 
+    from store.clock import utc_now
     from store.connection import StoreSettings, open_store
     from store.events import track_events
-    from store.clock import utc_now
     from store.preview import preview_segment
     from store.segments import get_segment
 
