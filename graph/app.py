@@ -48,6 +48,7 @@ from graph.schema import schema
 from graph.web import graphiql_page, web_routes
 from store.api_keys import ensure_development_key
 from store.campaigns import get_campaign
+from store.clock import utc_now
 from store.connection import StoreSettings, open_store
 from store.errors import StoreError
 from store.exports import export_csv, export_events
@@ -127,9 +128,10 @@ async def _stream(request: Request, chunks: AsyncIterator[str], media_type: str,
 
 
 def _now(request: Request):
+    """The export's evaluation time: `?now=`, or the current time, read once here."""
     text = request.query_params.get("now")
     if text is None:
-        return None, None
+        return utc_now(), None
     moment = parse_iso_datetime(text)
     if moment is None:
         return None, _problem(400, f"now={text!r} is not an ISO 8601 timestamp such as "

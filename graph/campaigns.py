@@ -182,7 +182,8 @@ class CampaignMutations:
             raise NotFoundError(f"no campaign with id {id}")
         try:
             sent = await info.context.heavy(send_campaign(
-                info.context.db, campaign.id, value(now), actor=info.context.actor))
+                info.context.db, campaign.id, now=value(now, info.context.now),
+                actor=info.context.actor))
         except SendFailedError as failed:  # the campaign as it now is (FAILED), and why
             stopped = failed.campaign
             return CampaignResult(

@@ -16,7 +16,6 @@ from graph.pagination import Connection, Edge, PageInfo, page_size
 from graph.permissions import Requires, answers_empty_unless
 from graph.scalars import JSON
 from store import query
-from store.clock import utc_now
 from store.consent import public_consent
 from store.contacts import contact_key, get_contact
 from store.fields import DEFAULT_DATABASE
@@ -135,13 +134,13 @@ def _contact_cursor(document: dict) -> str:
 
 
 async def search(info: Info, database: str, expression: str | None, json: object,
-                 now: dt.datetime | None, range_from: float, range_to: float,
+                 now: dt.datetime, range_from: float, range_to: float,
                  maximum: int | None, first: int, after: str | None) -> ContactConnection:
     """A page of what the expression selects (the caller checks the key sees `database`;
     its field's ExpectedErrors answers a wrong expression in `errors`)."""
     first = page_size(first)
     prepared = await info.context.heavy(query.prepare(
-        info.context.db, database, expression=expression, json=json, now=now or utc_now(),
+        info.context.db, database, expression=expression, json=json, now=now,
         range_from=range_from, range_to=range_to, maximum=maximum))
     position = None
     if after is not None:
@@ -185,6 +184,6 @@ class ContactQueries:
                               first: int | None = 50,
                               after: str | None = UNSET) -> ContactConnection:
         return await search(info, value(database, DEFAULT_DATABASE), value(expression),
-                            value(json), value(now), value(range_from, 0),
+                            value(json), value(now, info.context.now), value(range_from, 0),
                             value(range_to, 100), value(maximum), value(first, 50),
                             value(after))

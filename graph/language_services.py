@@ -19,7 +19,6 @@ from graph.permissions import Requires
 from graph.scalars import JSON, to_json_value
 from graph.segments import Segment, segment_from_store, visible_segment
 from store import query
-from store.clock import utc_now
 from store.completion import completion_context, load_catalog
 from store.errors import NotFoundError
 from store.explain import ContactExplanation as StoredExplanation
@@ -305,7 +304,7 @@ class LanguageQueries:
                               database: str | None = UNSET,
                               now: dt.datetime | None = UNSET) -> ExplainResult:
         segment_id, text, form = value(segment), value(expression), value(json)
-        now = value(now)
+        now = value(now, info.context.now)
         if segment_id is not None:
             if text is not None or form is not None or value(database) is not None:
                 raise Refused("give a segment, or an expression with its database, not "
@@ -314,13 +313,13 @@ class LanguageQueries:
             if stored is None:
                 raise NotFoundError(f"no segment with id {segment_id}")
             explained = await info.context.heavy(_explain(
-                query.prepare_segment(info.context.db, stored, now=now or utc_now()),
+                query.prepare_segment(info.context.db, stored, now=now),
                 str(contact_id), segment=stored))
             target = segment_from_store(stored)
         else:
             explained = await info.context.heavy(_explain(
                 query.prepare(info.context.db, _explained_database({"database": database}),
-                              expression=text, json=form, now=now or utc_now()),
+                              expression=text, json=form, now=now),
                 str(contact_id)))
             target = None
         if not explained.found:
@@ -364,6 +363,7 @@ class LanguageQueries:
         else:
             diff = await info.context.heavy(diff_segment_versions(
                 info.context.db, stored.id, from_version,
-                to_version if to_version is not None else stored.version, now=now,
+                to_version if to_version is not None else stored.version,
+                now=now if now is not None else info.context.now,
                 sample=sample))
         return SegmentDiffResult(diff=_diff(diff))

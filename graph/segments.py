@@ -21,7 +21,6 @@ from graph.permissions import Requires, input_database
 from graph.scalars import JSON
 from store import query, segment_bin
 from store.campaigns import list_campaigns
-from store.clock import utc_now
 from store.errors import NotFoundError
 from store.fields import DEFAULT_DATABASE
 from store.member_actions import bulk_update_field, copy_to_database, copy_to_list
@@ -117,7 +116,8 @@ class Segment:
                       extensions=[ExpectedErrors()])
     async def count(self, info: Info, now: dt.datetime | None = UNSET) -> int:
         return await info.context.heavy(count_segment(
-            info.context.db, self.stored.id, now=value(now), actor=info.context.actor))
+            info.context.db, self.stored.id, now=value(now, info.context.now),
+            maintained=value(now) is None, actor=info.context.actor))
 
     @strawberry.field(description="The instant the maintained membership is exact for (where "
                                   "the sweep of time-based changes has reached); null when "
@@ -187,7 +187,8 @@ class Segment:
     async def members(self, info: Info, now: dt.datetime | None = UNSET,
                       first: int | None = 50, after: str | None = UNSET) -> ContactConnection:
         stored = self.stored
-        return await search(info, stored.database, None, stored.json, value(now),
+        return await search(info, stored.database, None, stored.json,
+                            value(now, info.context.now),
                             stored.range_from, stored.range_to, stored.maximum,
                             value(first, 50), value(after))
 
@@ -330,13 +331,13 @@ def _segment_result(segment: StoredSegment) -> SegmentResult:
 
 async def evaluate_input(info: Info, input: PreviewInput, evaluate):
     """`evaluate` (store/preview.py preview_segment, store/estimate.py estimate_segment) on
-    the input's expression, range and maximum at its `now` (default: the current time), in
+    the input's expression, range and maximum at its `now` (default: the request's), in
     one of the gate's slots (graph/limits.py)."""
     return await info.context.heavy(evaluate(
         info.context.db, input_database({"input": input}), expression=value(input.expression),
         json=value(input.json), range_from=value(input.range_from, 0),
         range_to=value(input.range_to, 100), maximum=value(input.maximum),
-        now=value(input.now) or utc_now()))
+        now=value(input.now, info.context.now)))
 
 
 def _created_in(arguments: dict) -> str:
@@ -364,13 +365,13 @@ class SegmentQueries:
     async def parse_segment(self, info: Info, expression: str,
                             database: str | None = DEFAULT_DATABASE,
                             now: dt.datetime | None = UNSET) -> ParseResult:
-        database, now = value(database, DEFAULT_DATABASE), value(now)
+        database, now = value(database, DEFAULT_DATABASE), value(now, info.context.now)
         expr, source = await parse_off_loop(expression, None)
         canonical, form = await run_language(size_of(expr), canonical_form, expr)
         try:  # the text parses without a database: its canonical forms come with these errors
             info.context.access.require_database(database)
             prepared = await query.prepare(info.context.db, database, parsed=expr,
-                                           source=source, now=now or utc_now())
+                                           source=source, now=now)
             pipeline = await query.plan(prepared, semi_join=False)
         except (*EXPECTED, PyMongoError) as failure:
             return ParseResult(canonical=canonical, json=form, errors=to_errors(failure))
@@ -493,7 +494,8 @@ class SegmentMutations:
                                    now: dt.datetime | None = UNSET) -> MembersActionResult:
         segment = await existing_segment(info, id)
         return _action_result(await info.context.heavy(copy_to_list(
-            info.context.db, segment.id, list, now=value(now), actor=info.context.actor)))
+            info.context.db, segment.id, list, now=value(now, info.context.now),
+            actor=info.context.actor)))
 
     @strawberry.mutation(description="Copy the segment's current members (fields and lists) "
                                      "into another profile database (admin).",
@@ -503,7 +505,8 @@ class SegmentMutations:
                                        now: dt.datetime | None = UNSET) -> MembersActionResult:
         segment = await existing_segment(info, id)
         return _action_result(await info.context.heavy(copy_to_database(
-            info.context.db, segment.id, database, now=value(now), actor=info.context.actor)))
+            info.context.db, segment.id, database, now=value(now, info.context.now),
+            actor=info.context.actor)))
 
     @strawberry.mutation(description="Set one field of every current member (admin); "
                                      "`value: null` removes it.",
@@ -512,7 +515,8 @@ class SegmentMutations:
     async def update_segment_members_field(self, info: Info, id: strawberry.ID, field: str,
                                            value: JSON | None = UNSET,
                                            now: dt.datetime | None = UNSET) -> MembersActionResult:
-        new_value, now = None if value is UNSET else value, None if now is UNSET else now
+        new_value = None if value is UNSET else value
+        now = info.context.now if now is UNSET or now is None else now
         segment = await existing_segment(info, id)
         return _action_result(await info.context.heavy(bulk_update_field(
             info.context.db, segment.id, field, new_value, now=now, actor=info.context.actor)))
