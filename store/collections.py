@@ -94,7 +94,7 @@ FIXED_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("segment", ASCENDING), ("qualifies", ASCENDING), ("bucket", ASCENDING),
                     ("contact", ASCENDING)], name="segment_qualifies_order"),
         IndexModel([("database", ASCENDING), ("next_at", ASCENDING)], name="database_next_at"),
-        # (the write path reads pairs by `_id`: no index by contact, one less to update)
+        IndexModel([("database", ASCENDING), ("contact", ASCENDING)], name="database_contact"),
     ],
     LIVE_CHANGES: [
         IndexModel([("segment", ASCENDING), ("seq", ASCENDING)], name="segment_seq"),

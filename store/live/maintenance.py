@@ -24,7 +24,7 @@ from store.collections import LIVE_PENDING, SUMMARY_PENDING
 from store.embedded import process_alive
 from store.live.clock import wall_now
 from store.live.evaluation import evaluate_pairs, read_contacts
-from store.live.membership import apply_outcomes, member_id, recount, stored_pairs
+from store.live.membership import apply_outcomes, recount, stored_state
 from store.live.registry import LiveSegment, live_segments
 
 log = logging.getLogger(__name__)
@@ -84,11 +84,10 @@ async def maintain(db, database: str, contact_keys: Iterable[str], touched: Touc
         return 0
     keys = list(segments_by_key)
     now = clock.now()
-    # the contacts and the stored state of the pairs are independent reads: overlap them
+    # the contacts and their stored live state are independent reads: overlap them
     contacts, existing = await asyncio.gather(
         read_contacts(db, keys, affected, now, segments_by_key=segments_by_key),
-        stored_pairs(db, (member_id(segment.id, key) for key, chosen in segments_by_key.items()
-                          for segment in chosen)))
+        stored_state(db, database, (key.split(":", 1)[1] for key in keys)))
     pairs = [(segment, contact, now) for contact in contacts.values()
              for segment in segments_by_key[contact.key]]
     outcomes = await evaluate_pairs(pairs)

@@ -30,13 +30,14 @@ def member_id(segment: str, key: str) -> str:
     return f"{segment}:{key}"
 
 
-async def stored_pairs(db, ids: Iterable[str]) -> dict[str, dict]:
-    """The stored state of these pairs (by `member_id`): point look-ups by `_id`, so only
-    the pairs about to be evaluated are read, not every segment's state of the contacts."""
-    ids = sorted(set(ids))
+async def stored_state(db, database: str, contacts: Iterable[str]) -> dict[str, dict]:
+    """The stored state of every pair of these contacts (by contact id), read by contact:
+    one look-up per contact, whatever the number of segments."""
+    contacts = sorted(set(contacts))
     found = {}
-    for start in range(0, len(ids), _CHUNK):
-        async for document in db[LIVE_MEMBERS].find({"_id": {"$in": ids[start:start + _CHUNK]}}):
+    for start in range(0, len(contacts), _CHUNK):
+        async for document in db[LIVE_MEMBERS].find(
+                {"database": database, "contact": {"$in": contacts[start:start + _CHUNK]}}):
             found[document["_id"]] = document
     return found
 
@@ -47,12 +48,12 @@ async def apply_outcomes(db, database: str, segments: dict[str, LiveSegment],
                          existing: dict[str, dict] | None = None) -> int:
     """Store the outcomes of evaluations: the differences as changes (with `cause`), then
     the state. Returns the number of changes recorded. `existing`: the stored state of the
-    outcomes' pairs (`stored_pairs`), when the caller read it already."""
+    outcomes' contacts (`stored_state`), when the caller read it already."""
     outcomes = list(outcomes)
     if not outcomes:
         return 0
     if existing is None:
-        existing = await stored_pairs(db, (member_id(o.segment, o.key) for o in outcomes))
+        existing = await stored_state(db, database, (o.contact for o in outcomes))
     changes: list[dict] = []
     updates: list[UpdateOne] = []
     capped: dict[str, dt.datetime] = {}
