@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from dsl import ast, temporal
-from dsl.evaluator import time_of
+from dsl.evaluator import evaluate, time_of
 
 UTC = dt.timezone.utc
 _MS = dt.timedelta(milliseconds=1)
@@ -183,6 +183,7 @@ def next_change(expr: ast.Expression, contact: Mapping, events: Iterable[Mapping
     in the evaluator's shape) could change with no new data; None when it never can.
     `in segment` must have been inlined first."""
     now = temporal.normalize_now(now)
+    events = list(events)  # read twice: by type here, and by the evaluator below
     fields = contact.get("fields") or {}
     by_type: dict[str, list[Mapping]] = {}
     for event in events:
@@ -197,7 +198,14 @@ def next_change(expr: ast.Expression, contact: Mapping, events: Iterable[Mapping
     while stack:
         node = stack.pop()
         if isinstance(node, (ast.And, ast.Or)):
-            stack.extend(node.operands)
+            # an operand whose answer does not move with time and that already decides the
+            # whole (false in an `and`, true in an `or`) settles it: nothing under it matters
+            # (fewer pairs to keep and to sweep)
+            decides = isinstance(node, ast.Or)
+            if not any(not is_time_dependent(operand)
+                       and bool(evaluate(operand, contact, events, now, zone=zone)) == decides
+                       for operand in node.operands):
+                stack.extend(node.operands)
         elif isinstance(node, ast.Not):
             stack.append(node.operand)
         elif isinstance(node, ast.EventTime):  # a date condition on the first / last time

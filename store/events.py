@@ -242,7 +242,7 @@ class EventIngest:
                 await touch_catalog(self.db, self.database)
                 await ensure_summary_indexes(self.db, {types[i] for i in result.upserted_ids})
         if self._contacts:
-            await _live_after_events(self.db, self.database, list(self._contacts),
+            await _live_after_events(self.db, self.database, self._contacts,
                                      set(self._types))
         if self._markers:
             await self.db[SUMMARY_PENDING].delete_many({"_id": {"$in": self._markers}})
@@ -339,13 +339,18 @@ class EventIngest:
             self._consent.setdefault(document["contact"], {}).update(consent)
 
 
-async def _live_after_events(db: AsyncDatabase, database: str, contact_keys: list[str],
-                             event_types: set[str]) -> None:
+async def _live_after_events(db: AsyncDatabase, database: str,
+                             contacts: dict[str, dict], event_types: set[str]) -> None:
     """Live maintenance of the contacts whose events were applied (one call per applied
-    batch; the summary markers still stand, so a crash here is repaired on open)."""
+    batch; the summary markers still stand, so a crash here is repaired on open).
+    `contacts`: {contact _id: {summary key: ...}}, each contact's own event types."""
     from store.live.maintenance import Touched, maintain  # the live modules import this one
 
-    await maintain(db, database, contact_keys, Touched(event_types=event_types), "event")
+    type_of = {summary_key(event_type): event_type for event_type in event_types}
+    by_contact = {contact: {type_of[key] for key in keys if key in type_of}
+                  for contact, keys in contacts.items()}
+    await maintain(db, database, list(contacts), Touched(
+        event_types=event_types, event_types_by_contact=by_contact), "event")
 
 
 def _merge(changes: dict[str, list | None], key: str, time: dt.datetime) -> None:
