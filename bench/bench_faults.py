@@ -142,9 +142,10 @@ _SENDER = """
 import asyncio, sys
 from store.connection import StoreSettings, open_store
 from store.campaigns import send_campaign
+from store.clock import utc_now
 async def main():
     async with open_store(StoreSettings(data_dir=sys.argv[1], db_name="faults")) as store:
-        await send_campaign(store.db, sys.argv[2], actor="bench:sender")
+        await send_campaign(store.db, sys.argv[2], now=utc_now(), actor="bench:sender")
 asyncio.run(main())
 """
 
@@ -173,7 +174,7 @@ async def kill_server_during_send(store, data_dir: Path, rounds: int) -> dict:
         while (await get_campaign(store.db, campaign.id)).status == "sending":
             await asyncio.sleep(0.2)
         status = (await get_campaign(store.db, campaign.id)).status
-        sent = await send_campaign(store.db, campaign.id, actor=ACTOR)
+        sent = await send_campaign(store.db, campaign.id, now=utc_now(), actor=ACTOR)
         recover.append(time.monotonic() - killed_at)
         wrong += (sent.status != "sent" or sent.recipient_count != truth
                   or status not in ("failed", "sent"))

@@ -65,6 +65,7 @@ def bare_app(data_dir: Path):
     from starlette.responses import Response
     from starlette.routing import Route
 
+    from store.clock import utc_now
     from store.connection import StoreSettings, open_store
     from store.events import track_events
     from store.preview import preview_segment
@@ -81,7 +82,7 @@ def bare_app(data_dir: Path):
         body = orjson.loads(await request.body())
         async with gate.slot():
             result = await preview_segment(request.state.store.db, "main",
-                                           expression=body["expression"])
+                                           expression=body["expression"], now=utc_now())
         return json({"count": result.count, "contacts": [{"id": contact["id"]}
                                                          for contact in result.contacts]})
 

@@ -3,6 +3,8 @@ without live segments, and the time from trackEvents acknowledged to the webhook
 
     .venv/bin/python bench/bench_live.py [--contacts 100000] [--ingest-contacts 3000]
                                          [--latency-samples 40]
+    .venv/bin/python bench/bench_live.py --parts latency-load [--load-clients 50]
+                                         [--load-duration 90] [--load-data-dir DIR]
 
 1. count: N contacts (batches of 5 000), a saved segment of about 10 % of them; the median
    of `count_segment` without `now` (the maintained membership: what `Segment.count` without
@@ -16,7 +18,16 @@ without live segments, and the time from trackEvents acknowledged to the webhook
    the time from sending it (an upper bound of "from its answer": the entry is often
    delivered before the answer arrives) to the receiver getting that contact's entry.
 
-On the embedded store in a temporary folder (or SEGMENTQL_MONGO_URI when set). Figures are
+4. latency-load: the same measure on the demo data (`segmentql demo`, 3,000 contacts, in
+   `--load-data-dir`, kept between runs) served by `segmentql serve`, while the 50 clients of
+   bench/bench_graphql_load.py send their mixed load (30 % previews, 50 % segment reads, 20 %
+   trackEvents) for `--load-duration` seconds. A sample is sent every 1.5 s from the
+   10th second on, each from its own task (a trackEvents answer takes seconds under this
+   load): its time from the answer (trackEvents acknowledged) to the receiver getting the
+   entry, 0 when the entry came first, and from sending it. Entries still missing 30 s
+   after the load ends count as lost.
+
+Parts 1-3 run on the embedded store in a temporary folder (or SEGMENTQL_MONGO_URI when set). Figures are
 written down in docs/benchmarks.md.
 """
 
@@ -29,6 +40,7 @@ import json
 import os
 import random
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -91,7 +103,8 @@ async def bench_count(db, contacts: int) -> None:
     live, fresh = [], []
     for _ in range(50):
         started = time.perf_counter()
-        live_count = await count_segment(db, segment.id, actor=ACTOR)
+        live_count = await count_segment(db, segment.id, now=dt.datetime.now(dt.timezone.utc),
+                                         maintained=True, actor=ACTOR)
         live.append(time.perf_counter() - started)
     for _ in range(3):
         started = time.perf_counter()
@@ -227,6 +240,106 @@ def bench_latency(settings: StoreSettings, samples: int) -> None:
     receiver.server.shutdown()
 
 
+def bench_latency_under_load(data_dir: Path, clients: int, duration: float) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
+    from bench.bench_graphql_load import CONTACTS, Target, load, segment_ids, summary
+    from bench.serving import BENCH_KEY, Server, run_demo
+    from store import embedded
+
+    run_demo(data_dir, CONTACTS)
+    lease = asyncio.run(embedded.acquire(data_dir))
+    server = Server(data_dir)
+    server.start()
+    receiver = _Receiver()
+    run = uuid.uuid4().hex[:8]
+    headers = {"Authorization": f"Bearer {BENCH_KEY}"}
+    url = f"{server.url}/graphql"
+    try:
+        with httpx.Client(headers=headers, timeout=120) as client:
+            def graphql(text: str, variables: dict | None = None) -> dict:
+                body = client.post(url, json={"query": text, "variables": variables or {}}).json()
+                assert "errors" not in body, body
+                return body["data"]
+
+            samples = int((duration - 10) / 1.5)
+            ids = [f"lat-{run}-{n}" for n in range(samples)]
+            graphql("mutation($c: [ContactInput!]!) { upsertContacts(contacts: $c) { stored } }",
+                    {"c": [{"id": contact} for contact in ids]})
+            graphql('mutation($e: [EventInput!]!) { trackEvents(events: $e) { stored } }',
+                    {"e": [{"contact": ids[0], "type": "Ping", "time": "2020-01-01T00:00:00Z"}]})
+            created = graphql('mutation($n: String!) { createSegment(input: {name: $n, '
+                              'expression: "event Ping occurred in last 1 days"}) '
+                              '{ segment { id } errors { message } } }',
+                              {"n": f"Pinged lately {run}"})["createSegment"]
+            segment = created["segment"]["id"]
+            webhook = graphql("mutation($s: ID!, $u: String!) { createWebhook(segmentId: $s, "
+                              "url: $u, secret: \"x\") { webhook { id } errors { message } } }",
+                              {"s": segment, "u": receiver.url})["createWebhook"]["webhook"]["id"]
+            load_ids = segment_ids(server.url)
+        sent: dict[str, float] = {}
+        answered: dict[str, float] = {}
+
+        async def sample(contact: str, http: httpx.AsyncClient) -> None:
+            moment = dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+            sent[contact] = time.perf_counter()
+            response = await http.post(url, json={
+                "query": "mutation($e: [EventInput!]!) { trackEvents(events: $e) { stored } }",
+                "variables": {"e": [{"contact": contact, "type": "Ping", "time": moment}]}})
+            assert response.json()["data"]["trackEvents"]["stored"] == 1, response.text
+            answered[contact] = time.perf_counter()
+
+        async def sampler() -> None:
+            async with httpx.AsyncClient(headers=headers, timeout=300) as http:
+                await asyncio.sleep(10)
+                tasks = []
+                for contact in ids:
+                    tasks.append(asyncio.create_task(sample(contact, http)))
+                    await asyncio.sleep(1.5)
+                await asyncio.gather(*tasks)
+
+        async def both():
+            return (await asyncio.gather(load(Target(server.url, True), clients=clients,
+                                              duration=duration, segment_ids=load_ids,
+                                              run=f"live-{run}"), sampler()))[0]
+
+        result = asyncio.run(both())
+        deadline = time.perf_counter() + 30
+        while len(receiver.arrivals) < len(ids) and time.perf_counter() < deadline:
+            time.sleep(0.05)
+        with httpx.Client(headers=headers, timeout=120) as client:
+            client.post(url, json={"query": "mutation($w: ID!) { deleteWebhook(id: $w) "
+                                            "{ errors { message } } }", "variables": {"w": webhook}})
+            client.post(url, json={"query": "mutation($s: ID!) { deleteSegment(id: $s) "
+                                            "{ errors { message } } }", "variables": {"s": segment}})
+    finally:
+        server.stop()
+        lease.release()
+        receiver.server.shutdown()
+    row = summary("GraphQL (segmentql serve)", result)
+    lost = [contact for contact in ids if contact not in receiver.arrivals]
+    got = [contact for contact in ids if contact in receiver.arrivals]
+    from_answer = sorted(max(0.0, receiver.arrivals[c] - answered[c]) for c in got)
+    from_sent = sorted(receiver.arrivals[c] - sent[c] for c in got)
+    first = sum(1 for c in got if receiver.arrivals[c] < answered[c])
+
+    def pct(values: list[float], q: float) -> str:
+        if not values:
+            return "n/a"
+        return f"{values[min(len(values) - 1, round(q * (len(values) - 1)))] * 1000:.0f} ms"
+
+    track = row["per_operation"].get("track", (0, float("nan"), float("nan")))
+    print(f"load: {clients} clients, {duration:.0f} s: {row['requests']} requests, "
+          f"{row['errors']} errors, {row['rps']:.1f} requests/s; their trackEvents "
+          f"p50 {track[1]:.0f} ms, p99 {track[2]:.0f} ms")
+    print(f"latency under load: {len(ids)} samples, {len(got)} entries received, "
+          f"{len(lost)} lost; trackEvents acknowledged -> webhook received: "
+          f"p50 {pct(from_answer, 0.5)}, p99 {pct(from_answer, 0.99)} ({first} entries came "
+          f"before the answer, counted 0); sent -> received: p50 {pct(from_sent, 0.5)}, "
+          f"p99 {pct(from_sent, 0.99)}")
+    for problem in row["first_errors"]:
+        print(f"load error: {problem}")
+
+
 async def _with_store(settings: StoreSettings, work) -> None:
     async with open_store(settings) as store:
         await work(store.db)
@@ -238,9 +351,19 @@ def main() -> None:
     parser.add_argument("--ingest-contacts", type=int, default=3_000)
     parser.add_argument("--latency-samples", type=int, default=40)
     parser.add_argument("--parts", default="count,ingest,latency",
-                        help="which measurements, comma-separated (latency needs count's data)")
+                        help="which measurements, comma-separated: count, ingest, latency "
+                             "(needs count's data), latency-load")
+    parser.add_argument("--load-clients", type=int, default=50)
+    parser.add_argument("--load-duration", type=float, default=90)
+    parser.add_argument("--load-data-dir", type=Path, default=Path("/tmp/bench-live-load-data"))
     args = parser.parse_args()
     parts = set(args.parts.split(","))
+    if "latency-load" in parts:
+        bench_latency_under_load(args.load_data_dir.resolve(), args.load_clients,
+                                 args.load_duration)
+        parts.discard("latency-load")
+        if not parts:
+            return
     uri = os.environ.get("SEGMENTQL_MONGO_URI", "").strip() or None
     with tempfile.TemporaryDirectory(prefix="segmentql-bench-live-") as folder:
         settings = StoreSettings(mongo_uri=uri, data_dir=Path(folder),

@@ -86,7 +86,7 @@ async def _export(db, segment_id: str) -> int:
 async def _send(db, segment_id: str) -> int:
     campaign = await create_campaign(db, name=f"Send {uuid.uuid4().hex[:8]}", channel="email",
                                      segment_id=segment_id, actor=ACTOR)
-    return (await send_campaign(db, campaign.id, NOW, actor=ACTOR)).recipient_count
+    return (await send_campaign(db, campaign.id, now=NOW, actor=ACTOR)).recipient_count
 
 
 async def _measure(step) -> tuple[float, int, float, float | None]:

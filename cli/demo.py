@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from dsl.values import to_millis
 from store.campaigns import create_campaign, find_campaign, send_campaign
+from store.clock import utc_now
 from store.connection import Store
 from store.contacts import upsert_contacts
 from store.errors import NotFoundError
@@ -235,7 +236,7 @@ async def load_demo(store: Store, database: str = "main", *,
             report.campaigns_created += 1
         if send and campaign.status != "sent":
             say(f"campaign {name}: sending (freezing its recipients)")
-            campaign = await send_campaign(db, campaign.id, actor=ACTOR)
+            campaign = await send_campaign(db, campaign.id, now=utc_now(), actor=ACTOR)
         campaigns.append(campaign)
     say(f"campaigns: {len(CAMPAIGNS)} ({report.campaigns_created} new)")
     for campaign, (_, channel, target, _) in zip(campaigns, CAMPAIGNS):

@@ -14,10 +14,10 @@ import orjson
 import typer
 
 from cli.app import app, segments_app
-from cli.options import (Database, DataDir, Expression, InputError, MongoUri, Now, guarded,
-                         open_cli_store, parse_now, read_text, show_time)
+from cli.options import (Database, DataDir, Expression, InputError, MongoUri, Now,
+                         evaluation_time, guarded, open_cli_store, parse_now, read_text,
+                         show_time)
 from dsl.errors import SegmentError
-from store.clock import utc_now
 
 Fields = Annotated[Optional[Path], typer.Option(
     "--fields", help='A JSON schema file {"City": "text", ...} instead of the store.')]
@@ -165,7 +165,7 @@ def explain_command(
             return await explain_contact(prepared, contact)
 
     def run():
-        moment = parse_now(now) or utc_now()
+        moment = evaluation_time(now)
         explanation = asyncio.run(work(moment, read_text(segment) if is_expression else None))
         if not explanation.found:
             raise InputError(f"no contact {contact} in profile database {database}")
@@ -296,7 +296,7 @@ def segments_diff(
         else:
             if from_version is None:
                 raise InputError("give --from-version (and --to-version), or --now and --to-now")
-            first, second = parse_now(now), None
+            first, second = evaluation_time(now), None
         segment, diff = asyncio.run(work(first, second))
         if as_json:
             _echo_json(diff)

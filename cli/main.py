@@ -26,7 +26,7 @@ from cli.options import (INPUT_ERROR, Database, DataDir, Expression, InputError,
 from cli.options import actor as _actor
 from cli.options import guarded as _run
 from cli.options import open_cli_store as _store
-from cli.options import parse_now as _parse_now
+from cli.options import evaluation_time as _evaluation_time
 from cli.options import parse_range as _parse_range
 from cli.options import print_json as _print_json
 from cli.options import read_text as _read
@@ -37,7 +37,6 @@ from dsl.json_codec import from_json, to_json
 from dsl.parser import parse
 from dsl.schema import FieldSchema, FieldType
 from dsl.typecheck import require_valid
-from store.clock import utc_now
 
 
 # --- the language: no store needed ----------------------------------------------------------
@@ -93,7 +92,7 @@ async def _prepare(database, data_dir, mongo_uri, **settings) -> None:
     from store import query
 
     async with _store(data_dir, mongo_uri) as store:
-        await query.prepare(store.db, database, now=utc_now(), **settings)
+        await query.prepare(store.db, database, now=_evaluation_time(None), **settings)
 
 
 async def _load_schema(database, data_dir, mongo_uri) -> FieldSchema:
@@ -107,12 +106,12 @@ async def _load_schema(database, data_dir, mongo_uri) -> FieldSchema:
 
 def _query_settings(expression: str, now: str | None, range_text: str | None,
                     maximum: int | None) -> dict:
-    """What `store.query.prepare` takes from the command line; the current time, read
-    here once, when no --now is given."""
+    """What `store.query.prepare` takes from the command line (the evaluation time: --now,
+    or the current time read once)."""
     low, high = _parse_range(range_text) if range_text else (0.0, 100.0)
     if maximum is not None and maximum < 0:
         raise InputError("--maximum cannot be negative")
-    return dict(expression=_read(expression), now=_parse_now(now) or utc_now(),
+    return dict(expression=_read(expression), now=_evaluation_time(now),
                 range_from=low, range_to=high, maximum=maximum)
 
 
@@ -394,7 +393,7 @@ def segments_list(
     database: Database = "main", data_dir: DataDir = None, mongo_uri: MongoUri = None,
 ) -> None:
     """List segments by name: id, version, name, members, tags."""
-    async def work(moment):
+    async def work(moment, maintained):
         from store.segment_runs import count_segment
         from store.segment_search import list_segments
 
@@ -405,8 +404,9 @@ def segments_list(
                                            in_bin=in_bin, first=200, after=after)
                 for segment in page.items:
                     if count and not segment.in_bin:
-                        members = _members(await count_segment(store.db, segment.id,
-                                                               now=moment, actor=_actor()))
+                        members = _members(await count_segment(
+                            store.db, segment.id, now=moment, maintained=maintained,
+                            actor=_actor()))
                     elif segment.last_count is None:
                         members = "never counted"
                     else:
@@ -418,7 +418,8 @@ def segments_list(
                 if not page.has_next:
                     return
                 after = page.end_cursor
-    _run(lambda: asyncio.run(work(_parse_now(now))))
+    # without --now: the maintained membership's count where there is one
+    _run(lambda: asyncio.run(work(_evaluation_time(now), now is None)))
 
 
 def _members(count: int) -> str:
@@ -434,7 +435,7 @@ def segments_show(
     database: Database = "main", data_dir: DataDir = None, mongo_uri: MongoUri = None,
 ) -> None:
     """Show a segment: its definition, version, current count and last count."""
-    async def work(moment):
+    async def work(moment, maintained):
         from store.segment_runs import count_segment
         from store.segments import find_segment
 
@@ -442,11 +443,13 @@ def segments_show(
             segment = await find_segment(store.db, database, name, in_bin=None)
             members = None
             if count and not segment.in_bin:
-                members = await count_segment(store.db, segment.id, now=moment, actor=_actor())
+                members = await count_segment(store.db, segment.id, now=moment,
+                                              maintained=maintained, actor=_actor())
             return segment, members
 
     def run():
-        segment, members = asyncio.run(work(_parse_now(now)))
+        # without --now: the maintained membership's count where there is one
+        segment, members = asyncio.run(work(_evaluation_time(now), now is None))
         lines = [
             ("name", segment.name), ("id", segment.id), ("database", segment.database),
             ("version", segment.version), ("in bin", "yes" if segment.in_bin else "no"),
@@ -559,7 +562,7 @@ def export_command(
                 partial.replace(out)
             finally:
                 partial.unlink(missing_ok=True)
-    _run(lambda: asyncio.run(work(_parse_now(now))))
+    _run(lambda: asyncio.run(work(_evaluation_time(now))))
 
 
 # --- lists -------------------------------------------------------------------------------------
@@ -576,24 +579,33 @@ def lists_create(name: str, database: Database = "main", data_dir: DataDir = Non
     _run(lambda: typer.echo(f"created list {asyncio.run(work()).name}"))
 
 
-@lists_app.command("add")
-def lists_add(name: str, ids: Annotated[list[str], typer.Argument(metavar="ID...")],
-              database: Database = "main", data_dir: DataDir = None,
-              mongo_uri: MongoUri = None) -> None:
-    """Add contacts to a static list by id (unknown ids are reported, not fatal)."""
+def _change_list(name: str, ids: list[str], database: str, data_dir, mongo_uri, *,
+                 adding: bool) -> None:
+    """`lists add` and `lists remove`: one membership change, then what it did."""
     async def work():
-        from store.lists import add_to_list
+        from store.lists import add_to_list, remove_from_list
 
+        change_list = add_to_list if adding else remove_from_list
         async with _store(data_dir, mongo_uri) as store:
-            return await add_to_list(store.db, database, name, ids)
+            return await change_list(store.db, database, name, ids)
 
     def run():
         change = asyncio.run(work())
         for contact_id in change.unknown:
             typer.echo(f"no contact {contact_id}", err=True)
-        typer.echo(f"added {change.changed}, already in the list {change.unchanged}, "
+        done, unchanged = ("added", "already in the list") if adding else (
+            "removed", "not in the list")
+        typer.echo(f"{done} {change.changed}, {unchanged} {change.unchanged}, "
                    f"unknown {len(change.unknown)}")
     _run(run)
+
+
+@lists_app.command("add")
+def lists_add(name: str, ids: Annotated[list[str], typer.Argument(metavar="ID...")],
+              database: Database = "main", data_dir: DataDir = None,
+              mongo_uri: MongoUri = None) -> None:
+    """Add contacts to a static list by id (unknown ids are reported, not fatal)."""
+    _change_list(name, ids, database, data_dir, mongo_uri, adding=True)
 
 
 @lists_app.command("remove")
@@ -601,19 +613,7 @@ def lists_remove(name: str, ids: Annotated[list[str], typer.Argument(metavar="ID
                  database: Database = "main", data_dir: DataDir = None,
                  mongo_uri: MongoUri = None) -> None:
     """Remove contacts from a static list by id (unknown ids are reported, not fatal)."""
-    async def work():
-        from store.lists import remove_from_list
-
-        async with _store(data_dir, mongo_uri) as store:
-            return await remove_from_list(store.db, database, name, ids)
-
-    def run():
-        change = asyncio.run(work())
-        for contact_id in change.unknown:
-            typer.echo(f"no contact {contact_id}", err=True)
-        typer.echo(f"removed {change.changed}, not in the list {change.unchanged}, "
-                   f"unknown {len(change.unknown)}")
-    _run(run)
+    _change_list(name, ids, database, data_dir, mongo_uri, adding=False)
 
 
 @lists_app.command("list")
@@ -695,10 +695,11 @@ def campaigns_send(
         async with _store(data_dir, mongo_uri) as store:
             campaign = await find_campaign(store.db, database, name)
             was_sent = campaign.status == "sent"
-            return was_sent, await send_campaign(store.db, campaign.id, moment, actor=_actor())
+            return was_sent, await send_campaign(store.db, campaign.id, now=moment,
+                                                 actor=_actor())
 
     def run():
-        was_sent, campaign = asyncio.run(work(_parse_now(now)))
+        was_sent, campaign = asyncio.run(work(_evaluation_time(now)))
         already = " (already sent; nothing changed)" if was_sent else ""
         typer.echo(f"sent campaign {campaign.name} to {campaign.recipient_count} recipients "
                    f"(segment version {campaign.segment_version}, at "

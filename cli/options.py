@@ -23,6 +23,7 @@ import typer
 
 from dsl.errors import SegmentError, SegmentErrors
 from dsl.values import parse_iso_datetime
+from store.clock import utc_now
 from store.errors import StoreError
 
 INPUT_ERROR = 2
@@ -119,6 +120,12 @@ def parse_now(now: str | None) -> dt.datetime | None:
     if moment is None:
         raise InputError(f"--now {now!r} is not an ISO 8601 timestamp such as 2024-05-01T10:00:00Z")
     return moment
+
+
+def evaluation_time(now: str | None) -> dt.datetime:
+    """A command's evaluation time: its --now, or the current time, read once here (the
+    store below never reads the clock for an evaluation)."""
+    return parse_now(now) or utc_now()
 
 
 def parse_range(text: str) -> tuple[float, float]:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from dsl import ast, temporal
-from dsl.evaluator import time_of
+from dsl.evaluator import evaluate, time_of
 
 UTC = dt.timezone.utc
 _MS = dt.timedelta(milliseconds=1)
@@ -191,9 +191,12 @@ def _earliest(bounds: Iterable[_Bound], values: Iterable[object],
 class _Search:
     """One contact's data and the candidates `next_change` has found so far."""
 
+    contact: Mapping
     fields: Mapping
+    events: list[Mapping]
     by_type: Mapping[str, list[Mapping]]
     now: dt.datetime
+    zone: temporal.Zone
     pending: list[ast.Expression]
     candidates: list[dt.datetime] = field(default_factory=list)
 
@@ -209,10 +212,12 @@ def next_change(expr: ast.Expression, contact: Mapping, events: Iterable[Mapping
     """The earliest instant > now at which `expr`'s answer for `contact` (with its `events`,
     in the evaluator's shape) could change with no new data; None when it never can.
     `in segment` must have been inlined first."""
+    events = list(events)  # read twice: by type here, and by the evaluator (settled and/or)
     by_type: dict[str, list[Mapping]] = {}
     for event in events:
         by_type.setdefault(event["type"], []).append(event)
-    search = _Search(contact.get("fields") or {}, by_type, temporal.normalize_now(now), [expr])
+    search = _Search(contact, contact.get("fields") or {}, events, by_type,
+                     temporal.normalize_now(now), zone, [expr])
     while search.pending:  # a stack, not recursion: trees can be deep
         node = search.pending.pop()
         ast.dispatch(_CHANGES, node, "find the next change of")(node, search)
@@ -225,7 +230,15 @@ def next_change(expr: ast.Expression, contact: Mapping, events: Iterable[Mapping
 
 
 def _group_changes(node: ast.And | ast.Or, search: _Search) -> None:
-    search.pending.extend(node.operands)
+    # an operand whose answer does not move with time and that already decides the whole
+    # (false in an `and`, true in an `or`) settles it: nothing under it matters (fewer
+    # pairs to keep and to sweep)
+    decides = isinstance(node, ast.Or)
+    if not any(not is_time_dependent(operand)
+               and bool(evaluate(operand, search.contact, search.events, search.now,
+                                 zone=search.zone)) == decides
+               for operand in node.operands):
+        search.pending.extend(node.operands)
 
 
 def _negation_changes(node: ast.Not, search: _Search) -> None:

@@ -7,6 +7,7 @@ read, so the three can never disagree about what a value is.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 
@@ -131,6 +132,17 @@ def _coerce_number(value: object) -> int | float | None:
     return value
 
 
+@functools.lru_cache(maxsize=4096)
+def _attribute_name_problem(name: str) -> str | None:
+    """Why `name` cannot be an attribute name, or None. Cached: an import repeats the same
+    few names on every event, and checking one character by character is costly."""
+    try:
+        validate_attribute_name(name)
+    except SegmentTypeError as error:
+        return error.message
+    return None
+
+
 def normalize_attributes(attributes: object) -> tuple[dict, dict]:
     """Event attributes as stored, and the casefolded copy of their text values.
 
@@ -145,10 +157,9 @@ def normalize_attributes(attributes: object) -> tuple[dict, dict]:
     for name, value in attributes.items():
         if not isinstance(name, str):
             raise ValueRejected(f"attribute name {name!r} is not text")
-        try:
-            validate_attribute_name(name)
-        except SegmentTypeError as error:
-            raise ValueRejected(error.message) from None
+        problem = _attribute_name_problem(name)
+        if problem is not None:
+            raise ValueRejected(problem)
         if isinstance(value, str):
             moment = parse_iso_datetime(value)
             if moment is not None:

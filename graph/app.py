@@ -6,25 +6,29 @@
     GET  /export/segments/{id}/events.jsonl       the members' events, JSON Lines, streamed
     GET  /export/campaigns/{id}/recipients.csv    a sent campaign's recipients, streamed
     GET  /healthz                                 the server lives: 200, with the store's state
-    GET  /readyz                                  200 when the store answers, else 503
+    GET  /readyz                                  200 when the store answers (saying so
+                                                  while a repair runs), else 503
     GET  /static/...                              the pages' files, all served from here
 
 Every request but the pages, their files, /healthz and /readyz needs `Authorization: Bearer <api key>`
-(graph/auth.py); bodies are limited (graph/limits.py). The lifespan opens ONE store for
-the whole app (with the embedded server, a lease held until the app stops) and, when a
-development key is given, stores its hash.
+(graph/auth.py, through Starlette's AuthenticationMiddleware); bodies are limited
+(graph/limits.py). The lifespan opens ONE store for the whole app (with the embedded
+server, a lease held until the app stops) and, when a development key is given, stores its
+hash.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import urlsplit
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import orjson
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
@@ -35,15 +39,16 @@ from strawberry.exceptions import ConnectionRejectionError
 from dsl.errors import SegmentError as LanguageError
 from dsl.errors import SegmentErrors
 from dsl.values import parse_iso_datetime
-from graph.auth import Access, AuthMiddleware, KeyCache, access_of
+from graph.auth import Access, ApiKeyBackend, KeyCache, access_of, bearer_token, unauthorized
 from graph.context import Context, context_of
 from graph.errors import unavailable_error
 from graph.limits import MAX_BODY_BYTES, BodyLimitMiddleware, Gate, RequestDeadlineMiddleware
-from graph.requests import decode_json, require_object
+from graph.requests import WebSocketAdapter, check_query_string, decode_json, require_object
 from graph.schema import schema
 from graph.web import graphiql_page, web_routes
 from store.api_keys import ensure_development_key
 from store.campaigns import get_campaign
+from store.clock import utc_now
 from store.connection import StoreSettings, open_store
 from store.errors import StoreError
 from store.exports import export_csv, export_events
@@ -56,6 +61,8 @@ log = logging.getLogger("segmentql.graph")
 
 
 class GraphQLView(GraphQL):
+    websocket_adapter_class = WebSocketAdapter  # type: ignore[assignment]
+
     async def get_context(self, request, response) -> Context:  # type: ignore[override]
         return context_of(request)
 
@@ -70,6 +77,8 @@ class GraphQLView(GraphQL):
         # strawberry reads keys of the body without checking it is an object first
         if request.method == "POST" and "application/json" in (request.content_type or ""):
             require_object(decode_json(await request.get_body()))
+        elif request.method == "GET":
+            check_query_string(urlsplit(str(request.url)).query.encode("latin-1"))
         return await super().parse_http_body(request)
 
     async def on_ws_connect(self, context: Context):  # type: ignore[override]
@@ -78,13 +87,12 @@ class GraphQLView(GraphQL):
         if context.access is not None:
             return UNSET
         params = context.connection_params or {}
-        text = params.get("Authorization") or params.get("authorization") or ""
-        scheme, _, token = text.partition(" ") if isinstance(text, str) else ("", "", "")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = bearer_token(params.get("Authorization") or params.get("authorization"))
+        if token is None:
             raise ConnectionRejectionError({"message": "an API key is required: send "
                                             '{"Authorization": "Bearer <api key>"} in '
                                             "connection_init"})
-        key = await context.request.app.state.key_cache.find(context.db, token.strip())
+        key = await context.request.app.state.key_cache.find(context.db, token)
         if key is None:
             raise ConnectionRejectionError({"message": "the API key is not valid"})
         context.access = Access(key)
@@ -120,9 +128,10 @@ async def _stream(request: Request, chunks: AsyncIterator[str], media_type: str,
 
 
 def _now(request: Request):
+    """The export's evaluation time: `?now=`, or the current time, read once here."""
     text = request.query_params.get("now")
     if text is None:
-        return None, None
+        return utc_now(), None
     moment = parse_iso_datetime(text)
     if moment is None:
         return None, _problem(400, f"now={text!r} is not an ISO 8601 timestamp such as "
@@ -131,7 +140,7 @@ def _now(request: Request):
 
 
 async def _visible_segment(request: Request):
-    access = access_of(request.scope)
+    access = access_of(request)
     segment = await get_segment(request.state.store.db, request.path_params["segment_id"])
     if segment is None or not access.can_see(segment.database):
         return None, _problem(404, f"no segment with id {request.path_params['segment_id']}")
@@ -146,7 +155,7 @@ async def export_segment_csv(request: Request) -> Response:
     if problem or bad_now:
         return problem or bad_now
     chunks = export_csv(request.state.store.db, segment.id, now=now,
-                        actor=access_of(request.scope).actor)
+                        actor=access_of(request).actor)
     return await _stream(request, chunks, "text/csv; charset=utf-8",
                          _filename(segment.name) + ".csv")
 
@@ -157,13 +166,13 @@ async def export_segment_events(request: Request) -> Response:
     if problem or bad_now:
         return problem or bad_now
     chunks = export_events(request.state.store.db, segment.id, now=now,
-                           actor=access_of(request.scope).actor)
+                           actor=access_of(request).actor)
     return await _stream(request, chunks, "application/jsonl; charset=utf-8",
                          _filename(segment.name) + "-events.jsonl")
 
 
 async def export_campaign_recipients(request: Request) -> Response:
-    access = access_of(request.scope)
+    access = access_of(request)
     campaign_id = request.path_params["campaign_id"]
     campaign = await get_campaign(request.state.store.db, campaign_id)
     if campaign is None or not access.can_see(campaign.database):
@@ -182,10 +191,13 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Readiness: 200 while the store answers, 503 (with the reason) while it does not."""
+    """Readiness: 200 while the store answers, 503 (with the reason) while it does not.
+    While interrupted imports are repaired the server serves (200), and says so: only
+    conditions on the events of the databases being repaired are refused meanwhile."""
     health = request.app.state.store.health
     if health.available:
-        return PlainTextResponse("ready")
+        repairing = health.repairing
+        return PlainTextResponse(f"ready (repairing {repairing})" if repairing else "ready")
     return PlainTextResponse(f"not ready: the store is {health.describe()}", status_code=503)
 
 
@@ -222,7 +234,9 @@ def create_app(settings: StoreSettings | None = None, *, dev_key: str | None = N
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict]:
         warm_up()  # the language's worker processes (store/offload.py)
-        async with open_store(settings) as store:
+        # interrupted imports are repaired beside serving: only what depends on the
+        # summaries being repaired is refused meanwhile
+        async with open_store(settings, repair_in_background=True) as store:
             if dev_key is not None:
                 await ensure_development_key(store.db, dev_key)
             app.state.store = store
@@ -243,7 +257,8 @@ def create_app(settings: StoreSettings | None = None, *, dev_key: str | None = N
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[
         Middleware(RequestDeadlineMiddleware, seconds=request_timeout),
         Middleware(StoreAvailabilityMiddleware),
-        Middleware(AuthMiddleware, cache=cache),
+        Middleware(AuthenticationMiddleware, backend=ApiKeyBackend(cache),
+                   on_error=unauthorized),
         Middleware(BodyLimitMiddleware, limit=body_limit),
     ])
     app.state.key_cache = cache

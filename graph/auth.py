@@ -1,9 +1,13 @@
 """Authentication (the API key of every request) and authorization (role, databases).
 
 Every request to `/graphql` and `/export/...` carries `Authorization: Bearer <api key>`;
-a missing, malformed or unknown key is answered with HTTP 401 before anything else runs.
+a missing, malformed or unknown key is answered with HTTP 401 before anything else runs
+(Starlette's AuthenticationMiddleware with `ApiKeyBackend`; `unauthorized` is its answer).
 The one exception is the GraphiQL page itself (GET `/graphql` from a browser, no query):
 it holds no data, and GraphiQL then sends the key the user types in its headers pane.
+A WebSocket with a key in its handshake's header is checked the same way (a bad key is
+refused before the connection opens); without one, the key comes in connection_init
+(graph/app.py, `GraphQLView.on_ws_connect`).
 
 Keys are looked up by their SHA-256 (store/api_keys.py) and cached for KEY_CACHE_SECONDS,
 so a revoked key stops working within that time.
@@ -11,23 +15,25 @@ so a revoked key stops working within that time.
 What a key may do (`Access`): a viewer reads; an editor also writes segments, lists and
 campaigns; an admin also declares fields, ingests contacts and events, makes databases and
 keys. A profile database outside the key's `databases` does not exist for it: queries
-answer empty or null, mutations are refused in `errors`.
+answer empty or null, mutations are refused in `errors` (graph/permissions.py declares
+what each field needs).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import orjson
 from cachetools import TTLCache
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.authentication import (AuthCredentials, AuthenticationBackend,
+                                      AuthenticationError, BaseUser)
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse, Response
 
 from graph.errors import Refused
 from store.api_keys import ApiKey, find_api_key, hash_key
 
 KEY_CACHE_SECONDS = 10.0
 KEY_CACHE_SIZE = 1000
-PRINCIPAL = "segmentql.principal"
 PROTECTED = ("/graphql", "/export/")
 
 ROLE_WORDS = {"viewer": "read", "editor": "read and change segments, lists and campaigns",
@@ -84,86 +90,80 @@ class KeyCache:
         self._keys.clear()
 
 
-def _is_ide_page(scope: Scope) -> bool:
+def _is_ide_page(conn: HTTPConnection) -> bool:
     """GET /graphql from a browser without a query: the GraphiQL page (strawberry's rule)."""
-    if scope["method"] != "GET" or scope["path"].rstrip("/") != "/graphql":
+    if conn.scope["method"] != "GET" or conn.url.path.rstrip("/") != "/graphql":
         return False
-    query = scope.get("query_string", b"")
-    if any(part.split(b"=", 1)[0] == b"query" for part in query.split(b"&")):
+    if "query" in conn.query_params:
         return False
-    accept = next((value for name, value in scope["headers"] if name == b"accept"), b"")
-    return b"text/html" in accept or b"*/*" in accept
+    accept = conn.headers.get("accept", "")
+    return "text/html" in accept or "*/*" in accept
 
 
-def bearer_token(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            try:
-                text = value.decode("latin-1").strip()
-            except UnicodeDecodeError:
-                return None
-            scheme, _, token = text.partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                return None
-            return token.strip()
-    return None
+def bearer_token(authorization: object) -> str | None:
+    """The key of an `Authorization: Bearer <key>` value (None when it is not one)."""
+    if not isinstance(authorization, str):
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
 
 
-async def unauthorized(send: Send, message: str) -> None:
-    body = orjson.dumps({"errors": [{"message": message}]})
-    await send({"type": "http.response.start", "status": 401,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"www-authenticate", b'Bearer realm="segmentql"')]})
-    await send({"type": "http.response.body", "body": body})
+class ApiKeyUser(BaseUser):
+    """The request's API key as Starlette's `request.user`; `access` says what it may do."""
+
+    def __init__(self, access: Access) -> None:
+        self.access = access
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.access.key.name
+
+    @property
+    def identity(self) -> str:
+        return self.access.key.key_id
 
 
-class AuthMiddleware:
-    """Checks the API key of every protected request; puts its `Access` in the scope."""
+class ApiKeyBackend(AuthenticationBackend):
+    """Checks the API key of every protected request (Starlette's AuthenticationMiddleware
+    calls it); an unprotected one (pages, probes, GraphiQL's page) goes on without a user."""
 
-    def __init__(self, app: ASGIApp, cache: KeyCache) -> None:
-        self.app = app
+    def __init__(self, cache: KeyCache) -> None:
         self.cache = cache
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            await self._websocket(scope, receive, send)
-            return
-        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED) \
-                or _is_ide_page(scope):
-            await self.app(scope, receive, send)
-            return
-        token = bearer_token(scope)
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        websocket = conn.scope["type"] == "websocket"
+        if not websocket and (not conn.url.path.startswith(PROTECTED) or _is_ide_page(conn)):
+            return None
+        token = bearer_token(conn.headers.get("authorization"))
         if token is None:
-            await unauthorized(send, "an API key is required: send the header "
-                                     "Authorization: Bearer <api key>")
-            return
-        store = scope["state"]["store"]
-        key = await self.cache.find(store.db, token)
+            if websocket:  # a browser cannot set the header: the key comes in connection_init
+                return None
+            raise AuthenticationError("an API key is required: send the header "
+                                      "Authorization: Bearer <api key>")
+        key = await self.cache.find(conn.state.store.db, token)
         if key is None:
-            await unauthorized(send, "the API key is not valid")
-            return
-        scope[PRINCIPAL] = Access(key)
-        await self.app(scope, receive, send)
+            # on a WebSocket Starlette closes it before accepting: the handshake gets 403
+            raise AuthenticationError("the API key is not valid")
+        return AuthCredentials(["authenticated"]), ApiKeyUser(Access(key))
 
 
-    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """A key in the handshake's Authorization header is checked here (a bad one is
-        refused before the connection opens); without one, the GraphQL view reads it from
-        connection_init (graph/app.py)."""
-        token = bearer_token(scope)
-        if token is not None:
-            key = await self.cache.find(scope["state"]["store"].db, token)
-            if key is None:
-                await send({"type": "websocket.close", "code": 4401,
-                            "reason": "the API key is not valid"})
-                return
-            scope[PRINCIPAL] = Access(key)
-        await self.app(scope, receive, send)
+def unauthorized(conn: HTTPConnection, error: AuthenticationError) -> Response:
+    """The answer to a request without a valid key: 401, how to authenticate, and why."""
+    return JSONResponse({"errors": [{"message": str(error)}]}, status_code=401,
+                        headers={"WWW-Authenticate": 'Bearer realm="segmentql"'})
 
 
-def access_of(scope: Scope) -> Access:
-    return scope[PRINCIPAL]
+def access_of(conn: HTTPConnection) -> Access | None:
+    """The request's `Access` (None where no key was needed or, on a WebSocket, not yet
+    given)."""
+    user = conn.user
+    return user.access if isinstance(user, ApiKeyUser) else None
 
 
 ROLES_HELP = "; ".join(f"{role}: {words}" for role, words in ROLE_WORDS.items())

@@ -11,8 +11,9 @@ from strawberry import UNSET, Private
 
 from graph.contacts import Contact, contact_from_document
 from graph.context import Info, value
-from graph.errors import SegmentError, attempt
+from graph.errors import ExpectedErrors, SegmentError
 from graph.pagination import Connection, connection, page_size, read_page
+from graph.permissions import Requires, answers_empty_unless
 from store.campaigns import Campaign as StoredCampaign
 from store.campaigns import (SendFailedError, create_campaign, get_campaign, list_campaigns,
                              send_campaign)
@@ -130,8 +131,8 @@ def campaign_from_store(campaign: StoredCampaign) -> Campaign:
 
 @strawberry.type
 class CampaignResult:
-    campaign: Campaign | None
-    errors: list[SegmentError]
+    campaign: Campaign | None = None
+    errors: list[SegmentError] = strawberry.field(default_factory=list)
 
 
 async def visible_campaign(info: Info, campaign_id: str) -> StoredCampaign | None:
@@ -141,12 +142,6 @@ async def visible_campaign(info: Info, campaign_id: str) -> StoredCampaign | Non
     return campaign
 
 
-async def _result(work) -> CampaignResult:
-    campaign, errors = await attempt(work)
-    return CampaignResult(campaign=campaign_from_store(campaign) if campaign else None,
-                          errors=errors)
-
-
 @strawberry.type
 class CampaignQueries:
     @strawberry.field(description="A campaign by id.")
@@ -154,51 +149,45 @@ class CampaignQueries:
         campaign = await visible_campaign(info, id)
         return campaign_from_store(campaign) if campaign else None
 
-    @strawberry.field(description="The campaigns of a profile database, by name.")
+    @strawberry.field(description="The campaigns of a profile database, by name.",
+                      extensions=[answers_empty_unless(database="database")])
     async def campaigns(self, info: Info,
                         database: str | None = DEFAULT_DATABASE) -> list[Campaign]:
-        database = value(database, DEFAULT_DATABASE)
-        if not info.context.access.can_see(database):
-            return []
-        return [campaign_from_store(item)
-                for item in await list_campaigns(info.context.db, database)]
+        return [campaign_from_store(item) for item in
+                await list_campaigns(info.context.db, value(database, DEFAULT_DATABASE))]
 
 
 @strawberry.type
 class CampaignMutations:
     @strawberry.mutation(description="A draft campaign targeting a live segment (its profile "
-                                     "database is the segment's).")
+                                     "database is the segment's).",
+                         extensions=[Requires("editor", "change campaigns"), ExpectedErrors()])
     async def create_campaign(self, info: Info, name: str, channel: Channel,
                               segment_id: strawberry.ID) -> CampaignResult:
-        async def work():
-            from graph.segments import writable_segment
+        from graph.segments import existing_segment
 
-            segment = await writable_segment(info, segment_id, "change campaigns")
-            return await create_campaign(info.context.db, name=name, channel=channel.value,
-                                         segment_id=segment.id, actor=info.context.actor)
-        return await _result(work())
+        segment = await existing_segment(info, segment_id)
+        return CampaignResult(campaign=campaign_from_store(await create_campaign(
+            info.context.db, name=name, channel=channel.value, segment_id=segment.id,
+            actor=info.context.actor)))
 
     @strawberry.mutation(description="Send a campaign: freeze its recipients from the segment's "
                                      "current definition at `now` (default: the current time). "
-                                     "Sending it again changes nothing.")
+                                     "Sending it again changes nothing.",
+                         extensions=[Requires("editor", "change campaigns"), ExpectedErrors()])
     async def send_campaign(self, info: Info, id: strawberry.ID,
                             now: dt.datetime | None = UNSET) -> CampaignResult:
-        now = value(now)
-        async def work():
-            info.context.access.require("editor", "change campaigns")
-            campaign = await visible_campaign(info, id)
-            if campaign is None:
-                raise NotFoundError(f"no campaign with id {id}")
-            try:
-                return await info.context.heavy(send_campaign(
-                    info.context.db, campaign.id, now, actor=info.context.actor))
-            except SendFailedError as failed:  # the campaign as it now is (FAILED), and why
-                failures.append(failed)
-                return failed.campaign
-        failures: list[SendFailedError] = []
-        result = await _result(work())
-        if failures:
-            failed = failures[0]
-            result.errors = [SegmentError(message=f"{failed.message} ({failed.suggestion})",
-                                          suggestion=failed.suggestion, code="SEND_FAILED")]
-        return result
+        campaign = await visible_campaign(info, id)
+        if campaign is None:
+            raise NotFoundError(f"no campaign with id {id}")
+        try:
+            sent = await info.context.heavy(send_campaign(
+                info.context.db, campaign.id, now=value(now, info.context.now),
+                actor=info.context.actor))
+        except SendFailedError as failed:  # the campaign as it now is (FAILED), and why
+            stopped = failed.campaign
+            return CampaignResult(
+                campaign=campaign_from_store(stopped) if stopped else None,
+                errors=[SegmentError(message=f"{failed.message} ({failed.suggestion})",
+                                     suggestion=failed.suggestion, code="SEND_FAILED")])
+        return CampaignResult(campaign=campaign_from_store(sent))

@@ -10,12 +10,12 @@ import strawberry
 from strawberry import UNSET, Private
 
 from graph.context import Info, value
-from graph.errors import PublicError, SegmentError, attempt
+from graph.errors import ExpectedErrors, PublicError, SegmentError
 from graph.limits import DEFAULT_EVENTS, MAX_EVENTS
 from graph.pagination import Connection, Edge, PageInfo, page_size
+from graph.permissions import Requires, answers_empty_unless
 from graph.scalars import JSON
 from store import query
-from store.clock import utc_now
 from store.consent import public_consent
 from store.contacts import contact_key, get_contact
 from store.fields import DEFAULT_DATABASE
@@ -129,31 +129,19 @@ class ContactConnection(Connection[Contact]):
         return 0
 
 
-def empty_contacts(errors: list[SegmentError] | None = None) -> ContactConnection:
-    return ContactConnection(edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None),
-                             errors=errors or [])
-
-
 def _contact_cursor(document: dict) -> str:
     return encode_cursor(_CURSOR, str(document["bucket"]), document["id"])
 
 
 async def search(info: Info, database: str, expression: str | None, json: object,
-                 now: dt.datetime | None, range_from: float, range_to: float,
+                 now: dt.datetime, range_from: float, range_to: float,
                  maximum: int | None, first: int, after: str | None) -> ContactConnection:
+    """A page of what the expression selects (the caller checks the key sees `database`;
+    its field's ExpectedErrors answers a wrong expression in `errors`)."""
     first = page_size(first)
-    access = info.context.access
-    db = info.context.db
-
-    async def prepare() -> query.PreparedQuery:
-        access.require_database(database)
-        return await query.prepare(db, database, expression=expression, json=json,
-                                   now=now or utc_now(), range_from=range_from,
-                                   range_to=range_to, maximum=maximum)
-
-    prepared, errors = await attempt(info.context.heavy(prepare()))
-    if errors:
-        return empty_contacts(errors)
+    prepared = await info.context.heavy(query.prepare(
+        info.context.db, database, expression=expression, json=json, now=now,
+        range_from=range_from, range_to=range_to, maximum=maximum))
     position = None
     if after is not None:
         try:
@@ -161,10 +149,8 @@ async def search(info: Info, database: str, expression: str | None, json: object
             position = (int(bucket), contact_key(database, contact_id))
         except Exception as error:
             raise PublicError(f"{after[:40]!r} is not a cursor of this list") from error
-    documents, errors = await attempt(info.context.heavy(
-        query.page(prepared, after=position, limit=first + 1, projection=_CONTACT)))
-    if errors:
-        return empty_contacts(errors)
+    documents = await info.context.heavy(
+        query.page(prepared, after=position, limit=first + 1, projection=_CONTACT))
     has_next = len(documents) > first
     documents = documents[:first]
     cursors = [_contact_cursor(document) for document in documents]
@@ -180,19 +166,17 @@ async def search(info: Info, database: str, expression: str | None, json: object
 @strawberry.type
 class ContactQueries:
     @strawberry.field(description="A contact by id (null when there is none, or its database "
-                                  "is not open to this API key).")
+                                  "is not open to this API key).",
+                      extensions=[answers_empty_unless(database="database"), ExpectedErrors()])
     async def contact(self, info: Info, *, database: str | None = DEFAULT_DATABASE,
                       id: strawberry.ID) -> Contact | None:
         database = value(database, DEFAULT_DATABASE)
-        if not info.context.access.can_see(database):
-            return None
-        document, errors = await attempt(get_contact(info.context.db, database, str(id)))
-        if errors or document is None:
-            return None
-        return contact_from_document(document, database)
+        document = await get_contact(info.context.db, database, str(id))
+        return contact_from_document(document, database) if document else None
 
     @strawberry.field(description="The contacts an expression (text or JSON form) selects, a "
-                                  "page at a time, in the maximum's order (bucket, then id).")
+                                  "page at a time, in the maximum's order (bucket, then id).",
+                      extensions=[Requires(database="database"), ExpectedErrors()])
     async def search_contacts(self, info: Info, database: str | None = DEFAULT_DATABASE,
                               expression: str | None = UNSET, json: JSON | None = UNSET,
                               now: dt.datetime | None = UNSET, range_from: float | None = 0,
@@ -200,6 +184,6 @@ class ContactQueries:
                               first: int | None = 50,
                               after: str | None = UNSET) -> ContactConnection:
         return await search(info, value(database, DEFAULT_DATABASE), value(expression),
-                            value(json), value(now), value(range_from, 0),
+                            value(json), value(now, info.context.now), value(range_from, 0),
                             value(range_to, 100), value(maximum), value(first, 50),
                             value(after))

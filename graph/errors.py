@@ -2,8 +2,10 @@
 
 Expected failures (a bad expression, an unknown field, a name taken, a delete refused
 while the segment is used, a key without the right) are returned in the `errors` lists of
-results as `SegmentError {message line column ...}`, never as GraphQL errors. `attempt`
-runs a store call and turns those failures into that list.
+results as `SegmentError {message line column ...}`, never as GraphQL errors. A resolver
+declares it with the field extension `ExpectedErrors`: the resolver raises, and the field
+answers its result type with only `errors` (a field whose type has no `errors` list answers
+a GraphQL error with the message and `extensions.code`).
 
 Everything else that goes wrong inside a resolver is unexpected: `ErrorPolicy` (strawberry's
 MaskErrors) replaces it by "Unexpected error." for the client and the server logs it with
@@ -15,13 +17,15 @@ bad cursor), values that do not fit a scalar, and time-outs (reported as such).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from pymongo.errors import ConnectionFailure, PyMongoError, ServerSelectionTimeoutError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import FieldExtension, MaskErrors
+from strawberry.types.base import StrawberryOptional, has_object_definition
+from strawberry.types.field import StrawberryField
+from strawberry.types.lazy_type import LazyType
 
 from dsl.errors import SegmentError as LanguageError
 from dsl.errors import SegmentErrors
@@ -30,8 +34,6 @@ from graph.scalars import ScalarValueError
 from store.errors import StoreError
 
 log = logging.getLogger("segmentql.graph")
-
-T = TypeVar("T")
 
 UNEXPECTED = "Unexpected error."
 
@@ -116,15 +118,6 @@ def is_unavailable(error: BaseException) -> bool:
             error, ServerSelectionTimeoutError))
 
 
-def raise_store_failure(errors: list[SegmentError]) -> None:
-    """For a field whose type has no `errors` list: a store that failed (UNAVAILABLE,
-    TIMEOUT) becomes a GraphQL error with its code, never an empty answer that looks like
-    data."""
-    for error in errors:
-        if error.code in ("UNAVAILABLE", "TIMEOUT"):
-            raise GraphQLError(error.message, extensions={"code": error.code})
-
-
 def to_errors(error: BaseException) -> list[SegmentError]:
     """The `errors` list of an expected failure (raises what is not one)."""
     if isinstance(error, SegmentErrors):
@@ -147,18 +140,40 @@ def to_errors(error: BaseException) -> list[SegmentError]:
 EXPECTED = (LanguageError, SegmentErrors, StoreError, Refused, Busy)
 
 
-async def attempt(work: Awaitable[T]) -> tuple[T | None, list[SegmentError]]:
-    """(result, []) or (None, errors) for an expected failure; anything else propagates."""
-    try:
-        return await work, []
-    except EXPECTED as error:
-        return None, to_errors(error)
-    except PyMongoError as error:
-        if is_unavailable(error):
-            return None, [SegmentError(message=UNAVAILABLE_MESSAGE, code="UNAVAILABLE")]
-        if error.timeout:
-            return None, [timeout_error()]
-        raise
+def _result_type(field: StrawberryField) -> type | None:
+    """The field's object type when it has an `errors` list (null allowed), else None."""
+    kind = field.type
+    if isinstance(kind, StrawberryOptional):
+        kind = kind.of_type
+    if isinstance(kind, LazyType):
+        kind = kind.resolve_type()
+    if not has_object_definition(kind):
+        return None
+    names = {item.python_name for item in kind.__strawberry_definition__.fields}
+    return kind if "errors" in names else None
+
+
+class ExpectedErrors(FieldExtension):
+    """The field's expected failures (EXPECTED, a store that cannot be reached or took too
+    long) become data: its result type (known from the field's annotation) with only
+    `errors`, its other fields at their defaults (null, 0, empty). On a field whose type has
+    no `errors` list they become a GraphQL error with the message and `extensions.code`,
+    never an empty answer that looks like data. Anything else propagates (ErrorPolicy masks
+    it)."""
+
+    result_type: type | None = None
+
+    def apply(self, field: StrawberryField) -> None:
+        self.result_type = _result_type(field)
+
+    async def resolve_async(self, next_, source: Any, info, **kwargs: Any) -> Any:
+        try:
+            return await next_(source, info, **kwargs)
+        except (*EXPECTED, PyMongoError) as failure:
+            errors = to_errors(failure)  # an unexpected PyMongoError is raised again
+        if self.result_type is not None:
+            return self.result_type(errors=errors)
+        raise GraphQLError(errors[0].message, extensions={"code": errors[0].code})
 
 
 def is_public(error: GraphQLError) -> bool:
@@ -207,9 +222,5 @@ def log_unexpected(errors: list[GraphQLError]) -> None:
 
 @strawberry.type(description="The result of a mutation that returns no object.")
 class MutationResult:
-    ok: bool
-    errors: list[SegmentError]
-
-
-def mutation_result(errors: list[SegmentError]) -> MutationResult:
-    return MutationResult(ok=not errors, errors=errors)
+    ok: bool = False
+    errors: list[SegmentError] = strawberry.field(default_factory=list)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import strawberry
 
-from graph.context import Info, value
-from graph.errors import SegmentError, attempt
-from graph.segments import PreviewInput
+from graph.context import Info
+from graph.errors import ExpectedErrors, SegmentError
+from graph.permissions import Requires, input_database
+from graph.segments import PreviewInput, evaluate_input
 from store.estimate import estimate_segment
-from store.fields import DEFAULT_DATABASE
 
 
 @strawberry.type(description="An estimated count of members with a 95 % interval for the "
@@ -25,28 +25,18 @@ class Estimate:
 
 @strawberry.type
 class EstimateResult:
-    estimate: Estimate | None
-    errors: list[SegmentError]
+    estimate: Estimate | None = None
+    errors: list[SegmentError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class EstimateQueries:
     @strawberry.field(description="Estimate what previewSegment would count, from the contacts "
                                   "of a bucket sub-range of about 10,000 contacts: fast at any "
-                                  "database size, exact when the database is small.")
+                                  "database size, exact when the database is small.",
+                      extensions=[Requires(database=input_database), ExpectedErrors()])
     async def estimate_segment(self, info: Info, input: PreviewInput) -> EstimateResult:
-        database = value(input.database, DEFAULT_DATABASE)
-
-        async def work():
-            info.context.access.require_database(database)
-            return await info.context.heavy(estimate_segment(
-                info.context.db, database, expression=value(input.expression),
-                json=value(input.json), range_from=value(input.range_from, 0),
-                range_to=value(input.range_to, 100), maximum=value(input.maximum),
-                now=value(input.now)))
-        found, errors = await attempt(work())
-        if errors:
-            return EstimateResult(estimate=None, errors=errors)
+        found = await evaluate_input(info, input, estimate_segment)
         return EstimateResult(estimate=Estimate(count=found.count, low=found.low,
                                                 high=found.high, sampled=found.sampled,
-                                                exact=found.exact), errors=[])
+                                                exact=found.exact))

@@ -8,7 +8,9 @@ import strawberry
 
 from dsl.schema import FieldType as StoreFieldType
 from graph.context import Info, value
-from graph.errors import MutationResult, Refused, attempt, mutation_result, raise_store_failure
+from graph.errors import ExpectedErrors, MutationResult, Refused
+from graph.permissions import Requires, answers_empty_unless
+from store.errors import StoreInputError
 from store.events import list_event_types
 from store.fields import (DEFAULT_DATABASE, create_database, define_field,
                           list_database_timezones, load_schema, set_database_timezone)
@@ -41,14 +43,12 @@ class Database:
 @strawberry.type
 class FieldQueries:
     @strawberry.field(description="The fields of a profile database (empty when the database "
-                                  "does not exist or is not open to this API key).")
+                                  "does not exist or is not open to this API key).",
+                      extensions=[answers_empty_unless(database="database"), ExpectedErrors()])
     async def fields(self, info: Info, database: str | None = DEFAULT_DATABASE) -> list[Field]:
-        database = value(database, DEFAULT_DATABASE)
-        if not info.context.access.can_see(database):
-            return []
-        schema, errors = await attempt(load_schema(info.context.db, database))
-        raise_store_failure(errors)
-        if errors:
+        try:
+            schema = await load_schema(info.context.db, value(database, DEFAULT_DATABASE))
+        except StoreInputError:  # no such database: no fields
             return []
         return [Field(name=field.name, type=FieldType(field.type.value),
                       standard=field.standard) for field in schema]
@@ -60,52 +60,43 @@ class FieldQueries:
                 for name, timezone in await list_database_timezones(info.context.db)
                 if info.context.access.can_see(name)]
 
-    @strawberry.field(description="The event types seen in a profile database.")
+    @strawberry.field(description="The event types seen in a profile database.",
+                      extensions=[answers_empty_unless(database="database"), ExpectedErrors()])
     async def event_types(self, info: Info,
                           database: str | None = DEFAULT_DATABASE) -> list[str]:
-        database = value(database, DEFAULT_DATABASE)
-        if not info.context.access.can_see(database):
-            return []
-        types, errors = await attempt(list_event_types(info.context.db, database))
-        return types or []
+        return await list_event_types(info.context.db, value(database, DEFAULT_DATABASE))
 
 
 @strawberry.type
 class FieldMutations:
     @strawberry.mutation(description="Declare a custom field (admin). Declaring it again with "
-                                     "the same type does nothing.")
+                                     "the same type does nothing.",
+                         extensions=[Requires("admin", "declare fields", database="database"),
+                                     ExpectedErrors()])
     async def define_field(self, info: Info, *, database: str | None = DEFAULT_DATABASE,
                            name: str, type: FieldType) -> MutationResult:
-        database = value(database, DEFAULT_DATABASE)
-        async def work():
-            info.context.access.require("admin", "declare fields", database)
-            return await define_field(info.context.db, database, name,
-                                      StoreFieldType(type.value))
-        _, errors = await attempt(work())
-        return mutation_result(errors)
+        await define_field(info.context.db, value(database, DEFAULT_DATABASE), name,
+                           StoreFieldType(type.value))
+        return MutationResult(ok=True)
 
     @strawberry.mutation(description="Create a profile database with the standard fields and "
                                      "a time zone (admin, with a key open to every database); "
-                                     "creating it again with the same time zone does nothing.")
+                                     "creating it again with the same time zone does nothing.",
+                         extensions=[Requires("admin", "create profile databases"),
+                                     ExpectedErrors()])
     async def create_database(self, info: Info, name: str,
                               timezone: str | None = "UTC") -> MutationResult:
-        async def work():
-            info.context.access.require("admin", "create profile databases")
-            if info.context.access.key.databases is not None:
-                raise Refused("only a key open to every profile database can create one")
-            return await create_database(info.context.db, name, value(timezone, "UTC"),
-                                         actor=info.context.access.actor, exist_ok=True)
-        _, errors = await attempt(work())
-        return mutation_result(errors)
+        if info.context.access.key.databases is not None:
+            raise Refused("only a key open to every profile database can create one")
+        await create_database(info.context.db, name, value(timezone, "UTC"),
+                              actor=info.context.actor, exist_ok=True)
+        return MutationResult(ok=True)
 
     @strawberry.mutation(description="Change a profile database's time zone (admin); every "
-                                     "change is logged.")
+                                     "change is logged.",
+                         extensions=[Requires("admin", "change time zones", database="name"),
+                                     ExpectedErrors()])
     async def set_database_timezone(self, info: Info, name: str,
                                     timezone: str) -> MutationResult:
-        async def work():
-            info.context.access.require("admin", "change time zones", name)
-            return await set_database_timezone(info.context.db, name, timezone,
-                                               actor=info.context.access.actor)
-        _, errors = await attempt(work())
-        return mutation_result(errors)
-
+        await set_database_timezone(info.context.db, name, timezone, actor=info.context.actor)
+        return MutationResult(ok=True)

@@ -14,8 +14,9 @@ import strawberry
 
 from graph.context import Info, value
 from strawberry import UNSET
-from graph.errors import Refused, RowError, SegmentError, attempt
+from graph.errors import ExpectedErrors, Refused, RowError, SegmentError
 from graph.limits import request_deadline
+from graph.permissions import Requires
 from graph.scalars import JSON
 from store.contacts import upsert_contacts
 from store.events import MAX_BATCH as MAX_EVENTS
@@ -53,22 +54,20 @@ class EventInput:
 @strawberry.type(description="Exactly what a batch stored: `stored` rows written, "
                              "`duplicates` already stored before, `rejected` the rest.")
 class WriteResult:
-    stored: int
-    duplicates: int
-    rejected: list[RowError]
+    stored: int = 0
+    duplicates: int = 0
+    rejected: list[RowError] = strawberry.field(default_factory=list)
     contacts_created: int = strawberry.field(
         default=0, description="trackEvents with createContacts: the contacts created.")
     errors: list[SegmentError] = strawberry.field(
         default_factory=list, description="Why nothing was stored, when the whole batch is refused.")
 
 
-def _result(report: WriteReport | None, errors: list[SegmentError]) -> WriteResult:
-    if report is None:
-        return WriteResult(stored=0, duplicates=0, rejected=[], errors=errors)
+def _result(report: WriteReport) -> WriteResult:
     return WriteResult(stored=report.stored, duplicates=report.duplicates,
                        rejected=[RowError(index=row.index, id=row.id, message=row.message)
                                  for row in report.rejected],
-                       contacts_created=report.contacts_created, errors=[])
+                       contacts_created=report.contacts_created)
 
 
 def _check_size(rows: list, limit: int, what: str) -> None:
@@ -79,41 +78,37 @@ def _check_size(rows: list, limit: int, what: str) -> None:
 @strawberry.type
 class IngestionMutations:
     @strawberry.mutation(description="Store contacts (admin): new ids are created, existing "
-                                     "ones get the given fields updated and lists added.")
+                                     "ones get the given fields updated and lists added.",
+                         extensions=[Requires("admin", "import contacts", database="database"),
+                                     ExpectedErrors()])
     async def upsert_contacts(self, info: Info, *, database: str | None = DEFAULT_DATABASE,
                               contacts: list[ContactInput]) -> WriteResult:
-        database = value(database, DEFAULT_DATABASE)
-        async def work():
-            info.context.access.require("admin", "import contacts", database)
-            _check_size(contacts, MAX_CONTACTS, "contacts")
-            rows = [{"id": None if value(row.id) is None else str(row.id),
-                     "fields": value(row.fields), "lists": value(row.lists),
-                     "consent": value(row.consent)}
-                    for row in contacts]
-            return await info.context.heavy(upsert_contacts(
-                info.context.db, database, rows,
-                deadline=request_deadline(info.context.request)))
-        return _result(*await attempt(work()))
+        _check_size(contacts, MAX_CONTACTS, "contacts")
+        rows = [{"id": None if value(row.id) is None else str(row.id),
+                 "fields": value(row.fields), "lists": value(row.lists),
+                 "consent": value(row.consent)}
+                for row in contacts]
+        return _result(await info.context.heavy(upsert_contacts(
+            info.context.db, value(database, DEFAULT_DATABASE), rows,
+            deadline=request_deadline(info.context.request))))
 
     @strawberry.mutation(description="Store events (admin); an event id seen before is a "
                                      "duplicate, stored once. An event of an unknown contact "
                                      "is rejected, unless createContacts: then the contact is "
-                                     "created with only its id.")
+                                     "created with only its id.",
+                         extensions=[Requires("admin", "track events", database="database"),
+                                     ExpectedErrors()])
     async def track_events(self, info: Info, *, database: str | None = DEFAULT_DATABASE,
                            events: list[EventInput],
                            create_contacts: bool | None = False) -> WriteResult:
-        database = value(database, DEFAULT_DATABASE)
-        create_contacts = bool(value(create_contacts, False))
-        async def work():
-            info.context.access.require("admin", "track events", database)
-            _check_size(events, MAX_EVENTS, "events")
-            rows = []
-            for row in events:
-                item = {"contact": row.contact, "type": row.type, "time": row.time,
-                        "attributes": value(row.attributes)}
-                if value(row.id) is not None:
-                    item["id"] = row.id
-                rows.append(item)
-            return await info.context.heavy(track_events(info.context.db, database, rows,
-                                                         create_contacts=create_contacts))
-        return _result(*await attempt(work()))
+        _check_size(events, MAX_EVENTS, "events")
+        rows = []
+        for row in events:
+            item = {"contact": row.contact, "type": row.type, "time": row.time,
+                    "attributes": value(row.attributes)}
+            if value(row.id) is not None:
+                item["id"] = row.id
+            rows.append(item)
+        return _result(await info.context.heavy(track_events(
+            info.context.db, value(database, DEFAULT_DATABASE), rows,
+            create_contacts=bool(value(create_contacts, False)))))

@@ -9,7 +9,8 @@ import strawberry
 
 from graph.context import Info, value
 from strawberry import UNSET
-from graph.errors import MutationResult, Refused, SegmentError, attempt, mutation_result
+from graph.errors import ExpectedErrors, MutationResult, Refused, SegmentError
+from graph.permissions import Requires, answers_empty_unless
 from store.api_keys import ApiKey as StoredKey
 from store.api_keys import create_api_key, list_api_keys, revoke_api_key
 
@@ -41,9 +42,10 @@ def key_from_store(key: StoredKey) -> ApiKey:
 
 @strawberry.type
 class ApiKeyResult:
-    api_key: ApiKey | None
-    key: str | None = strawberry.field(description="The secret: shown this once, never stored.")
-    errors: list[SegmentError]
+    api_key: ApiKey | None = None
+    key: str | None = strawberry.field(default=None,
+                                       description="The secret: shown this once, never stored.")
+    errors: list[SegmentError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -52,11 +54,10 @@ class KeyQueries:
     def me(self, info: Info) -> ApiKey:
         return key_from_store(info.context.access.key)
 
-    @strawberry.field(description="Every API key (admin; empty for others).")
+    @strawberry.field(description="Every API key (admin; empty for others).",
+                      extensions=[answers_empty_unless(role="admin")])
     async def api_keys(self, info: Info) -> list[ApiKey]:
         access = info.context.access
-        if not access.key.at_least("admin"):
-            return []
         return [key_from_store(key) for key in await list_api_keys(info.context.db)
                 if access.key.databases is None or (
                     key.databases is not None and set(key.databases) <= set(access.key.databases))]
@@ -65,35 +66,27 @@ class KeyQueries:
 @strawberry.type
 class KeyMutations:
     @strawberry.mutation(description="Create an API key (admin) for some profile databases "
-                                     "(null: all). The secret is in the result, once.")
+                                     "(null: all). The secret is in the result, once.",
+                         extensions=[Requires("admin", "create API keys"), ExpectedErrors()])
     async def create_api_key(self, info: Info, name: str, role: Role,
                              databases: list[str] | None = UNSET) -> ApiKeyResult:
         databases = value(databases)
-        async def work():
-            access = info.context.access
-            access.require("admin", "create API keys")
-            if access.key.databases is not None:
-                if databases is None:
-                    raise Refused("this API key cannot create a key for every profile database")
-                for database in databases:
-                    access.require_database(database)
-            return await create_api_key(info.context.db, name=name, role=role.value,
-                                        databases=databases, actor=access.actor)
-        created, errors = await attempt(work())
-        if created is None:
-            return ApiKeyResult(api_key=None, key=None, errors=errors)
-        key, secret = created
-        return ApiKeyResult(api_key=key_from_store(key), key=secret, errors=[])
+        access = info.context.access
+        if access.key.databases is not None:  # a key can only give what it has
+            if databases is None:
+                raise Refused("this API key cannot create a key for every profile database")
+            for database in databases:
+                access.require_database(database)
+        key, secret = await create_api_key(info.context.db, name=name, role=role.value,
+                                           databases=databases, actor=access.actor)
+        return ApiKeyResult(api_key=key_from_store(key), key=secret)
 
     @strawberry.mutation(description="Revoke an API key by id (admin); it stops working within "
-                                     "seconds.")
+                                     "seconds.",
+                         extensions=[Requires("admin", "revoke API keys"), ExpectedErrors()])
     async def revoke_api_key(self, info: Info, id: strawberry.ID) -> MutationResult:
-        async def work():
-            access = info.context.access
-            access.require("admin", "revoke API keys")
-            if access.key.databases is not None:
-                raise Refused("only a key open to every profile database can revoke keys")
-            await revoke_api_key(info.context.db, str(id))
-            info.context.request.app.state.key_cache.clear()
-        _, errors = await attempt(work())
-        return mutation_result(errors)
+        if info.context.access.key.databases is not None:
+            raise Refused("only a key open to every profile database can revoke keys")
+        await revoke_api_key(info.context.db, str(id))
+        info.context.request.app.state.key_cache.clear()
+        return MutationResult(ok=True)

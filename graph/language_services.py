@@ -14,11 +14,11 @@ from dsl import completion, diagnostics
 from dsl.explain import ExplainKind as StoredExplainKind
 from dsl.explain import ExplainNode as StoredExplainNode
 from graph.context import Info, value
-from graph.errors import Refused, SegmentError, attempt
+from graph.errors import ExpectedErrors, Refused, SegmentError
+from graph.permissions import Requires
 from graph.scalars import JSON, to_json_value
 from graph.segments import Segment, segment_from_store, visible_segment
 from store import query
-from store.clock import utc_now
 from store.completion import completion_context, load_catalog
 from store.errors import NotFoundError
 from store.explain import ContactExplanation as StoredExplanation
@@ -54,8 +54,9 @@ class Suggestion:
 
 @strawberry.type
 class CompletionResult:
-    suggestions: list[Suggestion]
-    errors: list[SegmentError] = strawberry.field(description="Only about the request (an "
+    suggestions: list[Suggestion] = strawberry.field(default_factory=list)
+    errors: list[SegmentError] = strawberry.field(default_factory=list,
+                                                  description="Only about the request (an "
                                                               "unknown database); a broken "
                                                               "expression still completes.")
 
@@ -78,9 +79,11 @@ class Diagnostic:
 
 @strawberry.type
 class DiagnosticsResult:
-    diagnostics: list[Diagnostic] = strawberry.field(description="In source order; empty when "
+    diagnostics: list[Diagnostic] = strawberry.field(default_factory=list,
+                                                     description="In source order; empty when "
                                                                  "the expression is fine.")
-    errors: list[SegmentError] = strawberry.field(description="Only about the request (an "
+    errors: list[SegmentError] = strawberry.field(default_factory=list,
+                                                  description="Only about the request (an "
                                                               "unknown database).")
 
 
@@ -144,8 +147,8 @@ class ContactExplanation:
 
 @strawberry.type
 class ExplainResult:
-    explanation: ContactExplanation | None
-    errors: list[SegmentError]
+    explanation: ContactExplanation | None = None
+    errors: list[SegmentError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type(description="How a segment's membership changes: contacts that enter, leave "
@@ -168,8 +171,8 @@ class SegmentDiff:
 
 @strawberry.type
 class SegmentDiffResult:
-    diff: SegmentDiff | None
-    errors: list[SegmentError]
+    diff: SegmentDiff | None = None
+    errors: list[SegmentError] = strawberry.field(default_factory=list)
 
 
 # --- conversions ---------------------------------------------------------------------------------
@@ -240,97 +243,95 @@ async def _explain(preparing, contact_id: str, *,
     return await explain_contact(await preparing, contact_id, segment=segment)
 
 
+def _explained_database(arguments: dict) -> str | None:
+    """explainContact's database: an expression's (default main); none for a saved segment
+    (whose database the key must see, or it is not found)."""
+    if value(arguments.get("segment")) is not None:
+        return None
+    return value(arguments.get("database")) or DEFAULT_DATABASE
+
+
 @strawberry.type
 class LanguageQueries:
     @strawberry.field(description="What can be typed at the cursor (`offset`: a 0-based "
                                   "character index into `expression`): fields with their "
                                   "types, the operators of the field's type, event types, "
                                   "list and segment names, keywords, units, and a text "
-                                  "field's most frequent values. Works on broken text.")
+                                  "field's most frequent values. Works on broken text.",
+                      extensions=[Requires(database="database"), ExpectedErrors()])
     async def complete_expression(self, info: Info, expression: str, offset: int,
                                   database: str | None = DEFAULT_DATABASE,
                                   limit: int | None = 100) -> CompletionResult:
         database, limit = value(database, DEFAULT_DATABASE), value(limit, 100)
-
-        async def work():
-            if not 0 <= offset <= len(expression):
-                raise Refused(f"offset must be from 0 to {len(expression)} (the expression's "
-                              f"length), not {offset}", code="INPUT")
-            if not 1 <= limit <= 500:
-                raise Refused(f"limit must be from 1 to 500, not {limit}", code="INPUT")
-            info.context.access.require_database(database)
-            context = await completion_context(info.context.db, database, expression, offset,
-                                               cache=info.context.store.catalogs)
-            if callable(context.values):  # a function does not travel to a worker process
-                return await asyncio.to_thread(completion.complete, expression, offset,
-                                               context, limit=limit)
-            return await run_language(len(expression), completion.complete, expression,
-                                      offset, context, limit=limit)
-        suggestions, errors = await attempt(work())
-        return CompletionResult(suggestions=[_suggestion(item) for item in suggestions or ()],
-                                errors=errors)
+        if not 0 <= offset <= len(expression):
+            raise Refused(f"offset must be from 0 to {len(expression)} (the expression's "
+                          f"length), not {offset}", code="INPUT")
+        if not 1 <= limit <= 500:
+            raise Refused(f"limit must be from 1 to 500, not {limit}", code="INPUT")
+        context = await completion_context(info.context.db, database, expression, offset,
+                                           cache=info.context.store.catalogs)
+        if callable(context.values):  # a function does not travel to a worker process
+            suggestions = await asyncio.to_thread(completion.complete, expression, offset,
+                                                  context, limit=limit)
+        else:
+            suggestions = await run_language(len(expression), completion.complete, expression,
+                                             offset, context, limit=limit)
+        return CompletionResult(suggestions=[_suggestion(item) for item in suggestions])
 
     @strawberry.field(description="Every syntax and type error of an expression, with ranges "
                                   "(not only the first), and warnings for conditions that can "
-                                  "never match, always match, or repeat.")
+                                  "never match, always match, or repeat.",
+                      extensions=[Requires(database="database"), ExpectedErrors()])
     async def diagnose_expression(self, info: Info, expression: str,
                                   database: str | None = DEFAULT_DATABASE) -> DiagnosticsResult:
-        database = value(database, DEFAULT_DATABASE)
-
-        async def work():
-            info.context.access.require_database(database)
-            catalog = await load_catalog(info.context.db, database, info.context.store.catalogs)
-            return await run_language(len(expression), diagnostics.diagnose, expression,
-                                      catalog.schema, event_types=catalog.event_types,
-                                      lists=catalog.lists)
-        found, errors = await attempt(work())
-        return DiagnosticsResult(diagnostics=[_diagnostic(item) for item in found or ()],
-                                 errors=errors)
+        catalog = await load_catalog(info.context.db, value(database, DEFAULT_DATABASE),
+                                     info.context.store.catalogs)
+        found = await run_language(len(expression), diagnostics.diagnose, expression,
+                                   catalog.schema, event_types=catalog.event_types,
+                                   lists=catalog.lists)
+        return DiagnosticsResult(diagnostics=[_diagnostic(item) for item in found])
 
     @strawberry.field(description="Why a contact is or is not in a saved segment (`segment`, "
                                   "its id) or in an expression (text or JSON form, with "
                                   "`database`): every condition with the value it saw and "
                                   "whether it held, then the range and the maximum. Uses the "
                                   "reference evaluator, which agrees with the compiled "
-                                  "pipeline.")
+                                  "pipeline.",
+                      extensions=[Requires(database=_explained_database), ExpectedErrors()])
     async def explain_contact(self, info: Info, contact_id: strawberry.ID,
                               segment: strawberry.ID | None = UNSET,
                               expression: str | None = UNSET, json: JSON | None = UNSET,
                               database: str | None = UNSET,
                               now: dt.datetime | None = UNSET) -> ExplainResult:
         segment_id, text, form = value(segment), value(expression), value(json)
-        database, now = value(database), value(now)
-
-        async def work():
-            if segment_id is not None:
-                if text is not None or form is not None or database is not None:
-                    raise Refused("give a segment, or an expression with its database, not "
-                                  "both", code="INPUT")
-                stored = await visible_segment(info, segment_id)
-                if stored is None:
-                    raise NotFoundError(f"no segment with id {segment_id}")
-                explained = await info.context.heavy(_explain(
-                    query.prepare_segment(info.context.db, stored, now=now or utc_now()),
-                    str(contact_id), segment=stored))
-                target = segment_from_store(stored)
-            else:
-                where = database or DEFAULT_DATABASE
-                info.context.access.require_database(where)
-                explained = await info.context.heavy(_explain(
-                    query.prepare(info.context.db, where, expression=text, json=form,
-                                  now=now or utc_now()), str(contact_id)))
-                target = None
-            if not explained.found:
-                raise NotFoundError(f"no contact {contact_id} in profile database "
-                                    f"{explained.database}")
-            return _explanation(explained, target)
-        explanation, errors = await attempt(work())
-        return ExplainResult(explanation=explanation, errors=errors)
+        now = value(now, info.context.now)
+        if segment_id is not None:
+            if text is not None or form is not None or value(database) is not None:
+                raise Refused("give a segment, or an expression with its database, not "
+                              "both", code="INPUT")
+            stored = await visible_segment(info, segment_id)
+            if stored is None:
+                raise NotFoundError(f"no segment with id {segment_id}")
+            explained = await info.context.heavy(_explain(
+                query.prepare_segment(info.context.db, stored, now=now),
+                str(contact_id), segment=stored))
+            target = segment_from_store(stored)
+        else:
+            explained = await info.context.heavy(_explain(
+                query.prepare(info.context.db, _explained_database({"database": database}),
+                              expression=text, json=form, now=now),
+                str(contact_id)))
+            target = None
+        if not explained.found:
+            raise NotFoundError(f"no contact {contact_id} in profile database "
+                                f"{explained.database}")
+        return ExplainResult(explanation=_explanation(explained, target))
 
     @strawberry.field(description="Who enters, leaves and stays in a segment: between two "
                                   "versions (`fromVersion`, `toVersion` default the current "
                                   "one) at `now`, or between two evaluation times (`fromNow`, "
-                                  "`toNow`) of the current definition or of `version`.")
+                                  "`toNow`) of the current definition or of `version`.",
+                      extensions=[ExpectedErrors()])
     async def segment_diff(self, info: Info, id: strawberry.ID,
                            from_version: int | None = UNSET, to_version: int | None = UNSET,
                            now: dt.datetime | None = UNSET, from_now: dt.datetime | None = UNSET,
@@ -339,35 +340,30 @@ class LanguageQueries:
         from_version, to_version, version = value(from_version), value(to_version), value(version)
         now, from_now, to_now = value(now), value(from_now), value(to_now)
         sample = value(sample, SAMPLE_SIZE)
-
-        async def work():
-            if not 0 <= sample <= MAX_SAMPLE:
-                raise Refused(f"sample must be from 0 to {MAX_SAMPLE}, not {sample}",
-                              code="INPUT")
-            in_time = from_now is not None or to_now is not None
-            if in_time and (from_version is not None or to_version is not None
-                            or now is not None):
-                raise Refused("compare either versions (fromVersion, toVersion, now) or times "
-                              "(fromNow, toNow, version), not both", code="INPUT")
-            if not in_time and version is not None:
-                raise Refused("version goes with fromNow and toNow; to compare versions give "
-                              "fromVersion and toVersion", code="INPUT")
-            if in_time and (from_now is None or to_now is None):
-                raise Refused("a diff in time needs both fromNow and toNow", code="INPUT")
-            if not in_time and from_version is None:
-                raise Refused("give fromVersion (and toVersion), or fromNow and toNow",
-                              code="INPUT")
-            stored = await visible_segment(info, id)
-            if stored is None:
-                raise NotFoundError(f"no segment with id {id}")
-            if in_time:
-                return await info.context.heavy(diff_segment_times(
-                    info.context.db, stored.id, from_now, to_now, version=version,
-                    sample=sample))
-            return await info.context.heavy(diff_segment_versions(
+        if not 0 <= sample <= MAX_SAMPLE:
+            raise Refused(f"sample must be from 0 to {MAX_SAMPLE}, not {sample}", code="INPUT")
+        in_time = from_now is not None or to_now is not None
+        if in_time and (from_version is not None or to_version is not None or now is not None):
+            raise Refused("compare either versions (fromVersion, toVersion, now) or times "
+                          "(fromNow, toNow, version), not both", code="INPUT")
+        if not in_time and version is not None:
+            raise Refused("version goes with fromNow and toNow; to compare versions give "
+                          "fromVersion and toVersion", code="INPUT")
+        if in_time and (from_now is None or to_now is None):
+            raise Refused("a diff in time needs both fromNow and toNow", code="INPUT")
+        if not in_time and from_version is None:
+            raise Refused("give fromVersion (and toVersion), or fromNow and toNow",
+                          code="INPUT")
+        stored = await visible_segment(info, id)
+        if stored is None:
+            raise NotFoundError(f"no segment with id {id}")
+        if in_time:
+            diff = await info.context.heavy(diff_segment_times(
+                info.context.db, stored.id, from_now, to_now, version=version, sample=sample))
+        else:
+            diff = await info.context.heavy(diff_segment_versions(
                 info.context.db, stored.id, from_version,
-                to_version if to_version is not None else stored.version, now=now,
+                to_version if to_version is not None else stored.version,
+                now=now if now is not None else info.context.now,
                 sample=sample))
-        diff, errors = await attempt(work())
-        return SegmentDiffResult(diff=_diff(diff) if diff is not None else None, errors=errors)
-
+        return SegmentDiffResult(diff=_diff(diff))

@@ -7,11 +7,13 @@ import datetime as dt
 
 import strawberry
 
-from graph.contacts import ContactConnection, contact_from_document, empty_contacts
+from graph.contacts import ContactConnection, contact_from_document
 from graph.context import Info, value
 from strawberry import UNSET
-from graph.errors import SegmentError, attempt, raise_store_failure
+from graph.errors import ExpectedErrors, SegmentError
 from graph.pagination import PageInfo, Edge, page_size, read_page
+from graph.permissions import Requires, answers_empty_unless
+from store.errors import NotFoundError
 from store.fields import DEFAULT_DATABASE
 from store.lists import (add_to_list, create_list, find_list, list_lists,
                          list_members, remove_from_list)
@@ -49,39 +51,37 @@ class StaticList:
 
 @strawberry.type
 class ListResult:
-    static_list: StaticList | None = strawberry.field(name="list")
-    errors: list[SegmentError]
+    static_list: StaticList | None = strawberry.field(name="list", default=None)
+    errors: list[SegmentError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type(description="What adding or removing contacts did.")
 class ListChangeResult:
-    changed: int = strawberry.field(description="Contacts added (or removed).")
-    unchanged: int = strawberry.field(description="Already in (or not in) the list.")
-    unknown: list[str] = strawberry.field(description="Ids with no contact in the database.")
-    errors: list[SegmentError]
+    changed: int = strawberry.field(default=0, description="Contacts added (or removed).")
+    unchanged: int = strawberry.field(default=0, description="Already in (or not in) the list.")
+    unknown: list[str] = strawberry.field(default_factory=list,
+                                          description="Ids with no contact in the database.")
+    errors: list[SegmentError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class ListQueries:
-    @strawberry.field(description="The static lists of a profile database, by name.")
+    @strawberry.field(description="The static lists of a profile database, by name.",
+                      extensions=[answers_empty_unless(database="database"), ExpectedErrors()])
     async def lists(self, info: Info,
                     database: str | None = DEFAULT_DATABASE) -> list[StaticList]:
-        database = value(database, DEFAULT_DATABASE)
-        if not info.context.access.can_see(database):
-            return []
-        found, errors = await attempt(list_lists(info.context.db, database))
         return [StaticList(database=item.database, name=item.name, created_at=item.created_at)
-                for item in found or []]
+                for item in await list_lists(info.context.db,
+                                             value(database, DEFAULT_DATABASE))]
 
-    @strawberry.field(name="list", description="A static list by name (ignoring letter case).")
+    @strawberry.field(name="list", description="A static list by name (ignoring letter case).",
+                      extensions=[answers_empty_unless(database="database"), ExpectedErrors()])
     async def static_list(self, info: Info, *, database: str | None = DEFAULT_DATABASE,
                           name: str) -> StaticList | None:
         database = value(database, DEFAULT_DATABASE)
-        if not info.context.access.can_see(database):
-            return None
-        stored, errors = await attempt(find_list(info.context.db, database, name))
-        raise_store_failure(errors)
-        if errors:
+        try:
+            stored = await find_list(info.context.db, database, name)
+        except NotFoundError:
             return None
         document = await info.context.loaders.lists.load(f"{database}:{stored}")
         return StaticList(database=database, name=stored,
@@ -90,42 +90,38 @@ class ListQueries:
 
 async def _change(info: Info, database: str, name: str, contact_ids: list[strawberry.ID],
                   add: bool) -> ListChangeResult:
-    async def work():
-        info.context.access.require("editor", "change lists", database)
-        change = add_to_list if add else remove_from_list
-        return await change(info.context.db, database, name, [str(item) for item in contact_ids])
-    report, errors = await attempt(work())
-    if report is None:
-        return ListChangeResult(changed=0, unchanged=0, unknown=[], errors=errors)
+    change = add_to_list if add else remove_from_list
+    report = await change(info.context.db, database, name, [str(item) for item in contact_ids])
     return ListChangeResult(changed=report.changed, unchanged=report.unchanged,
-                            unknown=report.unknown, errors=[])
+                            unknown=report.unknown)
 
 
 @strawberry.type
 class ListMutations:
     @strawberry.mutation(description="Create an empty static list (names are unique ignoring "
-                                     "letter case).")
+                                     "letter case).",
+                         extensions=[Requires("editor", "change lists", database="database"),
+                                     ExpectedErrors()])
     async def create_list(self, info: Info, *, database: str | None = DEFAULT_DATABASE,
                           name: str) -> ListResult:
-        database = value(database, DEFAULT_DATABASE)
-        async def work():
-            info.context.access.require("editor", "change lists", database)
-            return await create_list(info.context.db, database, name, actor=info.context.actor)
-        created, errors = await attempt(work())
+        created = await create_list(info.context.db, value(database, DEFAULT_DATABASE), name,
+                                    actor=info.context.actor)
         return ListResult(static_list=StaticList(database=created.database, name=created.name,
-                                          created_at=created.created_at) if created else None,
-                          errors=errors)
+                                                 created_at=created.created_at))
 
-    @strawberry.mutation(description="Add contacts to a static list by id.")
+    @strawberry.mutation(description="Add contacts to a static list by id.",
+                         extensions=[Requires("editor", "change lists", database="database"),
+                                     ExpectedErrors()])
     async def add_to_list(self, info: Info, *, database: str | None = DEFAULT_DATABASE,
                           name: str, contact_ids: list[strawberry.ID]) -> ListChangeResult:
         return await _change(info, value(database, DEFAULT_DATABASE), name, contact_ids, add=True)
 
-    @strawberry.mutation(description="Remove contacts from a static list by id.")
+    @strawberry.mutation(description="Remove contacts from a static list by id.",
+                         extensions=[Requires("editor", "change lists", database="database"),
+                                     ExpectedErrors()])
     async def remove_from_list(self, info: Info, *, database: str | None = DEFAULT_DATABASE,
                                name: str, contact_ids: list[strawberry.ID]) -> ListChangeResult:
         return await _change(info, value(database, DEFAULT_DATABASE), name, contact_ids, add=False)
 
 
-__all__ = ["ListChangeResult", "ListMutations", "ListQueries", "ListResult", "StaticList",
-           "empty_contacts"]
+__all__ = ["ListChangeResult", "ListMutations", "ListQueries", "ListResult", "StaticList"]

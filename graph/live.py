@@ -12,8 +12,9 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from graph.context import Info, value
-from graph.errors import MutationResult, PublicError, SegmentError, attempt, mutation_result
+from graph.errors import ExpectedErrors, MutationResult, PublicError, SegmentError
 from graph.pagination import Connection, connection, page_size, read_page
+from graph.permissions import Requires
 from store.errors import NotFoundError
 from store.live import bell
 from store.live.changes import Change, changes_after, last_seq, list_changes
@@ -69,8 +70,8 @@ def webhook_from_store(webhook: StoredWebhook) -> Webhook:
 
 @strawberry.type
 class WebhookResult:
-    webhook: Webhook | None
-    errors: list[SegmentError]
+    webhook: Webhook | None = None
+    errors: list[SegmentError] = strawberry.field(default_factory=list)
 
 
 # --- the Segment type's live fields ----------------------------------------------------------
@@ -95,31 +96,27 @@ async def segment_membership_as_of(info: Info, segment) -> dt.datetime | None:
 @strawberry.type
 class LiveMutations:
     @strawberry.mutation(description="POST this segment's entries and exits to `url`, signed "
-                                     "with `secret` (X-SegmentQL-Signature: sha256=<hex>).")
+                                     "with `secret` (X-SegmentQL-Signature: sha256=<hex>).",
+                         extensions=[Requires("editor", "add webhooks"), ExpectedErrors()])
     async def create_webhook(self, info: Info, segment_id: strawberry.ID, url: str,
                              secret: str) -> WebhookResult:
-        from graph.segments import writable_segment
+        from graph.segments import existing_segment
 
-        async def work():
-            segment = await writable_segment(info, segment_id, "add webhooks")
-            return await create_webhook(info.context.db, segment.id, url, secret,
-                                        actor=info.context.actor)
-        webhook, errors = await attempt(work())
-        return WebhookResult(webhook=webhook_from_store(webhook) if webhook else None,
-                             errors=errors)
+        segment = await existing_segment(info, segment_id)
+        return WebhookResult(webhook=webhook_from_store(await create_webhook(
+            info.context.db, segment.id, url, secret, actor=info.context.actor)))
 
-    @strawberry.mutation(description="Stop a webhook (changes not yet delivered are dropped).")
+    @strawberry.mutation(description="Stop a webhook (changes not yet delivered are dropped).",
+                         extensions=[Requires("editor", "delete webhooks"), ExpectedErrors()])
     async def delete_webhook(self, info: Info, id: strawberry.ID) -> MutationResult:
-        from graph.segments import writable_segment
+        from graph.segments import existing_segment
 
-        async def work():
-            webhook = await get_webhook(info.context.db, str(id))
-            if webhook is None:
-                raise NotFoundError(f"no webhook with id {id}")
-            await writable_segment(info, webhook.segment_id, "delete webhooks")
-            await delete_webhook(info.context.db, webhook.id)
-        _, errors = await attempt(work())
-        return mutation_result(errors)
+        webhook = await get_webhook(info.context.db, str(id))
+        if webhook is None:
+            raise NotFoundError(f"no webhook with id {id}")
+        await existing_segment(info, webhook.segment_id)  # its database is open to the key
+        await delete_webhook(info.context.db, webhook.id)
+        return MutationResult(ok=True)
 
 
 # --- the subscription ----------------------------------------------------------------------------

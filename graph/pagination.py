@@ -23,8 +23,8 @@ S = TypeVar("S")
 
 @strawberry.type(description="Where a page ends: pass `endCursor` as `after` for the next one.")
 class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+    has_next_page: bool = False
+    end_cursor: str | None = None
     has_previous_page: bool = False
     start_cursor: str | None = None
 
@@ -37,8 +37,10 @@ class Edge(Generic[T]):
 
 @strawberry.type
 class Connection(Generic[T]):
-    edges: list[Edge[T]]
-    page_info: PageInfo
+    """Given nothing, an empty page (what a failed search answers with its `errors`)."""
+
+    edges: list[Edge[T]] = strawberry.field(default_factory=list)
+    page_info: PageInfo = strawberry.field(default_factory=PageInfo)
 
 
 def page_info(page: Page, after: str | None) -> PageInfo:
@@ -56,7 +58,7 @@ def connection(page: Page[S], convert: Callable[[S], T], after: str | None) -> C
 
 
 def empty() -> Connection:
-    return Connection(edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None))
+    return Connection()
 
 
 def page_size(first: int) -> int:

@@ -4,14 +4,18 @@
   MAX_JSON_DEPTH, with no lone UTF-16 surrogate escape (`"\\ud800"` is no character: it
   could be neither stored nor printed); anything else is HTTP 400 naming what is wrong
   and where;
+- a GET request's query string is UTF-8 once percent-decoded (`check_query_string`);
 - the body is a JSON object (`{"query": ...}`): `null`, a list or a number is HTTP 400;
 - a document with several operations names the one to run (`operationName`), as the
-  GraphQL specification requires (`OneOperation`).
+  GraphQL specification requires (`OneOperation`);
+- a WebSocket message is decoded as a body is: one refused closes the socket with 4400 and
+  the reason (`WebSocketAdapter`), as graphql-transport-ws closes on an invalid message.
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote_to_bytes
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +23,7 @@ import orjson
 from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 from cross_web import HTTPException
+from strawberry.asgi import ASGIWebSocketAdapter
 
 MAX_JSON_DEPTH = 1024  # orjson's own limit: a deeper document is refused while decoding
 
@@ -53,6 +58,47 @@ def _explain(detail: str, data: str | bytes) -> str:
         return ('the request body is empty: send a JSON object such as '
                 '{"query": "{ fields { name } }"}')
     return f"the request body is not valid JSON{where}: {detail}"
+
+
+# A WebSocket close reason holds at most 123 bytes (RFC 6455, 5.5.1)
+_MAX_CLOSE_REASON = 123
+
+
+class WebSocketAdapter(ASGIWebSocketAdapter):
+    """strawberry's WebSocket adapter, for messages that `decode_json` refuses: the socket
+    is closed with 4400 and the reason (shortened to fit a close frame) instead of the
+    error escaping and the connection dropping without a word."""
+
+    async def iter_json(self, *, ignore_parsing_errors: bool = False):
+        try:
+            async for message in super().iter_json(ignore_parsing_errors=ignore_parsing_errors):
+                yield message
+        except HTTPException as error:
+            await self.close(4400, close_reason(error.reason))
+
+
+def close_reason(message: str) -> str:
+    """`message` cut (at a word) to what a close frame can carry."""
+    if len(message.encode("utf-8")) <= _MAX_CLOSE_REASON:
+        return message
+    cut = message.encode("utf-8")[:_MAX_CLOSE_REASON - 4].decode("utf-8", "ignore")
+    return cut.rsplit(" ", 1)[0].rstrip(":;,") + " ..."
+
+
+def check_query_string(raw: bytes) -> None:
+    """HTTPException(400) when a parameter of the query string is not UTF-8 once
+    percent-decoded (it would be read with U+FFFD in place of the bytes, and answered)."""
+    for number, part in enumerate(raw.split(b"&"), start=1):
+        name, _, value = part.partition(b"=")
+        for piece in (name, value):
+            decoded = unquote_to_bytes(piece.replace(b"+", b" "))
+            try:
+                decoded.decode("utf-8")
+            except UnicodeDecodeError as error:
+                shown = name.decode("ascii", "replace") if piece is value else f"number {number}"
+                raise HTTPException(400, f"the query string parameter {shown} is not UTF-8 "
+                                         f"text (byte 0x{decoded[error.start]:02X}): "
+                                         "percent-encode the UTF-8 bytes of the text") from None
 
 
 def require_object(data: Any) -> None:

@@ -15,6 +15,7 @@ from strawberry.types import ExecutionContext
 
 from graph.campaigns import CampaignMutations, CampaignQueries
 from graph.contacts import ContactQueries
+from graph.context import EvaluationTime
 from graph.errors import ErrorPolicy, log_unexpected
 from graph.estimates import EstimateQueries
 from graph.fields import FieldMutations, FieldQueries
@@ -44,7 +45,8 @@ class SegmentSchema(Schema):
 
 def build_schema() -> Schema:
     return SegmentSchema(query=Query, mutation=Mutation, subscription=Subscription,
-                         extensions=[*validation_extensions(), OneOperation, ErrorPolicy],
+                         extensions=[*validation_extensions(), OneOperation, EvaluationTime,
+                                     ErrorPolicy],
                          config=StrawberryConfig(scalar_map=SCALARS))
 
 

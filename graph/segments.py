@@ -8,20 +8,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from bson import json_util
+from pymongo.errors import PyMongoError
 from strawberry import UNSET, Private
 from strawberry.utils.str_converters import to_camel_case
 
-from dsl.errors import SegmentError as LanguageError
-from dsl.errors import SegmentErrors
 from graph.contacts import Contact, ContactConnection, contact_from_document, search
 from graph.context import Info, value
-from graph.errors import (MutationResult, PublicError, Refused, RowError, SegmentError, attempt,
-                          mutation_result, to_errors)
+from graph.errors import (EXPECTED, ExpectedErrors, MutationResult, PublicError, Refused,
+                          RowError, SegmentError, to_errors)
 from graph.pagination import Connection, connection, empty, read_page
+from graph.permissions import Requires, input_database
 from graph.scalars import JSON
 from store import query, segment_bin
 from store.campaigns import list_campaigns
-from store.clock import utc_now
 from store.errors import NotFoundError
 from store.fields import DEFAULT_DATABASE
 from store.member_actions import bulk_update_field, copy_to_database, copy_to_list
@@ -113,13 +112,12 @@ class Segment:
 
     @strawberry.field(description="The number of members: without `now`, the maintained live "
                                   "membership's (answered at once, not logged); at `now`, "
-                                  "evaluated afresh and logged as a run.")
+                                  "evaluated afresh and logged as a run.",
+                      extensions=[ExpectedErrors()])
     async def count(self, info: Info, now: dt.datetime | None = UNSET) -> int:
-        result, errors = await attempt(info.context.heavy(count_segment(
-            info.context.db, self.stored.id, now=value(now), actor=info.context.actor)))
-        if errors:
-            raise PublicError(errors[0].message)
-        return result
+        return await info.context.heavy(count_segment(
+            info.context.db, self.stored.id, now=value(now, info.context.now),
+            maintained=value(now) is None, actor=info.context.actor))
 
     @strawberry.field(description="The instant the maintained membership is exact for (where "
                                   "the sweep of time-based changes has reached); null when "
@@ -168,14 +166,12 @@ class Segment:
                            now=run.now)
                 for run in await list_runs(info.context.db, self.stored.id, limit=limit)]
 
-    @strawberry.field(description="The size over time, oldest first.")
+    @strawberry.field(description="The size over time, oldest first.",
+                      extensions=[ExpectedErrors()])
     async def sizes(self, info: Info, since: dt.datetime | None = UNSET,
                     limit: int | None = 1000) -> list[SegmentSize]:
-        sizes, errors = await attempt(segment_sizes(info.context.db, self.stored.id,
-                                                    since=value(since),
-                                                    limit=value(limit, 1000)))
-        if errors:
-            raise PublicError(errors[0].message)
+        sizes = await segment_sizes(info.context.db, self.stored.id, since=value(since),
+                                    limit=value(limit, 1000))
         return [SegmentSize(at=at, count=count) for at, count in sizes]
 
     @strawberry.field(description="The campaigns targeting this segment.")
@@ -186,11 +182,13 @@ class Segment:
         return [campaign_from_store(item) for item in await list_campaigns(
             info.context.db, self.stored.database, segment_id=self.stored.id)]
 
-    @strawberry.field(description="The current members, a page at a time (not logged).")
+    @strawberry.field(description="The current members, a page at a time (not logged).",
+                      extensions=[ExpectedErrors()])
     async def members(self, info: Info, now: dt.datetime | None = UNSET,
                       first: int | None = 50, after: str | None = UNSET) -> ContactConnection:
         stored = self.stored
-        return await search(info, stored.database, None, stored.json, value(now),
+        return await search(info, stored.database, None, stored.json,
+                            value(now, info.context.now),
                             stored.range_from, stored.range_to, stored.maximum,
                             value(first, 50), value(after))
 
@@ -225,10 +223,11 @@ SegmentConnection = Connection[Segment]
 
 @strawberry.type
 class Preview:
-    count: int
-    contacts: list[Contact] = strawberry.field(description=f"The first {PREVIEW_SIZE} members "
+    count: int = 0
+    contacts: list[Contact] = strawberry.field(default_factory=list,
+                                               description=f"The first {PREVIEW_SIZE} members "
                                                            "in the maximum's order.")
-    errors: list[SegmentError]
+    errors: list[SegmentError] = strawberry.field(default_factory=list)
     expression: str | None = strawberry.field(default=None,
                                               description="The canonical text previewed.")
     now: dt.datetime | None = strawberry.field(default=None,
@@ -248,17 +247,18 @@ class PreviewInput:
 
 @strawberry.type
 class ParseResult:
-    canonical: str | None
-    json: JSON | None
-    pipeline: JSON | None = strawberry.field(description="The MongoDB aggregation pipeline over "
+    canonical: str | None = None
+    json: JSON | None = None
+    pipeline: JSON | None = strawberry.field(default=None,
+                                             description="The MongoDB aggregation pipeline over "
                                                          "contacts (MongoDB extended JSON).")
-    errors: list[SegmentError]
+    errors: list[SegmentError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class SegmentResult:
-    segment: Segment | None
-    errors: list[SegmentError]
+    segment: Segment | None = None
+    errors: list[SegmentError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input(description="A segment's definition. On create, `name` and the expression "
@@ -280,10 +280,11 @@ class SegmentInput:
 
 @strawberry.type(description="What an action on a segment's members did.")
 class MembersActionResult:
-    members: int = strawberry.field(description="The segment's members at the time.")
-    changed: int = strawberry.field(description="Contacts written (added, copied, updated).")
-    rejected: list[RowError]
-    errors: list[SegmentError]
+    members: int = strawberry.field(default=0, description="The segment's members at the time.")
+    changed: int = strawberry.field(default=0,
+                                    description="Contacts written (added, copied, updated).")
+    rejected: list[RowError] = strawberry.field(default_factory=list)
+    errors: list[SegmentError] = strawberry.field(default_factory=list)
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -296,9 +297,9 @@ async def visible_segment(info: Info, segment_id: str) -> StoredSegment | None:
     return segment
 
 
-async def writable_segment(info: Info, segment_id: str, doing: str,
-                           role: str = "editor") -> StoredSegment:
-    info.context.access.require(role, doing)
+async def existing_segment(info: Info, segment_id: str) -> StoredSegment:
+    """The segment, when its database is open to the key; else NotFoundError (the field's
+    `Requires` has checked the key's role)."""
     segment = await visible_segment(info, segment_id)
     if segment is None:
         raise NotFoundError(f"no segment with id {segment_id}")
@@ -324,55 +325,57 @@ def _extended_json(pipeline: list[dict]) -> Any:
     return orjson.loads(json_util.dumps(pipeline, json_options=json_util.RELAXED_JSON_OPTIONS))
 
 
-async def _segment_result(work) -> SegmentResult:
-    segment, errors = await attempt(work)
-    return SegmentResult(segment=segment_from_store(segment) if segment else None, errors=errors)
+def _segment_result(segment: StoredSegment) -> SegmentResult:
+    return SegmentResult(segment=segment_from_store(segment))
+
+
+async def evaluate_input(info: Info, input: PreviewInput, evaluate):
+    """`evaluate` (store/preview.py preview_segment, store/estimate.py estimate_segment) on
+    the input's expression, range and maximum at its `now` (default: the request's), in
+    one of the gate's slots (graph/limits.py)."""
+    return await info.context.heavy(evaluate(
+        info.context.db, input_database({"input": input}), expression=value(input.expression),
+        json=value(input.json), range_from=value(input.range_from, 0),
+        range_to=value(input.range_to, 100), maximum=value(input.maximum),
+        now=value(input.now, info.context.now)))
+
+
+def _created_in(arguments: dict) -> str:
+    """The database createSegment saves into (left out, null or empty: main)."""
+    return value(arguments["input"].database) or DEFAULT_DATABASE
 
 
 # --- queries -------------------------------------------------------------------------------------
 
 @strawberry.type
 class SegmentQueries:
-    @strawberry.field(description="Count and sample what an expression selects, without saving.")
+    @strawberry.field(description="Count and sample what an expression selects, without saving.",
+                      extensions=[Requires(database=input_database), ExpectedErrors()])
     async def preview_segment(self, info: Info, input: PreviewInput) -> Preview:
-        database = value(input.database, DEFAULT_DATABASE)
-
-        async def work():
-            info.context.access.require_database(database)
-            return await info.context.heavy(preview_segment(
-                info.context.db, database, expression=value(input.expression),
-                json=value(input.json), range_from=value(input.range_from, 0),
-                range_to=value(input.range_to, 100), maximum=value(input.maximum),
-                now=value(input.now) or utc_now()))
-        preview, errors = await attempt(work())
-        if errors:
-            return Preview(count=0, contacts=[], errors=errors)
+        preview = await evaluate_input(info, input, preview_segment)
+        database = input_database({"input": input})
         return Preview(count=preview.count,
                        contacts=[contact_from_document(contact, database)
                                  for contact in preview.contacts],
-                       errors=[], expression=preview.expression, now=preview.now)
+                       expression=preview.expression, now=preview.now)
 
     @strawberry.field(description="Parse and check an expression: canonical text, JSON form, "
-                                  "pipeline, or the errors with line and column.")
+                                  "pipeline, or the errors with line and column.",
+                      extensions=[ExpectedErrors()])
     async def parse_segment(self, info: Info, expression: str,
                             database: str | None = DEFAULT_DATABASE,
                             now: dt.datetime | None = UNSET) -> ParseResult:
-        database, now = value(database, DEFAULT_DATABASE), value(now)
-        try:
-            expr, source = await parse_off_loop(expression, None)
-        except (LanguageError, SegmentErrors) as error:
-            return ParseResult(canonical=None, json=None, pipeline=None, errors=to_errors(error))
+        database, now = value(database, DEFAULT_DATABASE), value(now, info.context.now)
+        expr, source = await parse_off_loop(expression, None)
         canonical, form = await run_language(size_of(expr), canonical_form, expr)
-
-        async def work():
+        try:  # the text parses without a database: its canonical forms come with these errors
             info.context.access.require_database(database)
             prepared = await query.prepare(info.context.db, database, parsed=expr,
-                                           source=source, now=now or utc_now())
-            return await query.plan(prepared, semi_join=False)
-        pipeline, errors = await attempt(work())
-        return ParseResult(canonical=canonical, json=form,
-                           pipeline=_extended_json(pipeline) if pipeline is not None else None,
-                           errors=errors)
+                                           source=source, now=now)
+            pipeline = await query.plan(prepared, semi_join=False)
+        except (*EXPECTED, PyMongoError) as failure:
+            return ParseResult(canonical=canonical, json=form, errors=to_errors(failure))
+        return ParseResult(canonical=canonical, json=form, pipeline=_extended_json(pipeline))
 
     @strawberry.field(description="A segment by id (live or in the bin).")
     async def segment(self, info: Info, id: strawberry.ID) -> Segment | None:
@@ -398,137 +401,129 @@ class SegmentQueries:
 
 # --- mutations -----------------------------------------------------------------------------------
 
+CHANGE_SEGMENTS = "change segments"
+
+
 @strawberry.type
 class SegmentMutations:
-    @strawberry.mutation(description="Save a new segment (version 1).")
+    @strawberry.mutation(description="Save a new segment (version 1).",
+                         extensions=[Requires("editor", CHANGE_SEGMENTS, database=_created_in),
+                                     ExpectedErrors()])
     async def create_segment(self, info: Info, input: SegmentInput) -> SegmentResult:
-        async def work():
-            settings = _settings(input)
-            database = settings.pop("database", None) or DEFAULT_DATABASE
-            info.context.access.require("editor", "change segments", database)
-            if settings.get("name") is None:
-                raise Refused("a segment needs a name", code="INPUT")
-            if settings.get("expression") is None and settings.get("json") is None:
-                settings["expression"] = ""  # no conditions: every contact
-            for key in ("range_from", "range_to", "tags", "access_groups"):
-                if settings.get(key, 0) is None:
-                    settings.pop(key)
-            return await create_segment(info.context.db, database=database,
-                                        actor=info.context.actor, **settings)
-        return await _segment_result(work())
+        settings = _settings(input)
+        settings.pop("database", None)
+        if settings.get("name") is None:
+            raise Refused("a segment needs a name", code="INPUT")
+        if settings.get("expression") is None and settings.get("json") is None:
+            settings["expression"] = ""  # no conditions: every contact
+        for key in ("range_from", "range_to", "tags", "access_groups"):
+            if settings.get(key, 0) is None:
+                settings.pop(key)
+        return _segment_result(await create_segment(
+            info.context.db, database=_created_in({"input": input}), actor=info.context.actor,
+            **settings))
 
     @strawberry.mutation(description="Change the given attributes; a real change makes a new "
                                      "version. `expectedVersion` refuses the change when "
-                                     "someone saved a newer version meanwhile.")
+                                     "someone saved a newer version meanwhile.",
+                         extensions=[Requires("editor", CHANGE_SEGMENTS), ExpectedErrors()])
     async def update_segment(self, info: Info, id: strawberry.ID, input: SegmentInput,
                              note: str | None = UNSET,
                              expected_version: int | None = UNSET) -> SegmentResult:
-        note, expected_version = value(note), value(expected_version)
-        async def work():
-            segment = await writable_segment(info, id, "change segments")
-            settings = _settings(input)
-            for key in ("name", "range_from", "range_to"):
-                if key in settings and settings[key] is None:
-                    raise Refused(f"{key} cannot be null", code="INPUT")
-            if settings.get("tags", ()) is None:
-                settings["tags"] = []
-            if settings.get("access_groups", ()) is None:
-                settings["access_groups"] = []
-            if "expression" in settings and "json" in settings:
-                if settings["json"] is None:
-                    settings.pop("json")
-                elif settings["expression"] is None:
-                    settings.pop("expression")
-            if settings.get("database") is None:
-                settings.pop("database", None)
-            return await update_segment(info.context.db, segment.id, actor=info.context.actor,
-                                        note=note, expected_version=expected_version, **settings)
-        return await _segment_result(work())
+        segment = await existing_segment(info, id)
+        settings = _settings(input)
+        for key in ("name", "range_from", "range_to"):
+            if key in settings and settings[key] is None:
+                raise Refused(f"{key} cannot be null", code="INPUT")
+        if settings.get("tags", ()) is None:
+            settings["tags"] = []
+        if settings.get("access_groups", ()) is None:
+            settings["access_groups"] = []
+        if "expression" in settings and "json" in settings:
+            if settings["json"] is None:
+                settings.pop("json")
+            elif settings["expression"] is None:
+                settings.pop("expression")
+        if settings.get("database") is None:
+            settings.pop("database", None)
+        return _segment_result(await update_segment(
+            info.context.db, segment.id, actor=info.context.actor, note=value(note),
+            expected_version=value(expected_version), **settings))
 
-    @strawberry.mutation(description="A new segment with another's definition, under a new name.")
+    @strawberry.mutation(description="A new segment with another's definition, under a new name.",
+                         extensions=[Requires("editor", CHANGE_SEGMENTS), ExpectedErrors()])
     async def clone_segment(self, info: Info, id: strawberry.ID, name: str) -> SegmentResult:
-        async def work():
-            segment = await writable_segment(info, id, "change segments")
-            return await clone_segment(info.context.db, segment.id, name, actor=info.context.actor)
-        return await _segment_result(work())
+        segment = await existing_segment(info, id)
+        return _segment_result(await clone_segment(info.context.db, segment.id, name,
+                                                   actor=info.context.actor))
 
     @strawberry.mutation(description="Move a segment to the bin; refused while segments or "
-                                     "campaigns use it (they are listed in the error).")
+                                     "campaigns use it (they are listed in the error).",
+                         extensions=[Requires("editor", CHANGE_SEGMENTS), ExpectedErrors()])
     async def delete_segment(self, info: Info, id: strawberry.ID) -> SegmentResult:
-        async def work():
-            segment = await writable_segment(info, id, "change segments")
-            return await segment_bin.delete_segment(info.context.db, segment.id,
-                                                    actor=info.context.actor)
-        return await _segment_result(work())
+        segment = await existing_segment(info, id)
+        return _segment_result(await segment_bin.delete_segment(info.context.db, segment.id,
+                                                                actor=info.context.actor))
 
-    @strawberry.mutation(description="Bring a segment back from the bin.")
+    @strawberry.mutation(description="Bring a segment back from the bin.",
+                         extensions=[Requires("editor", CHANGE_SEGMENTS), ExpectedErrors()])
     async def restore_segment(self, info: Info, id: strawberry.ID) -> SegmentResult:
-        async def work():
-            segment = await writable_segment(info, id, "change segments")
-            return await segment_bin.restore_segment(info.context.db, segment.id,
-                                                     actor=info.context.actor)
-        return await _segment_result(work())
+        segment = await existing_segment(info, id)
+        return _segment_result(await segment_bin.restore_segment(info.context.db, segment.id,
+                                                                 actor=info.context.actor))
 
-    @strawberry.mutation(description="Remove a segment in the bin for good, with its history.")
+    @strawberry.mutation(description="Remove a segment in the bin for good, with its history.",
+                         extensions=[Requires("editor", CHANGE_SEGMENTS), ExpectedErrors()])
     async def purge_segment(self, info: Info, id: strawberry.ID) -> MutationResult:
-        async def work():
-            segment = await writable_segment(info, id, "change segments")
-            await segment_bin.purge_segment(info.context.db, segment.id, actor=info.context.actor)
-        _, errors = await attempt(work())
-        return mutation_result(errors)
+        segment = await existing_segment(info, id)
+        await segment_bin.purge_segment(info.context.db, segment.id, actor=info.context.actor)
+        return MutationResult(ok=True)
 
-    @strawberry.mutation(description="Make an old version's definition current (a new version).")
+    @strawberry.mutation(description="Make an old version's definition current (a new version).",
+                         extensions=[Requires("editor", CHANGE_SEGMENTS), ExpectedErrors()])
     async def restore_segment_version(self, info: Info, id: strawberry.ID,
                                       version: int) -> SegmentResult:
-        async def work():
-            segment = await writable_segment(info, id, "change segments")
-            return await restore_version(info.context.db, segment.id, version,
-                                         actor=info.context.actor)
-        return await _segment_result(work())
+        segment = await existing_segment(info, id)
+        return _segment_result(await restore_version(info.context.db, segment.id, version,
+                                                     actor=info.context.actor))
 
     @strawberry.mutation(description="Add the segment's current members to a static list "
-                                     "(created if missing).")
+                                     "(created if missing).",
+                         extensions=[Requires("editor", "change lists"), ExpectedErrors()])
     async def copy_segment_to_list(self, info: Info, id: strawberry.ID, list: str,
                                    now: dt.datetime | None = UNSET) -> MembersActionResult:
-        now = value(now)
-        async def work():
-            segment = await writable_segment(info, id, "change lists")
-            return await info.context.heavy(copy_to_list(
-                info.context.db, segment.id, list, now=now, actor=info.context.actor))
-        return _action_result(*await attempt(work()))
+        segment = await existing_segment(info, id)
+        return _action_result(await info.context.heavy(copy_to_list(
+            info.context.db, segment.id, list, now=value(now, info.context.now),
+            actor=info.context.actor)))
 
     @strawberry.mutation(description="Copy the segment's current members (fields and lists) "
-                                     "into another profile database (admin).")
+                                     "into another profile database (admin).",
+                         extensions=[Requires("admin", "copy contacts between databases",
+                                              database="database"), ExpectedErrors()])
     async def copy_segment_to_database(self, info: Info, id: strawberry.ID, database: str,
                                        now: dt.datetime | None = UNSET) -> MembersActionResult:
-        now = value(now)
-        async def work():
-            segment = await writable_segment(info, id, "copy contacts between databases",
-                                             role="admin")
-            info.context.access.require_database(database)
-            return await info.context.heavy(copy_to_database(
-                info.context.db, segment.id, database, now=now, actor=info.context.actor))
-        return _action_result(*await attempt(work()))
+        segment = await existing_segment(info, id)
+        return _action_result(await info.context.heavy(copy_to_database(
+            info.context.db, segment.id, database, now=value(now, info.context.now),
+            actor=info.context.actor)))
 
     @strawberry.mutation(description="Set one field of every current member (admin); "
-                                     "`value: null` removes it.")
+                                     "`value: null` removes it.",
+                         extensions=[Requires("admin", "change contacts' fields"),
+                                     ExpectedErrors()])
     async def update_segment_members_field(self, info: Info, id: strawberry.ID, field: str,
                                            value: JSON | None = UNSET,
                                            now: dt.datetime | None = UNSET) -> MembersActionResult:
-        new_value, now = None if value is UNSET else value, None if now is UNSET else now
-
-        async def work():
-            segment = await writable_segment(info, id, "change contacts' fields", role="admin")
-            return await info.context.heavy(bulk_update_field(
-                info.context.db, segment.id, field, new_value, now=now,
-                actor=info.context.actor))
-        return _action_result(*await attempt(work()))
+        new_value = None if value is UNSET else value
+        now = info.context.now if now is UNSET or now is None else now
+        segment = await existing_segment(info, id)
+        return _action_result(await info.context.heavy(bulk_update_field(
+            info.context.db, segment.id, field, new_value, now=now, actor=info.context.actor)))
 
 
-def _action_result(report, errors: list[SegmentError]) -> MembersActionResult:
-    if report is None:
-        return MembersActionResult(members=0, changed=0, rejected=[], errors=errors)
+def _action_result(report) -> MembersActionResult:
     return MembersActionResult(members=report.members, changed=report.changed,
                                rejected=[RowError(index=row.index, id=row.id,
                                                   message=row.message)
-                                         for row in report.rejected], errors=[])
+                                         for row in report.rejected])

@@ -187,9 +187,11 @@ async def list_campaigns(db: AsyncDatabase, database: str = DEFAULT_DATABASE, *,
             async for document in cursor]
 
 
-async def send_campaign(db: AsyncDatabase, campaign_id: str, now: dt.datetime | None = None,
-                        *, actor: str) -> Campaign:
-    """Send a campaign: freeze its recipients (see the module docstring). Idempotent."""
+async def send_campaign(db: AsyncDatabase, campaign_id: str, *, now: dt.datetime,
+                        actor: str) -> Campaign:
+    """Send a campaign: freeze its recipients (see the module docstring) as its segment
+    selects them at `now`. Idempotent; a failed send resumes at the time it started with
+    (its stored `now`), not at this one."""
     campaign = await require_campaign(db, campaign_id)
     if campaign.status == "sent":
         return campaign
@@ -199,11 +201,11 @@ async def send_campaign(db: AsyncDatabase, campaign_id: str, now: dt.datetime | 
         started = await db[CAMPAIGNS].find_one_and_update(
             {"_id": campaign.id, "status": "draft"},
             {"$set": {"status": "sending", "segment_version": segment.version,
-                      "now": to_millis(now or utc_now()), "send_started_at": utc_now(),
+                      "now": to_millis(now), "send_started_at": utc_now(),
                       "heartbeat_at": utc_now(), "sent_by": actor}},
             return_document=ReturnDocument.AFTER)
         if started is None:  # someone else started (or finished) it meanwhile
-            return await send_campaign(db, campaign_id, now, actor=actor)
+            return await send_campaign(db, campaign_id, now=now, actor=actor)
         campaign = Campaign.from_document(started)
     elif campaign.status == "failed":
         resumed = await db[CAMPAIGNS].find_one_and_update(
@@ -212,10 +214,11 @@ async def send_campaign(db: AsyncDatabase, campaign_id: str, now: dt.datetime | 
              "$unset": {"failure": ""}},
             return_document=ReturnDocument.AFTER)
         if resumed is None:  # someone else resumed (or finished) it meanwhile
-            return await send_campaign(db, campaign_id, now, actor=actor)
+            return await send_campaign(db, campaign_id, now=now, actor=actor)
         campaign = Campaign.from_document(resumed)
     try:
-        return await _finish(db, campaign, actor)
+        # the time the send started with (a resumed send keeps it)
+        return await _finish(db, campaign, now=campaign.now, actor=actor)
     except Exception as error:  # whatever stopped it, the campaign must not stay `sending`
         reason = str(error) or type(error).__name__
         try:
@@ -245,10 +248,11 @@ async def _insert_new(db: AsyncDatabase, documents: list[dict]) -> None:
             raise
 
 
-async def _finish(db: AsyncDatabase, campaign: Campaign, actor: str) -> Campaign:
+async def _finish(db: AsyncDatabase, campaign: Campaign, *, now: dt.datetime,
+                  actor: str) -> Campaign:
     segment = await require_segment(db, campaign.segment_id)
     version = await get_version(db, segment.id, campaign.segment_version)
-    prepared = await query.prepare_segment(db, segment, now=campaign.now,
+    prepared = await query.prepare_segment(db, segment, now=now,
                                            definition=version.definition)
     field = ADDRESS_FIELDS[campaign.channel]
     projection = {"_id": 0, "id": 1, f"consent.{campaign.channel}": 1,

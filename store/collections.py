@@ -7,7 +7,7 @@ collection: `_id` + 3 fixed + 40 field indexes + 20 event-type indexes = 64.
 
 from __future__ import annotations
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import CollectionInvalid, OperationFailure
 
@@ -28,6 +28,11 @@ LIVE_SEGMENTS = "live_segments"
 LIVE_MEMBERS = "live_members"
 LIVE_CHANGES = "live_changes"
 LIVE_PENDING = "live_pending"
+
+# Inserts are acknowledged only once they are in the on-disk journal: SecantusDB does not
+# flush its log otherwise, and inserts acknowledged just before the store was killed were
+# lost (docs/compatibility.md). One flush per insert chunk; MongoDB means the same by it.
+JOURNALED = WriteConcern(j=True)
 WEBHOOKS = "webhooks"
 LOCKS = "locks"  # short leases serialising steps that must not interleave (store/locks.py)
 

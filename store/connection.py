@@ -5,7 +5,15 @@ SUPERVISE_SECONDS; when it has died (or stops answering) it is started again on 
 with a growing pause between failed attempts (RESTART_BACKOFF), and the repair of
 interrupted imports runs before it is reported up again. `Store.health` says what the
 supervisor knows, for /healthz and /readyz and for refusing requests at once while the
-store is down instead of letting each wait for its time limit."""
+store is down instead of letting each wait for its time limit.
+
+The repair of interrupted imports (store.events.repair_interrupted) runs when the store
+opens; a server opens it with `repair_in_background`, so that it serves at once what does
+not depend on the summaries being repaired (conditions on events of the databases being
+repaired are refused meanwhile, store.events.require_exact_summaries) and `Store.health`
+says a repair is running. A serving process also repairs, within a second or two, what an
+import dying beside it (another process, or one of its own requests failing half-way)
+left behind (`_repair_loop`)."""
 
 from __future__ import annotations
 
@@ -26,7 +34,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from store import embedded
 from store.catalog import CatalogCache
 from store.collections import SUMMARY_PENDING, ensure_collections
-from store.events import repair_interrupted
+from store.events import abandoned, repair_interrupted
 from store.live.maintenance import repair as repair_live
 from store.fields import DEFAULT_DATABASE, ensure_database
 
@@ -47,6 +55,8 @@ class StoreHealth:
     detail: str | None = None
     restarts: int = 0
     changed_at: float = field(default_factory=time.time)
+    # while a repair of interrupted imports runs: what it repairs (the store still serves)
+    repairing: str | None = None
 
     @property
     def available(self) -> bool:
@@ -60,7 +70,10 @@ class StoreHealth:
 
     def describe(self) -> str:
         if self.available:
-            return "up" + (f" (restarted {self.restarts} times)" if self.restarts else "")
+            notes = [f"restarted {self.restarts} times"] if self.restarts else []
+            if self.repairing:
+                notes.append(f"repairing {self.repairing}")
+            return "up" + (f" ({'; '.join(notes)})" if notes else "")
         return f"{self.state}: {self.detail}" if self.detail else self.state
 
 
@@ -120,6 +133,9 @@ class Store:
     # the names each profile database knows, for completion and diagnostics as people type
     catalogs: CatalogCache = field(default_factory=CatalogCache)
     health: StoreHealth = field(default_factory=StoreHealth)
+    # one repair of interrupted imports at a time in this process (the supervisor's and
+    # the repair loop's); repairs in several processes at once are safe all the same
+    repair_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 def make_client(uri: str, settings: StoreSettings, *, direct: bool) -> AsyncMongoClient:
@@ -131,11 +147,12 @@ def make_client(uri: str, settings: StoreSettings, *, direct: bool) -> AsyncMong
     return AsyncMongoClient(uri, **options)
 
 
-async def prepare(db: AsyncDatabase) -> None:
+async def prepare(db: AsyncDatabase, *, repair: bool = True) -> None:
     """Collections, indexes, the `main` profile database and every database's standard
-    fields; idempotent."""
+    fields; idempotent. `repair`: repair interrupted imports first (else the caller does)."""
     await ensure_collections(db)
-    await repair_interrupted(db)
+    if repair:
+        await repair_interrupted(db)
     await repair_live(db)
     await ensure_database(db, DEFAULT_DATABASE)
     async for document in db["profile_databases"].find({"_id": {"$ne": DEFAULT_DATABASE}},
@@ -144,9 +161,12 @@ async def prepare(db: AsyncDatabase) -> None:
 
 
 @asynccontextmanager
-async def open_store(settings: StoreSettings | None = None) -> AsyncIterator[Store]:
+async def open_store(settings: StoreSettings | None = None, *,
+                     repair_in_background: bool = False) -> AsyncIterator[Store]:
     """Open the store: connect (starting or reusing the embedded server when no URI is
-    set), make sure its collections and indexes exist, and close it all on exit."""
+    set), make sure its collections and indexes exist, and close it all on exit.
+    `repair_in_background` (a server): the store is yielded before interrupted imports are
+    repaired, and they are repaired beside it, as are those left later (`_repair_loop`)."""
     settings = settings or StoreSettings.from_env()
     lease: embedded.EmbeddedLease | None = None
     if settings.mongo_uri:
@@ -154,21 +174,23 @@ async def open_store(settings: StoreSettings | None = None) -> AsyncIterator[Sto
     else:
         lease = await embedded.acquire(settings.data_dir)
         client = make_client(lease.uri, settings, direct=True)
-    supervisor: asyncio.Task | None = None
+    tasks: list[asyncio.Task] = []
     try:
         db = client[settings.db_name]
-        await prepare(db)
+        await prepare(db, repair=not repair_in_background)
         store = Store(client=client, db=db, settings=settings,
                       embedded=lease.server if lease else None)
         if lease is not None:
-            supervisor = asyncio.create_task(_supervise(store, lease),
-                                             name="embedded-store-supervisor")
+            tasks.append(asyncio.create_task(_supervise(store, lease),
+                                             name="embedded-store-supervisor"))
+        if lease is not None or repair_in_background:
+            tasks.append(asyncio.create_task(_repair_loop(store), name="summary-repair"))
         yield store
     finally:
-        if supervisor is not None:
-            supervisor.cancel()
+        for task in tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await supervisor
+                await task
         try:
             await client.close()
         finally:
@@ -186,7 +208,6 @@ async def _supervise(store: Store, lease: embedded.EmbeddedLease) -> None:
             unanswered = failures = 0
             if not store.health.available:
                 store.health.set("up")
-            await _repair_left_behind(store)
             continue
         unanswered += 1
         alive = embedded.process_alive(lease.server.pid)
@@ -198,7 +219,7 @@ async def _supervise(store: Store, lease: embedded.EmbeddedLease) -> None:
         try:
             server = await embedded.revive(lease)
             store.embedded = server
-            await repair_interrupted(store.db)  # what a kill may have left half-written
+            await run_repair(store)  # what a kill may have left half-written
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - reported, and tried again later
@@ -213,13 +234,42 @@ async def _supervise(store: Store, lease: embedded.EmbeddedLease) -> None:
         store.health.set("up")
 
 
-async def _repair_left_behind(store: Store) -> None:
-    """Repair what an import that died beside the running server left (its markers), so
-    that the answers refused meanwhile (store.events.require_exact_summaries) come back."""
-    try:
-        if await store.db[SUMMARY_PENDING].count_documents({}, limit=1):
-            await repair_interrupted(store.db)
-    except asyncio.CancelledError:
-        raise
-    except Exception as error:  # noqa: BLE001 - tried again at the next round
-        log.warning("repairing event summaries failed: %s", error)
+REPAIR_SECONDS = 1.0  # how often a serving process looks for imports left half-done
+
+
+async def run_repair(store: Store) -> int:
+    """Repair interrupted imports now (one repair at a time in this process); while it runs
+    `store.health.repairing` says so. Returns the number of markers repaired."""
+    async with store.repair_lock:
+        waiting = [marker async for marker in store.db[SUMMARY_PENDING].find(
+            {}, {"database": 1, "contacts": 1, "owner": 1})]
+        waiting = [marker for marker in waiting if abandoned(marker)]
+        if not waiting:
+            return 0
+        contacts = sum(len(marker.get("contacts", ())) for marker in waiting)
+        databases = sorted({marker["database"] for marker in waiting})
+        store.health.repairing = (
+            f"the event summaries of {contacts:,} contact{'s' if contacts != 1 else ''} "
+            f"after an interrupted import (profile database{'s' if len(databases) > 1 else ''} "
+            f"{', '.join(databases)}: conditions on events refused until it is done)")
+        log.warning("repairing %s", store.health.repairing)
+        try:
+            return await repair_interrupted(store.db)
+        finally:
+            store.health.repairing = None
+
+
+async def _repair_loop(store: Store) -> None:
+    """Repair at once what interrupted imports left, then whatever later ones leave (an
+    import that died beside this process, a request of this process that failed half-way),
+    so that the answers refused meanwhile come back by themselves."""
+    while True:
+        try:
+            if store.health.available and \
+                    await store.db[SUMMARY_PENDING].count_documents({}, limit=1):
+                await run_repair(store)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - tried again at the next round
+            log.warning("repairing event summaries failed: %s", error)
+        await asyncio.sleep(REPAIR_SECONDS)

@@ -21,7 +21,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from dsl.values import bucket_bounds
 from store import query
-from store.clock import utc_now
 from store.collections import CONTACTS
 from store.fields import DEFAULT_DATABASE
 
@@ -77,12 +76,12 @@ def scale_up(found: int, sampled_buckets: int, range_buckets: int,
 async def estimate_segment(db: AsyncDatabase, database: str = DEFAULT_DATABASE, *,
                            expression: str | None = None, json: dict | str | None = None,
                            range_from: float = 0, range_to: float = 100,
-                           maximum: int | None = None, now: dt.datetime | None = None,
+                           maximum: int | None = None, now: dt.datetime,
                            sample_size: int = SAMPLE_SIZE) -> Estimate:
     """Estimate the count `preview_segment` would give for the same arguments (which are
     checked the same way and raise the same errors)."""
     prepared = await query.prepare(db, database, expression=expression, json=json,
-                                   now=now or utc_now(), range_from=range_from,
+                                   now=now, range_from=range_from,
                                    range_to=range_to, maximum=maximum)
     return await estimate(prepared, sample_size=sample_size)
 

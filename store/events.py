@@ -4,6 +4,8 @@ out-of-order arrival."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -14,12 +16,14 @@ import pymongo
 from bson import ObjectId
 from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from dsl.consent import CONSENT_EVENT_TYPES
 from dsl.values import (ValueRejected, normalize_attributes, parse_iso_datetime, summary_key,
                         to_millis)
-from store.collections import (CONTACTS, EVENT_TYPES, EVENTS, MAX_EVENT_TYPE_INDEXES,
-                               SUMMARY_PENDING, contact_index_paths, summary_index_path)
+from store.collections import (CONTACTS, EVENT_TYPES, EVENTS, JOURNALED,
+                               MAX_EVENT_TYPE_INDEXES, SUMMARY_PENDING, contact_index_paths,
+                               summary_index_path)
 from store.consent import consent_from_event
 from store.contacts import contact_key
 from store.errors import SummariesRepairingError
@@ -38,9 +42,45 @@ MAX_BATCH = 10_000
 _DUPLICATE_KEY = 11000
 _ROW_KEYS = frozenset({"id", "contact", "type", "time", "attributes"})
 _SUMMARY_BATCH = 1000
+# Contact ids per existence look-up. SecantusDB checks each fetched document against the
+# whole `$in` list, so one look-up costs keys x list length: 1,000 ids in one `$in` took
+# 2.6-5.3 s, as ten look-ups of 100 about 0.4-0.5 s, as twenty of 50 about 0.27 s
+# (docs/compatibility.md).
+_LOOKUP_CHUNK = 50
 _OWNER = {"host": socket.gethostname(), "pid": os.getpid()}
+# A marker whose events carry its id (`batch`): its repair reads only the batch's contacts.
+_MARKER_FORMAT = 2
+# The markers of this process's ingests still in progress; one of this process that is not
+# here belongs to an ingest that failed half-way (e.g. the store died under it): repaired.
+_LIVE_MARKERS: set[ObjectId] = set()
+# An `applied` entry of an event-type record older than this whose marker is gone was left
+# by a process that died between removing its marker and that entry (harmless; cleaned).
+_STALE_APPLIED = dt.timedelta(minutes=10)
+# A repair claims its contacts on its marker (`repairing_until`), renewed while it runs: an
+# ingest of those contacts waits meanwhile (a repair recomputes a contact from its events,
+# so events stored by an ingest still to apply them would be counted twice). A claim left by
+# a repairing process that died expires by itself.
+_CLAIM = dt.timedelta(seconds=30)
+_CLAIM_RENEW_S = 5.0
+_POLL_S = 0.1
+# How long a repair waits for the live ingests of its contacts to apply before trying later.
+REPAIR_WAIT_S = 30.0
 
 
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def abandoned(marker: dict) -> bool:
+    """Whether `marker` was left by an ingest that will never apply it: its process died
+    (on this host: other hosts' processes cannot be seen), or it is this process's and its
+    ingest ended without applying."""
+    owner = marker.get("owner") or {}
+    if owner.get("host") != _OWNER["host"]:
+        return False
+    if owner.get("pid") == os.getpid():
+        return marker["_id"] not in _LIVE_MARKERS
+    return not process_alive(owner.get("pid", 0))
 
 
 def event_key(database: str, event_id: str) -> str:
@@ -97,8 +137,12 @@ async def track_events(db: AsyncDatabase, database: str, rows: list[dict], *,
     An event of an unknown contact is rejected, unless `create_contacts`: then the contact
     is created with only its id (and CreateTime), counted in `contacts_created`."""
     ingest = EventIngest(db, database, create_contacts=create_contacts)
-    report = await ingest.add(rows)
-    await ingest.apply()
+    try:
+        report = await ingest.add(rows)
+        await ingest.apply()
+    except BaseException:
+        ingest.abandon()
+        raise
     return report
 
 
@@ -111,9 +155,11 @@ class EventIngest:
     contact is the expensive write, so an import applies once at the end (or when
     `pending_contacts` grows large) rather than once per batch.
 
-    Before a batch is inserted a marker naming its contacts is stored in `summary_pending`
-    and it is removed after `apply`: a process that dies in between leaves the marker, and
-    `repair_interrupted` recomputes those contacts' summaries from their events."""
+    Before a batch is inserted a marker naming its contacts is stored in `summary_pending`,
+    the batch's events carry its id (`batch`), and it is removed after `apply`: a process
+    that dies in between leaves the marker, and `repair_interrupted` repairs from it (the
+    contacts' summaries, the batch's counts in `event_types`). An ingest given up half-way
+    by a living process (an error) must call `abandon`, so that its markers are repaired."""
 
     def __init__(self, db: AsyncDatabase, database: str, *,
                  create_contacts: bool = False) -> None:
@@ -143,14 +189,32 @@ class EventIngest:
         documents, positions = await self._valid_documents(rows, report)
         if documents:
             marker = ObjectId()
-            await self.db[SUMMARY_PENDING].insert_one(
-                {"_id": marker, "database": self.database, "owner": _OWNER,
-                 "contacts": sorted({document["contact"] for document in documents})})
+            _LIVE_MARKERS.add(marker)
             self._markers.append(marker)
+            await self._mark(marker, sorted({document["contact"] for document in documents}))
+            for document in documents:
+                document["batch"] = marker
             for document in await self._insert(documents, positions, report):
                 self._count(document)
         report.rejected.sort(key=lambda error: error.index)
         return report
+
+    async def _mark(self, marker: ObjectId, contacts: list[str]) -> None:
+        """Store the batch's marker, unless a repair has claimed some of its contacts: then
+        wait until it is done, without a marker (the repair waits for live markers)."""
+        while True:
+            await self.db[SUMMARY_PENDING].insert_one(
+                {"_id": marker, "database": self.database, "owner": _OWNER,
+                 "format": _MARKER_FORMAT, "contacts": contacts})
+            claim = await self.db[SUMMARY_PENDING].find_one(
+                {"database": self.database, "repairing_until": {"$gt": _utc_now()},
+                 "contacts": {"$in": contacts}}, {"_id": 1})
+            if claim is None:
+                return
+            await self.db[SUMMARY_PENDING].delete_one({"_id": marker})
+            while await self.db[SUMMARY_PENDING].find_one(
+                    {"_id": claim["_id"], "repairing_until": {"$gt": _utc_now()}}, {"_id": 1}):
+                await asyncio.sleep(_POLL_S)
 
     async def apply(self) -> None:
         """Write the pending summary changes, then drop the markers they covered."""
@@ -163,11 +227,14 @@ class EventIngest:
         for start in range(0, len(operations), _SUMMARY_BATCH):
             await self.db[CONTACTS].bulk_write(operations[start:start + _SUMMARY_BATCH],
                                                ordered=False)
-        if self._types:
-            types = list(self._types)
+        types = list(self._types)
+        if types:
+            # `applied` names the batches counted, in the same write as the counts: the
+            # repair of a marker left after this write must not count its batch again
             result = await self.db[EVENT_TYPES].bulk_write([
                 UpdateOne({"_id": f"{self.database}:{event_type}"},
                           {**_summary_update("", {"": self._types[event_type]}),
+                           "$addToSet": {"applied": {"$each": self._markers}},
                            "$setOnInsert": {"database": self.database, "type": event_type}},
                           upsert=True)
                 for event_type in types], ordered=False)
@@ -175,10 +242,22 @@ class EventIngest:
                 await touch_catalog(self.db, self.database)
                 await ensure_summary_indexes(self.db, {types[i] for i in result.upserted_ids})
         if self._contacts:
-            await _live_after_events(self.db, self.database, list(self._contacts),
+            await _live_after_events(self.db, self.database, self._contacts,
                                      set(self._types))
         if self._markers:
             await self.db[SUMMARY_PENDING].delete_many({"_id": {"$in": self._markers}})
+            if types:  # after the markers: with a marker left, its batch must read counted
+                await self.db[EVENT_TYPES].update_many(
+                    {"_id": {"$in": [f"{self.database}:{event_type}" for event_type in types]}},
+                    {"$pull": {"applied": {"$in": self._markers}}})
+            _LIVE_MARKERS.difference_update(self._markers)
+        self._contacts, self._types, self._markers, self._consent = {}, {}, [], {}
+
+    def abandon(self) -> None:
+        """Give up this ingest (after an error): its markers become repairable by
+        `repair_interrupted` in this process too, and answers on the events of its
+        database are refused until then."""
+        _LIVE_MARKERS.difference_update(self._markers)
         self._contacts, self._types, self._markers, self._consent = {}, {}, [], {}
 
     async def _valid_documents(self, rows: list[dict], report: WriteReport):
@@ -192,10 +271,11 @@ class EventIngest:
                                                 str(error)))
                 continue
             parsed.append((index, event_id, contact, document))
-        keys = list({document["contact"] for _, _, _, document in parsed} - self._known)
-        if keys:
+        keys = sorted({document["contact"] for _, _, _, document in parsed} - self._known)
+        for start in range(0, len(keys), _LOOKUP_CHUNK):
+            chunk = keys[start:start + _LOOKUP_CHUNK]
             self._known.update([document["_id"] async for document in
-                                self.db[CONTACTS].find({"_id": {"$in": keys}}, {"_id": 1})])
+                                self.db[CONTACTS].find({"_id": {"$in": chunk}}, {"_id": 1})])
         if self.create_contacts:
             await self._create_missing(parsed, report)
         existing = self._known
@@ -230,7 +310,8 @@ class EventIngest:
         """Insert; return the documents newly stored (a repeated event id is a duplicate)."""
         failed: dict[int, dict] = {}
         try:
-            await self.db[EVENTS].insert_many(documents, ordered=False)
+            await self.db[EVENTS].with_options(write_concern=JOURNALED).insert_many(
+                documents, ordered=False)
         except BulkWriteError as error:
             if error.details.get("writeConcernErrors"):
                 raise
@@ -258,13 +339,18 @@ class EventIngest:
             self._consent.setdefault(document["contact"], {}).update(consent)
 
 
-async def _live_after_events(db: AsyncDatabase, database: str, contact_keys: list[str],
-                             event_types: set[str]) -> None:
+async def _live_after_events(db: AsyncDatabase, database: str,
+                             contacts: dict[str, dict], event_types: set[str]) -> None:
     """Live maintenance of the contacts whose events were applied (one call per applied
-    batch; the summary markers still stand, so a crash here is repaired on open)."""
+    batch; the summary markers still stand, so a crash here is repaired on open).
+    `contacts`: {contact _id: {summary key: ...}}, each contact's own event types."""
     from store.live.maintenance import Touched, maintain  # the live modules import this one
 
-    await maintain(db, database, contact_keys, Touched(event_types=event_types), "event")
+    type_of = {summary_key(event_type): event_type for event_type in event_types}
+    by_contact = {contact: {type_of[key] for key in keys if key in type_of}
+                  for contact, keys in contacts.items()}
+    await maintain(db, database, list(contacts), Touched(
+        event_types=event_types, event_types_by_contact=by_contact), "event")
 
 
 def _merge(changes: dict[str, list | None], key: str, time: dt.datetime) -> None:
@@ -318,63 +404,100 @@ async def rebuild_summaries(db: AsyncDatabase, database: str,
     point and to run again: each contact's summary is replaced whole by one write (never
     removed first and rebuilt after), so a contact always has a complete summary, the old
     or the new one; a contact without events left is cleared last."""
+    contacts, _ = await _rebuild(db, database, contact_keys)
+    return contacts
+
+
+async def _rebuild(db: AsyncDatabase, database: str, contact_keys: Iterable[str] | None,
+                   batch: ObjectId | None = None) -> tuple[int, dict[str, list]]:
+    """`rebuild_summaries`, and in the same pass over those contacts' events the
+    [count, first, last] per type of the events that `batch` stored."""
     validate_database_name(database)
     scope: dict = {"database": database}
     event_scope: dict = {"database": database}
     if contact_keys is not None:
-        keys = list(dict.fromkeys(contact_keys))
+        prefix = f"{database}:"
+        keys = [key for key in dict.fromkeys(contact_keys) if key.startswith(prefix)]
         scope["_id"] = {"$in": keys}
-        event_scope["contact"] = {"$in": keys}
+        # the contact's key names its database: with `database` in the filter too,
+        # SecantusDB reads the (database, type, time) index, i.e. all the database's events
+        event_scope = {"contact": {"$in": keys}}
+    per_type: dict = {"count": {"$sum": 1}, "first": {"$min": "$time"},
+                      "last": {"$max": "$time"}}
+    pushed = {"type": "$_id.type", "count": "$count", "first": "$first", "last": "$last"}
+    if batch is not None:
+        in_batch = {"$eq": ["$batch", batch]}
+        per_type |= {"batch_count": {"$sum": {"$cond": [in_batch, 1, 0]}},
+                     # $min/$max pass over the nulls of the events of other batches
+                     "batch_first": {"$min": {"$cond": [in_batch, "$time", None]}},
+                     "batch_last": {"$max": {"$cond": [in_batch, "$time", None]}}}
+        pushed |= {"batch_count": "$batch_count", "batch_first": "$batch_first",
+                   "batch_last": "$batch_last"}
+    batch_types: dict[str, list] = {}
     with pymongo.timeout(INDEX_BUILD_TIMEOUT_S):
         if contact_keys is None:  # the whole database (a manual tool): start from nothing
             await db[CONTACTS].update_many({**scope, "events": {"$exists": True}},
                                            {"$unset": {"events": ""}})
         pipeline = [
             {"$match": event_scope},
-            {"$group": {"_id": {"contact": "$contact", "type": "$type"},
-                        "count": {"$sum": 1}, "first": {"$min": "$time"},
-                        "last": {"$max": "$time"}}},
-            {"$group": {"_id": "$_id.contact",
-                        "types": {"$push": {"type": "$_id.type", "count": "$count",
-                                            "first": "$first", "last": "$last"}}}},
+            {"$group": {"_id": {"contact": "$contact", "type": "$type"}, **per_type}},
+            {"$group": {"_id": "$_id.contact", "types": {"$push": pushed}}},
         ]
         contacts = 0
         summarised: list[str] = []
-        operations: list[UpdateOne] = []
+        rebuilt: dict[str, dict] = {}
         async for group in await db[EVENTS].aggregate(pipeline, allowDiskUse=True):
             summarised.append(group["_id"])
-            summaries = {summary_key(item["type"]): {"count": item["count"],
-                                                     "first": item["first"],
-                                                     "last": item["last"]}
-                         for item in group["types"]}
-            operations.append(UpdateOne({"_id": group["_id"]}, {"$set": {"events": summaries}}))
+            rebuilt[group["_id"]] = {summary_key(item["type"]): {"count": item["count"],
+                                                                 "first": item["first"],
+                                                                 "last": item["last"]}
+                                     for item in group["types"]}
+            for item in group["types"]:
+                if item.get("batch_count"):
+                    total = batch_types.setdefault(item["type"], [0, item["batch_first"],
+                                                                  item["batch_last"]])
+                    total[0] += item["batch_count"]
+                    total[1] = min(total[1], item["batch_first"])
+                    total[2] = max(total[2], item["batch_last"])
             contacts += 1
-            if len(operations) >= _SUMMARY_BATCH:
-                await db[CONTACTS].bulk_write(operations, ordered=False)
-                operations = []
-        if operations:
-            await db[CONTACTS].bulk_write(operations, ordered=False)
+            if len(rebuilt) >= _SUMMARY_BATCH:
+                await _write_summaries(db, rebuilt, compare=contact_keys is not None)
+                rebuilt = {}
+        if rebuilt:
+            await _write_summaries(db, rebuilt, compare=contact_keys is not None)
         if contact_keys is not None:  # the given contacts that have no events (left)
             done = set(summarised)
             await db[CONTACTS].update_many(
                 {**scope, "events": {"$exists": True},
                  "_id": {"$in": [key for key in keys if key not in done]}},
                 {"$unset": {"events": ""}})
-    return contacts
+    return contacts, batch_types
+
+
+async def _write_summaries(db: AsyncDatabase, rebuilt: dict[str, dict], *,
+                           compare: bool) -> None:
+    """Replace each contact's summary whole; with `compare`, only where it differs (a
+    repair run again after an interruption writes only what the last one did not)."""
+    if compare:
+        async for document in db[CONTACTS].find({"_id": {"$in": list(rebuilt)}},
+                                                {"events": 1}):
+            if document.get("events") == rebuilt[document["_id"]]:
+                del rebuilt[document["_id"]]
+    if rebuilt:
+        await db[CONTACTS].bulk_write([UpdateOne({"_id": key}, {"$set": {"events": summaries}})
+                                       for key, summaries in rebuilt.items()], ordered=False)
 
 
 async def require_exact_summaries(db: AsyncDatabase, database: str) -> None:
     """Refuse (SummariesRepairingError) while summaries of `database` wait for a repair:
-    markers of ingests whose process died (on this host; `repair_interrupted` repairs
-    them). A live ingest's marker is normal: its summaries follow when it applies."""
+    markers of ingests that will never apply them (their process died, on this host, or
+    an ingest of this process failed half-way; `repair_interrupted` repairs them). A live
+    ingest's marker is normal: its summaries follow when it applies."""
     waiting = 0
     async for marker in db[SUMMARY_PENDING].find({"database": database},
                                                   {"owner": 1, "contacts": 1}):
-        owner = marker.get("owner") or {}
-        if owner.get("host") != _OWNER["host"] or owner.get("pid") == os.getpid() \
-                or process_alive(owner.get("pid", 0)):
-            continue
-        waiting += len(marker.get("contacts", ()))
+        if abandoned(marker):
+            waiting += len(marker.get("contacts", ()))
     if waiting:
         raise SummariesRepairingError(
             f"the event summaries of {waiting:,} contact{'s' if waiting != 1 else ''} of "
@@ -403,29 +526,161 @@ async def latest_event_times(db: AsyncDatabase, database: str,
 
 
 async def repair_interrupted(db: AsyncDatabase) -> int:
-    """Recompute the summaries a dead ingesting process left unapplied (its markers in
-    `summary_pending`); returns the number of markers repaired. Markers of live processes,
-    or of other hosts (whose processes this host cannot see), are left alone."""
+    """Repair what ingests that will never apply left unapplied (their markers in
+    `summary_pending`, see `abandoned`); returns the number of markers repaired. Markers
+    of live ingests, or of other hosts (whose processes this host cannot see), are left
+    alone.
+
+    The work is bounded by each interrupted batch, not by the database: its contacts'
+    summaries are recomputed from their events, and the batch's own events (those carrying
+    its id) give the counts it adds to `event_types`. Safe to interrupt at any point and
+    to run again (also concurrently): summaries are replaced whole, an event type counts a
+    batch in the same write that names it in `applied` (and never when it is named there
+    already), and the marker is removed last. A repair claims its contacts first and waits
+    for the live ingests of those contacts to apply (an ingest steps back from a claim), so
+    that no event is both in a recomputed summary and added to it again (see _CLAIM)."""
     repaired = 0
     # A process that died between recording a new type and indexing it left no marker for
     # that; checking every known type here (one small read) covers it.
     await ensure_summary_indexes(db, {document["type"] async for document in
                                       db[EVENT_TYPES].find({}, {"type": 1})})
-    async for marker in db[SUMMARY_PENDING].find({"owner.host": _OWNER["host"]}):
-        if marker["owner"]["pid"] == os.getpid() or process_alive(marker["owner"]["pid"]):
-            continue
-        # resumable: an interrupted repair leaves the marker, and the next one starts over
-        await rebuild_summaries(db, marker["database"], marker["contacts"])
-        await _rebuild_event_types(db, marker["database"])
-        from store.live.maintenance import repair_events  # the live modules import this one
-
-        await repair_events(db, marker["database"], marker["contacts"])
-        await db[SUMMARY_PENDING].delete_one({"_id": marker["_id"]})
-        repaired += 1
+    markers = [marker async for marker in db[SUMMARY_PENDING].find({"owner.host": _OWNER["host"]})
+               if abandoned(marker)]
+    for marker in markers:
+        if await _repair_claimed(db, marker):
+            repaired += 1
+    await _clean_applied(db)
     return repaired
 
 
+async def _repair_claimed(db: AsyncDatabase, marker: dict) -> bool:
+    """Repair `marker` under a claim on its contacts (see _CLAIM), once no live ingest of
+    them is left (they apply, or step back from the claim); False when they are still
+    there after REPAIR_WAIT_S (the marker waits for a later repair)."""
+    if not await _claim(db, marker["_id"]):
+        return False  # repaired meanwhile (by another process)
+    renewing = asyncio.create_task(_renew_claim(db, marker["_id"]))
+    done = False
+    try:
+        if await _live_ingests_gone(db, marker):
+            await _repair_marker(db, marker)
+            done = True
+    finally:
+        renewing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewing
+        if not done:
+            with contextlib.suppress(Exception):  # else it expires by itself
+                await db[SUMMARY_PENDING].update_one({"_id": marker["_id"]},
+                                                     {"$unset": {"repairing_until": ""}})
+    return done
+
+
+async def _claim(db: AsyncDatabase, marker_id: ObjectId) -> bool:
+    """Claim (or renew the claim on) the marker's contacts; False if the marker is gone."""
+    result = await db[SUMMARY_PENDING].update_one(
+        {"_id": marker_id}, {"$set": {"repairing_until": _utc_now() + _CLAIM}})
+    return result.matched_count == 1
+
+
+async def _renew_claim(db: AsyncDatabase, marker_id: ObjectId) -> None:
+    while True:
+        await asyncio.sleep(_CLAIM_RENEW_S)
+        await _claim(db, marker_id)
+
+
+async def _live_ingests_gone(db: AsyncDatabase, marker: dict) -> bool:
+    """Wait (up to REPAIR_WAIT_S) until no live ingest has a marker on the marker's contacts."""
+    waited_since = asyncio.get_running_loop().time()
+    while True:
+        live = [other async for other in db[SUMMARY_PENDING].find(
+            {"database": marker["database"], "_id": {"$ne": marker["_id"]},
+             "contacts": {"$in": marker["contacts"]}}, {"owner": 1})
+            if not abandoned(other)]
+        if not live:
+            return True
+        if asyncio.get_running_loop().time() - waited_since > REPAIR_WAIT_S:
+            log.warning("the repair of an interrupted import of profile database %s waits for "
+                        "%d live import(s) of its contacts; trying again later",
+                        marker["database"], len(live))
+            return False
+        await asyncio.sleep(_POLL_S)
+
+
+async def _repair_marker(db: AsyncDatabase, marker: dict) -> None:
+    database, contacts, batch = marker["database"], marker["contacts"], marker["_id"]
+    if marker.get("format") != _MARKER_FORMAT:  # an older marker: its events carry no id
+        await rebuild_summaries(db, database, contacts)
+        await _rebuild_event_types(db, database)
+        batch_types: dict[str, list] = {}
+    else:
+        _, batch_types = await _rebuild(db, database, contacts, batch)
+        if batch_types.keys() & CONSENT_EVENT_TYPES:
+            await _repair_consent(db, contacts, batch, batch_types.keys() & CONSENT_EVENT_TYPES)
+        await _count_batch(db, database, batch, batch_types)
+    from store.live.maintenance import repair_events  # the live modules import this one
+
+    await repair_events(db, database, contacts)
+    await db[SUMMARY_PENDING].delete_one({"_id": batch})
+    if batch_types:  # after the marker (see EventIngest.apply)
+        await db[EVENT_TYPES].update_many(
+            {"_id": {"$in": [f"{database}:{event_type}" for event_type in batch_types]}},
+            {"$pull": {"applied": batch}})
+
+
+async def _repair_consent(db: AsyncDatabase, contacts: list[str], batch: ObjectId,
+                          event_types: set[str]) -> None:
+    """Set the consent the batch's events carried (what `apply` would have set), in the
+    order of their times. Setting it again is harmless: these paths only ever say
+    unsubscribed or suppressed."""
+    changes: dict[str, dict[str, str]] = {}
+    async for document in db[EVENTS].find(
+            {"contact": {"$in": contacts}, "type": {"$in": sorted(event_types)},
+             "batch": batch}, {"contact": 1, "type": 1, "attributes": 1}).sort("time", ASCENDING):
+        if consent := consent_from_event(document):
+            changes.setdefault(document["contact"], {}).update(consent)
+    if changes:
+        await db[CONTACTS].bulk_write([UpdateOne({"_id": contact}, {"$set": paths})
+                                       for contact, paths in changes.items()], ordered=False)
+
+
+async def _count_batch(db: AsyncDatabase, database: str, batch: ObjectId,
+                       batch_types: dict[str, list]) -> None:
+    """Add the batch's events to `event_types`, unless the record names it as counted."""
+    for event_type, (count, first, last) in batch_types.items():
+        try:
+            await db[EVENT_TYPES].update_one(
+                {"_id": f"{database}:{event_type}", "applied": {"$ne": batch}},
+                {**_summary_update("", {"": [count, first, last]}),
+                 "$addToSet": {"applied": batch},
+                 "$setOnInsert": {"database": database, "type": event_type}}, upsert=True)
+        except DuplicateKeyError:
+            pass  # the record exists and names the batch: counted already
+    if batch_types:
+        # the dead process may have recorded a new type and died before marking the change
+        await touch_catalog(db, database)
+        await ensure_summary_indexes(db, set(batch_types))
+
+
+async def _clean_applied(db: AsyncDatabase) -> None:
+    """Remove from `event_types.applied` the batches whose markers are gone (a process
+    died between the two writes); young ones are left, their ingest may still be on."""
+    young = ObjectId.from_datetime(dt.datetime.now(dt.timezone.utc) - _STALE_APPLIED)
+    records = [record async for record in
+               db[EVENT_TYPES].find({"applied": {"$lt": young}}, {"applied": 1})]
+    if not records:
+        return
+    waiting = {marker["_id"] async for marker in db[SUMMARY_PENDING].find({}, {"_id": 1})}
+    for record in records:
+        stale = [batch for batch in record["applied"] if batch < young and batch not in waiting]
+        if stale:
+            await db[EVENT_TYPES].update_one({"_id": record["_id"]},
+                                             {"$pull": {"applied": {"$in": stale}}})
+
+
 async def _rebuild_event_types(db: AsyncDatabase, database: str) -> None:
+    """The whole database's `event_types` from its events (for markers of the older
+    format only: their batch cannot be told apart)."""
     with pymongo.timeout(INDEX_BUILD_TIMEOUT_S):
         async for group in await db[EVENTS].aggregate([
                 {"$match": {"database": database}},
@@ -435,5 +690,4 @@ async def _rebuild_event_types(db: AsyncDatabase, database: str) -> None:
                 {"_id": f"{database}:{group['_id']}"},
                 {"$set": {"database": database, "type": group["_id"], "count": group["count"],
                           "first": group["first"], "last": group["last"]}}, upsert=True)
-    # the dead process may have recorded a new type and died before marking the change
     await touch_catalog(db, database)

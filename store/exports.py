@@ -40,7 +40,7 @@ async def _live_segment(db: AsyncDatabase, segment_id: str) -> Segment:
     return segment
 
 
-async def export_csv(db: AsyncDatabase, segment_id: str, *, now: dt.datetime | None = None,
+async def export_csv(db: AsyncDatabase, segment_id: str, *, now: dt.datetime,
                      actor: str) -> AsyncIterator[str]:
     """The members as CSV text, in chunks (the header row comes first)."""
     segment = await _live_segment(db, segment_id)
@@ -63,7 +63,7 @@ async def export_csv(db: AsyncDatabase, segment_id: str, *, now: dt.datetime | N
 
 
 async def write_csv(db: AsyncDatabase, segment_id: str, out: BinaryIO, *,
-                    now: dt.datetime | None = None, actor: str) -> int:
+                    now: dt.datetime, actor: str) -> int:
     """Write the members as UTF-8 CSV to a binary file; the number of bytes written."""
     return await _write(export_csv(db, segment_id, now=now, actor=actor), out)
 
@@ -89,7 +89,7 @@ def _event_line(event: dict, database: str) -> bytes:
 
 
 async def export_events(db: AsyncDatabase, segment_id: str, *,
-                        now: dt.datetime | None = None, actor: str) -> AsyncIterator[str]:
+                        now: dt.datetime, actor: str) -> AsyncIterator[str]:
     """The members' events as JSON Lines text, in chunks."""
     segment = await _live_segment(db, segment_id)
     prepared = await query.prepare_segment(db, segment, now=now)
@@ -112,6 +112,6 @@ async def export_events(db: AsyncDatabase, segment_id: str, *,
 
 
 async def write_events(db: AsyncDatabase, segment_id: str, out: BinaryIO, *,
-                       now: dt.datetime | None = None, actor: str) -> int:
+                       now: dt.datetime, actor: str) -> int:
     """Write the members' events as JSON Lines to a binary file; the bytes written."""
     return await _write(export_events(db, segment_id, now=now, actor=actor), out)

@@ -10,6 +10,7 @@ import codecs
 import csv
 import io
 import os
+import re
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -101,8 +102,12 @@ async def import_events(store, database: str, path: Path | str, *,
                 await ingest.apply()
             return report
 
-        report = await _import(store.db, database, _jsonl_rows(handle, bar), write)
-        await ingest.apply()  # summaries are written once per contact, at the end
+        try:
+            report = await _import(store.db, database, _jsonl_rows(handle, bar), write)
+            await ingest.apply()  # summaries are written once per contact, at the end
+        except BaseException:
+            ingest.abandon()  # its markers are repaired (and answers on events refused)
+            raise
         return report
 
 
@@ -160,7 +165,7 @@ def _jsonl_rows(handle: BinaryIO, bar: _Progress) -> Iterator[tuple[int, dict | 
         try:
             value = orjson.loads(line)
         except orjson.JSONDecodeError as error:
-            yield number, RowError(number, None, f"not valid JSON: {error}")
+            yield number, RowError(number, None, _not_json(str(error)))
             continue
         if not isinstance(value, dict):
             yield number, RowError(number, None, "expected a JSON object, not "
@@ -168,6 +173,24 @@ def _jsonl_rows(handle: BinaryIO, bar: _Progress) -> Iterator[tuple[int, dict | 
             continue
         yield number, value
     bar.update(done)
+
+
+_JSON_POSITION = re.compile(r": line \d+ column (\d+) \(char \d+\)$")
+
+
+def _not_json(detail: str) -> str:
+    """Why a line is not a JSON value, said plainly (the line is one: its column only)."""
+    match = _JSON_POSITION.search(detail)
+    where = f" at column {match.group(1)}" if match else ""
+    if match:
+        detail = detail[:match.start()]
+    if "UTF-8" in detail:
+        return f"not UTF-8 text{where}; save the file as UTF-8"
+    if "surrogate" in detail:
+        return (f"a lone UTF-16 surrogate escape (\\ud800 to \\udfff without its pair){where}: "
+                "it is no character and cannot be stored; write the character itself or a "
+                "complete pair")
+    return f"not valid JSON{where}: {detail}"
 
 
 def _json_kind(value: object) -> str:

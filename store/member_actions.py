@@ -55,7 +55,7 @@ def _live(db: AsyncDatabase, database: str, keys: list[str], cause: str, **touch
 
 
 async def copy_to_list(db: AsyncDatabase, segment_id: str, list_name: str, *,
-                       now: dt.datetime | None = None, actor: str) -> ActionReport:
+                       now: dt.datetime, actor: str) -> ActionReport:
     """Add the members to a static list (created if missing; an existing list is found
     ignoring letter case). `changed`: members that were not in the list yet."""
     segment = await _live_segment(db, segment_id)
@@ -77,7 +77,7 @@ async def copy_to_list(db: AsyncDatabase, segment_id: str, list_name: str, *,
 
 
 async def copy_to_database(db: AsyncDatabase, segment_id: str, target: str, *,
-                           now: dt.datetime | None = None, actor: str) -> ActionReport:
+                           now: dt.datetime, actor: str) -> ActionReport:
     """Copy the members (fields and lists; not events) into another profile database.
 
     A field the target lacks is declared there with the same type; a field the target has
@@ -128,7 +128,7 @@ async def copy_to_database(db: AsyncDatabase, segment_id: str, target: str, *,
 
 
 async def bulk_update_field(db: AsyncDatabase, segment_id: str, field_name: str,
-                            value: object, *, now: dt.datetime | None = None,
+                            value: object, *, now: dt.datetime,
                             actor: str) -> ActionReport:
     """Set one field of every member to `value` (typed like an imported value: "41" for a
     number, "2024-05-01" for a date); `None` removes the field. A value that does not fit

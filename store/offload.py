@@ -17,6 +17,8 @@ import asyncio
 import functools
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -30,6 +32,9 @@ T = TypeVar("T")
 INLINE_SIZE = 2_000
 WORKERS = int(os.environ.get("SEGMENTQL_LANGUAGE_WORKERS", "") or 2)
 
+# How often a worker checks that the process that made it is still there.
+PARENT_CHECK_SECONDS = 1.0
+
 _pool: ProcessPoolExecutor | None = None
 
 
@@ -38,8 +43,20 @@ def _executor() -> ProcessPoolExecutor:
     if _pool is None:
         # spawn: a fork of a process with threads (the server's) may inherit held locks
         _pool = ProcessPoolExecutor(max_workers=WORKERS,
-                                    mp_context=multiprocessing.get_context("spawn"))
+                                    mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=_follow_parent, initargs=(os.getpid(),))
     return _pool
+
+
+def _follow_parent(parent: int) -> None:
+    """In a worker: exit once the process that made the pool is gone. A server killed
+    outright (SIGKILL) cannot stop its workers, and they would live on, orphaned."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="follow-parent", daemon=True).start()
 
 
 def size_of(expr: ast.Expression) -> int:

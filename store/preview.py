@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pymongo.asynchronous.database import AsyncDatabase
 
 from store import query
-from store.clock import utc_now
 from store.fields import DEFAULT_DATABASE
 
 PREVIEW_SIZE = 100
@@ -34,16 +33,15 @@ class Preview:
 
 
 async def preview_segment(db: AsyncDatabase, database: str = DEFAULT_DATABASE, *,
-                          now: dt.datetime | None = None, expression: str | None = None,
+                          now: dt.datetime, expression: str | None = None,
                           json: dict | str | None = None, range_from: float = 0,
                           range_to: float = 100, maximum: int | None = None,
                           limit: int = PREVIEW_SIZE) -> Preview:
     """Count and sample the contacts an expression (text or JSON form) selects at `now`
-    (default: the current time),
-    with a range and a maximum. Errors are raised as on save: language errors with line
+    (required: the edge decides the evaluation time), with a range and a maximum. Errors are raised as on save: language errors with line
     and column for text, StoreInputError for bad settings."""
     prepared = await query.prepare(db, database, expression=expression, json=json,
-                                   now=now or utc_now(),
+                                   now=now,
                                    range_from=range_from, range_to=range_to, maximum=maximum)
     count = await query.count(prepared)  # one plan: the count, then the sample
     contacts = await query.first(prepared, limit=min(limit, count), projection=_CONTACT)

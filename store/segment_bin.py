@@ -102,13 +102,15 @@ async def restore_segment(db: AsyncDatabase, segment_id: str, *, actor: str) -> 
             f"segment {segment.name} cannot be restored: another segment named {taken['name']} "
             f"(id {taken['_id']}) exists in profile database {segment.database}",
             suggestion="rename or delete that segment first")
+    # A check, not an evaluation (its time changes nothing): at the restore's own time.
+    restored_at = utc_now()
     references = list((await prepare(db, segment.database, parsed=from_json(segment.json),
-                                     now=utc_now(), own_id=segment.id,
+                                     now=restored_at, own_id=segment.id,
                                      own_names=[segment.name])).references)
     try:
         document = await db[SEGMENTS].find_one_and_update(
             {"_id": segment.id, "in_bin": True},
-            {"$set": {"in_bin": False, "references": references, "restored_at": utc_now(),
+            {"$set": {"in_bin": False, "references": references, "restored_at": restored_at,
                       "restored_by": actor},
              "$unset": {"binned_at": "", "binned_by": ""}},
             return_document=ReturnDocument.AFTER)

@@ -109,10 +109,10 @@ async def _ordered(members: AsyncIterator[dict]) -> AsyncIterator[tuple[int, str
 
 
 async def diff_segment_versions(db: AsyncDatabase, segment_id: str, from_version: int,
-                                to_version: int, *, now: dt.datetime | None = None,
+                                to_version: int, *, now: dt.datetime,
                                 sample: int = SAMPLE_SIZE) -> MembershipDiff:
     """Members of version `from_version` against `to_version` of a saved segment, both
-    evaluated at the same `now` (default: the current time)."""
+    evaluated at the same `now`."""
     segment = await require_segment(db, segment_id)
     old = await get_version(db, segment.id, from_version)
     new = await get_version(db, segment.id, to_version)

@@ -87,15 +87,15 @@ async def timed_run(db: AsyncDatabase, segment: Segment, *, purpose: str, actor:
 LIVE_COUNT_LOG_INTERVAL = dt.timedelta(minutes=1)
 
 
-async def count_segment(db: AsyncDatabase, segment_id: str, *, now: dt.datetime | None = None,
-                        actor: str) -> int:
-    """The number of members of a saved segment at `now` (default: the current time),
-    logged as a "count" run. Without `now` it is the maintained live membership's count
-    when the segment has one (read, not evaluated; logged when it differs from the last
-    count or that is older than a minute, so the last count and the size over time stay
-    whole without a write per read)."""
+async def count_segment(db: AsyncDatabase, segment_id: str, *, now: dt.datetime,
+                        actor: str, maintained: bool = False) -> int:
+    """The number of members of a saved segment at `now`, logged as a "count" run.
+    `maintained`: the maintained live membership's count when the segment has one (read,
+    not evaluated, as of the live clock; logged when it differs from the last count or
+    that is older than a minute, so the last count and the size over time stay whole
+    without a write per read), else the evaluation at `now`."""
     segment = await require_segment(db, segment_id)
-    if now is None:
+    if maintained:
         from store.live.reading import live_count  # live maintenance imports this module
 
         started = time.perf_counter()
@@ -103,13 +103,13 @@ async def count_segment(db: AsyncDatabase, segment_id: str, *, now: dt.datetime 
         if members is not None:
             from store.live.clock import wall_now
 
-            now = wall_now()
+            live_now = wall_now()
             # logged when it says something new: another count, or a minute after the last
             if (segment.last_count != members or segment.last_count_at is None
-                    or now - segment.last_count_at > LIVE_COUNT_LOG_INTERVAL):
+                    or live_now - segment.last_count_at > LIVE_COUNT_LOG_INTERVAL):
                 await record_run(db, segment, purpose="count", count=members,
                                  duration_ms=round((time.perf_counter() - started) * 1000),
-                                 actor=actor, now=now)
+                                 actor=actor, now=live_now)
             return members
     prepared = await query.prepare_segment(db, segment, now=now)
     async with timed_run(db, segment, purpose="count", actor=actor,

@@ -190,7 +190,10 @@ async def create_segment(db: AsyncDatabase, *, name: str, expression: str | None
     name = normalize_name(name)
     range_from, range_to = normalize_range(range_from, range_to)
     expr, source = await parse_off_loop(expression, json)
-    references = list((await prepare(db, database, parsed=expr, source=source, now=utc_now(),
+    # Saving checks the expression and evaluates nothing (the check's time changes
+    # nothing): it is checked at the save's own time, the one its record keeps.
+    saved_at = utc_now()
+    references = list((await prepare(db, database, parsed=expr, source=source, now=saved_at,
                                      own_names=[name])).references)
     text, form = canonical(expr)
     definition = Definition(name=name, description=normalize_description(description),
@@ -199,18 +202,18 @@ async def create_segment(db: AsyncDatabase, *, name: str, expression: str | None
                             expression=text, json=form, range_from=range_from,
                             range_to=range_to, maximum=normalize_maximum(maximum))
     return await _insert(db, database, definition, references, actor=actor,
-                         note=note, changed=list(VERSIONED))
+                         note=note, changed=list(VERSIONED), saved_at=saved_at)
 
 
 async def _insert(db: AsyncDatabase, database: str, definition: Definition,
                   references: list[str], *, actor: str, note: str | None,
-                  changed: list[str]) -> Segment:
+                  changed: list[str], saved_at: dt.datetime) -> Segment:
     await _refuse_taken_name(db, database, definition.name)
-    now = utc_now()
     document = {"_id": secrets.token_hex(8), "database": database,
                 **_definition_fields(definition), "references": references, "version": 1,
                 "in_bin": False, "change": {"changed": changed, "note": note},
-                "created_at": now, "created_by": actor, "updated_at": now, "updated_by": actor}
+                "created_at": saved_at, "created_by": actor, "updated_at": saved_at,
+                "updated_by": actor}
     try:
         await db[SEGMENTS].insert_one(document)
     except DuplicateKeyError:  # a live segment took the name meanwhile
@@ -242,12 +245,13 @@ async def clone_segment(db: AsyncDatabase, segment_id: str, name: str, *,
     source = await require_segment(db, segment_id)
     name = normalize_name(name)
     expr = from_json(source.json)
-    references = list((await prepare(db, source.database, parsed=expr, now=utc_now(),
+    saved_at = utc_now()
+    references = list((await prepare(db, source.database, parsed=expr, now=saved_at,
                                      own_names=[name])).references)
     definition = replace(source.definition, name=name)
     return await _insert(db, source.database, definition, references, actor=actor,
                          note=f"cloned from {source.name} v{source.version}",
-                         changed=list(VERSIONED))
+                         changed=list(VERSIONED), saved_at=saved_at)
 
 
 # --- updating ------------------------------------------------------------------------------------
@@ -315,10 +319,11 @@ async def update_segment(db: AsyncDatabase, segment_id: str, *, actor: str,
         await _refuse_taken_name(db, current.database, new.name, exclude=current.id)
         await _refuse_breaking_rename(db, current)
     async def check_and_write() -> Segment:
+        saved_at = utc_now()
         references = list(current.references)
         if "expression" in changed:
             references = list((await prepare(
-                db, current.database, parsed=expr, source=source, now=utc_now(),
+                db, current.database, parsed=expr, source=source, now=saved_at,
                 own_id=current.id, own_names=[old.name, new.name])).references)
 
         # Record the version this starts from (a no-op unless a crash lost it), then move to
@@ -330,7 +335,7 @@ async def update_segment(db: AsyncDatabase, segment_id: str, *, actor: str,
                 {"$set": {**_definition_fields(new), "references": references,
                           "version": current.version + 1,
                           "change": {"changed": changed, "note": note},
-                          "updated_at": utc_now(), "updated_by": actor}},
+                          "updated_at": saved_at, "updated_by": actor}},
                 return_document=ReturnDocument.AFTER)
         except DuplicateKeyError:
             await _refuse_taken_name(db, current.database, new.name, exclude=current.id)

@@ -89,34 +89,54 @@ def _projection(segments: list[LiveSegment], types: set[str]) -> dict:
 _EVENT_PROJECTION = {"_id": 0, "contact": 1, "type": 1, "time": 1, "attributes": 1}
 
 
-def _attach(found: dict[str, ContactData], event: dict) -> None:
+def _attach(found: dict[str, ContactData], event: dict,
+            wanted: dict[str, frozenset[str]] | None = None) -> None:
+    """Add a read event to its contact; with `wanted`, only if its type is one whose events
+    that contact needs (the others are answered by its summaries: adding them would count
+    them twice)."""
     contact = found.get(event["contact"])
-    if contact is not None:
-        contact.events.append({"type": event["type"], "time": event["time"],
-                               "attributes": event.get("attributes") or {}})
+    if contact is None or (wanted is not None
+                           and event["type"] not in wanted.get(event["contact"], ())):
+        return
+    contact.events.append({"type": event["type"], "time": event["time"],
+                           "attributes": event.get("attributes") or {}})
 
 
 async def read_contacts(db, keys: Iterable[str], segments: list[LiveSegment],
-                        now: dt.datetime | None = None) -> dict[str, ContactData]:
+                        now: dt.datetime | None = None, *,
+                        segments_by_key: dict[str, list[LiveSegment]] | None = None,
+                        ) -> dict[str, ContactData]:
     """The contacts (by `_id`) with the events `segments` need at `now` (or any later
     instant); missing contacts are left out. Events are read only where the contact's
-    summaries cannot answer (`dsl.dependencies.summary_events`)."""
+    summaries cannot answer (`dsl.dependencies.summary_events`). `segments_by_key`: the
+    segments each contact is evaluated against, when not all of `segments` (a contact's
+    events are then read only for the types its own segments need)."""
     keys = list(dict.fromkeys(keys))
-    types, in_full, in_last = _needs(segments)
-    projection = _projection(segments, types)
+    projection = _projection(segments, _needs(segments)[0])
+    needs_of: dict[int, tuple[set[str], set[str], set[str]]] = {}
+
+    def needs(key: str) -> tuple[set[str], set[str], set[str]]:
+        own = segments if segments_by_key is None else segments_by_key.get(key, [])
+        if id(own) not in needs_of:  # contacts share their lists of segments
+            needs_of[id(own)] = _needs(own)
+        return needs_of[id(own)]
+
     found: dict[str, ContactData] = {}
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start:start + _CHUNK]
-        wanted: dict[frozenset[str], list[str]] = {}
+        wanted: dict[str, frozenset[str]] = {}
         async for document in db[CONTACTS].find({"_id": {"$in": chunk}}, projection):
-            found[document["_id"]], full = _contact_data(document, types, in_full, in_last, now)
+            found[document["_id"]], full = _contact_data(document, *needs(document["_id"]), now)
             if full:
-                wanted.setdefault(frozenset(full), []).append(document["_id"])
-        for full, contacts in wanted.items():
-            async for event in db[EVENTS].find({"contact": {"$in": contacts},
-                                                "type": {"$in": sorted(full)}},
-                                               _EVENT_PROJECTION):
-                _attach(found, event)
+                wanted[document["_id"]] = frozenset(full)
+        if wanted:
+            # One read for the chunk, `contact` first: SecantusDB looks `contact` up in
+            # the (contact, type, time) index and filters the types; the types each
+            # contact does not need are dropped when attaching.
+            types = sorted(set().union(*wanted.values()))
+            async for event in db[EVENTS].find({"contact": {"$in": list(wanted)},
+                                                "type": {"$in": types}}, _EVENT_PROJECTION):
+                _attach(found, event, wanted)
     return found
 
 

@@ -34,16 +34,37 @@ _OWNER = {"host": socket.gethostname(), "pid": os.getpid()}
 @dataclass
 class Touched:
     """What a write changed: `everything` for contacts that may be new (a new contact can
-    enter any segment, e.g. one with no conditions or a negative one)."""
+    enter any segment, e.g. one with no conditions or a negative one).
+    `event_types_by_contact`: an ingest batch's event types per contact (by `_id`); a
+    contact is then re-evaluated only against the segments that read one of its own types:
+    the answer of a segment that reads none of them cannot have changed for it but by the
+    passing of time, which the sweep records at its exact instant."""
 
     fields: set[str] = field(default_factory=set)
     event_types: set[str] = field(default_factory=set)
     lists: set[str] = field(default_factory=set)
     everything: bool = False
+    event_types_by_contact: dict[str, set[str]] | None = None
 
     def affects(self, segment: LiveSegment) -> bool:
         return self.everything or segment.reads.touched_by(
             fields=self.fields, event_types=self.event_types, lists=self.lists)
+
+    def segments_by_contact(self, keys: list[str], affected: list[LiveSegment],
+                            ) -> dict[str, list[LiveSegment]]:
+        """The segments each contact is re-evaluated against (contacts written alike share
+        one list)."""
+        if self.everything or self.event_types_by_contact is None:
+            return dict.fromkeys(keys, affected)
+        by_types: dict[frozenset[str], list[LiveSegment]] = {}
+        chosen = {}
+        for key in keys:
+            types = frozenset(self.event_types_by_contact.get(key, self.event_types))
+            if types not in by_types:
+                by_types[types] = [segment for segment in affected if segment.reads.touched_by(
+                    fields=self.fields, event_types=types, lists=self.lists)]
+            chosen[key] = by_types[types]
+        return chosen
 
 
 async def maintain(db, database: str, contact_keys: Iterable[str], touched: Touched,
@@ -57,12 +78,18 @@ async def maintain(db, database: str, contact_keys: Iterable[str], touched: Touc
     affected = [segment for segment in segments if touched.affects(segment)]
     if not affected:
         return 0
+    segments_by_key = {key: chosen for key, chosen in
+                       touched.segments_by_contact(keys, affected).items() if chosen}
+    if not segments_by_key:
+        return 0
+    keys = list(segments_by_key)
     now = clock.now()
     # the contacts and their stored live state are independent reads: overlap them
     contacts, existing = await asyncio.gather(
-        read_contacts(db, keys, affected, now),
+        read_contacts(db, keys, affected, now, segments_by_key=segments_by_key),
         stored_state(db, database, (key.split(":", 1)[1] for key in keys)))
-    pairs = [(segment, contact, now) for contact in contacts.values() for segment in affected]
+    pairs = [(segment, contact, now) for contact in contacts.values()
+             for segment in segments_by_key[contact.key]]
     outcomes = await evaluate_pairs(pairs)
     return await apply_outcomes(db, database, {segment.id: segment for segment in affected},
                                 outcomes, cause, wall_now(), existing=existing)

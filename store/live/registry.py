@@ -13,9 +13,8 @@ from dsl.errors import SegmentError, SegmentErrors
 from dsl.temporal import UTC, Zone
 from dsl.values import bucket_bounds
 from store.collections import LIVE_SEGMENT, SEGMENTS
-from store.live.clock import ClockState, read_clock
+from store.live.clock import ClockState, read_clock, wall_now
 from store import query
-from store.clock import utc_now
 from store.errors import StoreError
 from store.segment_definition import Definition
 
@@ -43,7 +42,7 @@ _cache: dict[tuple[str, str], tuple[int, list[LiveSegment]]] = {}
 
 async def load_segment(db, document: dict) -> LiveSegment | None:
     try:  # the one evaluation entry: references inlined, the database's zone read
-        prepared = await query.prepare(db, document["database"], now=utc_now(),
+        prepared = await query.prepare(db, document["database"], now=wall_now(),
                                        definition=Definition.from_document(document),
                                        own_id=document["_id"])
     except (SegmentError, SegmentErrors, StoreError) as error:  # e.g. a purged reference

@@ -28,7 +28,6 @@ from dsl.temporal import UTC, Zone, normalize_now
 from dsl.typecheck import check
 from dsl.values import fold
 from store.catalog import shared_catalogs
-from store.clock import utc_now
 from store.collections import LIVE_SEGMENT, SEGMENTS
 from store.fields import DEFAULT_DATABASE
 from store.offload import run_language, size_of
@@ -198,9 +197,9 @@ async def _unknown_reference(db: AsyncDatabase, database: str, node: ast.InSegme
                                suggestion=hint)
 
 
-async def prepare_segment(db: AsyncDatabase, segment, *, now: dt.datetime | None = None,
+async def prepare_segment(db: AsyncDatabase, segment, *, now: dt.datetime,
                           definition: Definition | None = None) -> PreparedQuery:
-    """A saved segment (store.segments.Segment) at `now` (default: the current time):
+    """A saved segment (store.segments.Segment) at `now` (the edge's evaluation time):
     its current definition, or `definition` (one of its versions)."""
     return await prepare(db, segment.database, definition=definition or segment.definition,
-                         now=now or utc_now(), own_id=segment.id)
+                         now=now, own_id=segment.id)

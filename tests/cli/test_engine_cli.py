@@ -99,3 +99,24 @@ def test_compile_prints_the_pipeline_as_extended_json(loaded):
     assert result.exit_code == 0
     pipeline = orjson.loads(result.stdout)
     assert pipeline[0]["$match"]["fields.Signup"] == {"$gte": {"$date": "2024-05-02T00:00:00Z"}}
+
+
+def test_import_accounts_for_every_line_of_a_broken_file(segmentql, tmp_path):
+    """An unbalanced quote (CSV), a lone surrogate and bytes that are no UTF-8: each costs
+    its own line, reported by number; the rows around them are stored; exit 2, never 1."""
+    assert segmentql("fields", "add", "City", "text").exit_code == 0
+    csv = tmp_path / "c.csv"
+    csv.write_bytes(b'id,City\nq1,"Oslo\nq2,Bergen\nq3,Tromso\xff\nq4,Bod\xc3\xb8\n')
+    contacts = segmentql("import", "contacts", str(csv))
+    assert contacts.exit_code == 2, contacts.output
+    assert contacts.stdout == "stored 2, duplicates 0, rejected 2\n"
+    assert "line 2: a quoted cell opened on this line is never closed" in contacts.stderr
+    assert "line 4: not UTF-8 text" in contacts.stderr
+    events = tmp_path / "e.jsonl"
+    events.write_bytes(b'{"id": "e1", "contact": "q2", "type": "V", "time": "2024-05-01T10:00:00Z"}\n'
+                       b'{"id": "e\\ud800", "contact": "q2", "type": "V", "time": "2024-05-01T10:00:00Z"}\n'
+                       b'{"id": "e1", "contact": "q2", "type": "V", "time": "2024-05-01T10:00:00Z"}\n')
+    tracked = segmentql("import", "events", str(events))
+    assert tracked.exit_code == 2, tracked.output
+    assert tracked.stdout == "stored 1, duplicates 1, rejected 1\n"
+    assert "line 2: a lone UTF-16 surrogate escape" in tracked.stderr

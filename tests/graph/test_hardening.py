@@ -106,6 +106,47 @@ def test_a_lone_surrogate_is_refused_at_the_edge(seeded, body) -> None:
     assert "surrogate" in response.text
 
 
+@pytest.mark.parametrize("query_string", [
+    "query=%7B%20fields%20%7B%20name%20%7D%20%7D%ED%A0%80",  # a surrogate's bytes
+    "query=%7B%20fields%20%7B%20name%20%7D%20%7D&variables=%7B%22e%22%3A%22%FF%22%7D",
+])
+def test_a_query_string_that_is_no_utf8_is_refused(seeded, query_string) -> None:
+    """A GET request's parameters are decoded as a body is: bytes that are no UTF-8 are a
+    400 saying so, never replaced by U+FFFD and answered."""
+    response = seeded.get(f"/graphql?{query_string}")
+    assert response.status_code == 400, response.text
+    assert "not UTF-8" in response.text
+
+
+def test_a_lone_surrogate_over_a_websocket_closes_it_with_the_reason(seeded) -> None:
+    """A subscription's message is decoded as a request body is: a lone surrogate closes
+    the socket with 4400 (an invalid message) and says why, instead of dropping it."""
+    import asyncio
+    import json
+
+    import websockets
+
+    url = seeded.url.replace("http://", "ws://") + "/graphql"
+
+    async def subscribe() -> websockets.ConnectionClosed:
+        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket_:
+            await socket_.send(json.dumps({"type": "connection_init", "payload": {
+                "Authorization": f"Bearer {seeded.admin_key}"}}))
+            assert json.loads(await socket_.recv())["type"] == "connection_ack"
+            await socket_.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
+                "query": "subscription($id: ID!) { segmentChanges(segmentId: $id) { id } }",
+                "variables": {"id": "x\ud800"}}}))  # json.dumps escapes it: \ud800
+            try:
+                await asyncio.wait_for(socket_.recv(), 20)
+            except websockets.ConnectionClosed as closed:
+                return closed
+            raise AssertionError("the socket stayed open")
+
+    closed = asyncio.run(subscribe())
+    assert closed.rcvd is not None, "dropped without a close frame"
+    assert closed.rcvd.code == 4400 and "surrogate" in closed.rcvd.reason, closed.rcvd
+
+
 # --- operations and messages (item 11) ---------------------------------------------------
 
 def test_several_operations_without_a_name_are_refused(seeded) -> None:
@@ -124,6 +165,7 @@ DIAGNOSE = {"query": "query($e: String!) { diagnoseExpression(expression: $e) { 
                      "diagnostics { message } errors { message } } }", "variables": {"e": LONG}}
 
 
+@pytest.mark.serial
 def test_a_slow_request_does_not_delay_health_or_a_cheap_query(seeded) -> None:
     import threading
     import time

@@ -73,6 +73,7 @@ def test_a_killed_store_is_reported_refused_clearly_and_restarted(own_store_serv
     assert server.get("/healthz").json()["store"].startswith("up (restarted 1 times)")
 
 
+@pytest.mark.serial
 def test_requests_while_the_store_is_down_are_refused_at_once(own_store_server) -> None:
     server = own_store_server
     store = server.app.state.store

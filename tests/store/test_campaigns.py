@@ -10,6 +10,7 @@ import pytest
 import pytest_asyncio
 
 from store.campaigns import create_campaign, find_campaign, list_campaigns, send_campaign
+from store.clock import utc_now
 from store.collections import CAMPAIGN_RECIPIENTS, CAMPAIGNS
 from store.contacts import upsert_contacts
 from store.errors import NameTakenError, NotFoundError, StoreInputError
@@ -70,7 +71,7 @@ async def test_create_checks_channel_segment_and_name(db, everyone) -> None:
 
 
 async def test_email_send_skips_contacts_without_email(db, everyone) -> None:
-    sent = await send_campaign(db, (await campaign(db, everyone)).id, NOW, actor="test:bob")
+    sent = await send_campaign(db, (await campaign(db, everyone)).id, now=NOW, actor="test:bob")
     assert sent.status == "sent" and sent.recipient_count == 4
     assert sent.segment_version == 1 and sent.now == NOW and sent.sent_by == "test:bob"
     assert await recipients(db, sent.id) == {"c1": "anna@example.com", "c4": "dan@example.com",
@@ -81,10 +82,10 @@ async def test_email_send_skips_contacts_without_email(db, everyone) -> None:
 
 
 async def test_sms_and_push_rules(db, everyone) -> None:
-    sms = await send_campaign(db, (await campaign(db, everyone, "sms", "Text")).id, NOW,
+    sms = await send_campaign(db, (await campaign(db, everyone, "sms", "Text")).id, now=NOW,
                               actor=ACTOR)
     assert await recipients(db, sms.id) == {"c1": "+48100", "c2": "+48200"}
-    push = await send_campaign(db, (await campaign(db, everyone, "push", "Push")).id, NOW,
+    push = await send_campaign(db, (await campaign(db, everyone, "push", "Push")).id, now=NOW,
                                actor=ACTOR)
     assert push.recipient_count == 6
     assert set((await recipients(db, push.id)).values()) == {None}
@@ -92,10 +93,10 @@ async def test_sms_and_push_rules(db, everyone) -> None:
 
 async def test_sending_again_changes_nothing(db, everyone, monkeypatch) -> None:
     monkeypatch.setattr(members_module, "CHUNK_SIZE", 2)
-    sent = await send_campaign(db, (await campaign(db, everyone)).id, NOW, actor=ACTOR)
+    sent = await send_campaign(db, (await campaign(db, everyone)).id, now=NOW, actor=ACTOR)
     before = await db[CAMPAIGN_RECIPIENTS].find({}).to_list()
     await update_segment(db, everyone.id, expression="Age > 100", actor=ACTOR)
-    again = await send_campaign(db, sent.id, actor=ACTOR)
+    again = await send_campaign(db, sent.id, now=utc_now(), actor=ACTOR)
     assert again == sent
     assert await db[CAMPAIGN_RECIPIENTS].find({}).to_list() == before
     assert len(await list_runs(db, everyone.id)) == 1
@@ -104,7 +105,7 @@ async def test_sending_again_changes_nothing(db, everyone, monkeypatch) -> None:
 async def test_send_uses_the_segment_definition_at_that_moment(db, everyone) -> None:
     draft = await campaign(db, everyone)
     await update_segment(db, everyone.id, expression='City equals "krakow"', actor=ACTOR)
-    sent = await send_campaign(db, draft.id, NOW, actor=ACTOR)
+    sent = await send_campaign(db, draft.id, now=NOW, actor=ACTOR)
     assert sent.segment_version == 2
     assert sorted(await recipients(db, sent.id)) == ["c1", "c5"]  # c3 has no Email
 
@@ -120,7 +121,7 @@ async def test_a_crashed_send_resumes_without_doubling_anyone(db, everyone) -> N
         "address": "dan@example.com", "segment_version": 1, "now": NOW, "at": NOW})
     # Meanwhile the segment changed: the resumed send keeps the version it started with.
     await update_segment(db, everyone.id, expression="Age > 100", actor=ACTOR)
-    sent = await send_campaign(db, draft.id, actor=ACTOR)
+    sent = await send_campaign(db, draft.id, now=utc_now(), actor=ACTOR)
     assert sent.status == "sent" and sent.recipient_count == 4 and sent.segment_version == 1
     assert sorted(await recipients(db, sent.id)) == ["c1", "c4", "c5", "c6"]
     assert await db[CAMPAIGN_RECIPIENTS].count_documents({"campaign": draft.id}) == 4
@@ -130,7 +131,7 @@ async def test_recipients_page_by_page_and_as_csv(db) -> None:
     await upsert_quoted(db)
     segment = await create_segment(db, name="Emails", expression="Email has value",
                                    actor=ACTOR)
-    sent = await send_campaign(db, (await campaign(db, segment)).id, NOW, actor=ACTOR)
+    sent = await send_campaign(db, (await campaign(db, segment)).id, now=NOW, actor=ACTOR)
     ids, after = [], None
     while True:
         page = await list_recipients(db, sent.id, first=2, after=after)
@@ -160,7 +161,7 @@ async def test_a_campaign_of_another_database(db) -> None:
     await upsert_contacts(db, "shop", [{"id": "s1", "fields": {"Email": "s@example.com"}}])
     segment = await create_segment(db, name="Everyone", expression="", database="shop",
                                    actor=ACTOR)
-    sent = await send_campaign(db, (await campaign(db, segment)).id, actor=ACTOR)
+    sent = await send_campaign(db, (await campaign(db, segment)).id, now=utc_now(), actor=ACTOR)
     assert sent.database == "shop" and await recipients(db, sent.id) == {"s1": "s@example.com"}
 
 
@@ -183,7 +184,7 @@ async def test_a_send_that_fails_midway_ends_failed_and_a_retry_finishes_it(
     monkeypatch.setattr(campaigns_module.query, "chunks", store_lost_after_one_chunk)
     draft = await campaign(db, everyone)
     with pytest.raises(SendFailedError) as failed:
-        await send_campaign(db, draft.id, NOW, actor=ACTOR)
+        await send_campaign(db, draft.id, now=NOW, actor=ACTOR)
     assert "connection to the store was lost" in failed.value.message
     stored = await get_campaign(db, draft.id)
     assert stored.status == "failed" and "connection to the store was lost" in stored.failure
@@ -192,11 +193,11 @@ async def test_a_send_that_fails_midway_ends_failed_and_a_retry_finishes_it(
 
     monkeypatch.setattr(campaigns_module.query, "chunks", real_chunks)  # the cause is fixed
     await update_segment(db, everyone.id, expression="Age > 100", actor=ACTOR)
-    sent = await send_campaign(db, draft.id, actor=ACTOR)
+    sent = await send_campaign(db, draft.id, now=utc_now(), actor=ACTOR)
     assert sent.status == "sent" and sent.failure is None and sent.segment_version == 1
     assert sorted(await recipients(db, sent.id)) == ["c1", "c4", "c5", "c6"]
     assert sent.recipient_count == 4
-    assert await send_campaign(db, draft.id, actor=ACTOR) == sent  # idempotent
+    assert await send_campaign(db, draft.id, now=utc_now(), actor=ACTOR) == sent  # idempotent
 
 
 async def test_a_send_left_behind_by_a_dead_server_shows_as_failed(db, everyone) -> None:
@@ -212,5 +213,5 @@ async def test_a_send_left_behind_by_a_dead_server_shows_as_failed(db, everyone)
     stale = await get_campaign(db, draft.id)
     assert stale.status == "failed" and "stopped" in stale.failure
     assert [c.status for c in await list_campaigns(db)] == ["failed"]
-    sent = await send_campaign(db, draft.id, actor=ACTOR)
+    sent = await send_campaign(db, draft.id, now=utc_now(), actor=ACTOR)
     assert sent.status == "sent" and sent.recipient_count == 4

@@ -121,11 +121,11 @@ async def test_can_receive_and_the_send_agree_with_the_rule(db, channel) -> None
     everyone = await create_segment(db, name=f"All {channel}", expression="", actor=ACTOR)
     campaign = await create_campaign(db, name=f"Send {channel}", channel=channel,
                                      segment_id=everyone.id, actor=ACTOR)
-    sent = await send_campaign(db, campaign.id, NOW, actor=ACTOR)
+    sent = await send_campaign(db, campaign.id, now=NOW, actor=ACTOR)
     recipients = sorted([doc["contact"] async for doc in
                          db[CAMPAIGN_RECIPIENTS].find({"campaign": campaign.id})])
     assert recipients == can and sent.recipient_count == len(can)
     assert sent.skipped == {reason: sum(1 for value in expected.values() if value == reason)
                             for reason in SKIP_REASONS}
-    again = await send_campaign(db, campaign.id, NOW, actor=ACTOR)  # sent: unchanged
+    again = await send_campaign(db, campaign.id, now=NOW, actor=ACTOR)  # sent: unchanged
     assert again.skipped == sent.skipped

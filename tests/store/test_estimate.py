@@ -11,6 +11,7 @@ import pytest_asyncio
 
 from dsl.errors import SegmentErrors
 from dsl.values import bucket_bounds, bucket_of
+from store.clock import utc_now
 from store.contacts import upsert_contacts
 from store.errors import StoreInputError
 from store.estimate import binomial_interval, estimate_segment, scale_up
@@ -102,7 +103,7 @@ async def test_bad_input_is_refused_as_in_a_preview(store):
         await estimate_segment(store.db, "main", expression='Citty equals "x"', now=NOW)
     with pytest.raises(StoreInputError, match="range"):
         await estimate_segment(store.db, "main", expression="Age > 1", range_from=60,
-                               range_to=10)
+                               range_to=10, now=utc_now())
 
 
 @pytest_asyncio.fixture

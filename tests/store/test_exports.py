@@ -12,6 +12,7 @@ import pytest
 import pytest_asyncio
 
 from dsl.schema import FieldType
+from store.clock import utc_now
 from store.collections import CONTACTS
 from store.contacts import get_contact, upsert_contacts
 from store.errors import StoreInputError
@@ -68,7 +69,7 @@ async def test_csv_escapes_commas_quotes_and_line_breaks(db) -> None:
                                                                   "FirstName": "=1+2"}}])
     segment = await make(db, "Tricky", 'City contains "old town"')
     out = io.BytesIO()
-    written = await write_csv(db, segment.id, out, actor=ACTOR)
+    written = await write_csv(db, segment.id, out, now=utc_now(), actor=ACTOR)
     data = out.getvalue()
     assert written == len(data)
     assert '"Kra""kow, ""Old Town""\nline two"' in data.decode()
@@ -80,7 +81,7 @@ async def test_csv_escapes_commas_quotes_and_line_breaks(db) -> None:
 
 async def test_csv_follows_range_and_maximum_order(db) -> None:
     segment = await make(db, "Three", "Age > 0", maximum=3)
-    rows = list(csv.reader(io.StringIO(await text_of(export_csv(db, segment.id, actor=ACTOR)))))
+    rows = list(csv.reader(io.StringIO(await text_of(export_csv(db, segment.id, now=utc_now(), actor=ACTOR)))))
     assert len(rows) == 4
     first_three = [doc["id"] async for doc in db[CONTACTS].find({"database": "main"})
                    .sort([("bucket", 1), ("_id", 1)]).limit(3)]
@@ -91,7 +92,7 @@ async def test_export_is_refused_for_a_segment_in_the_bin(db) -> None:
     segment = await make(db, "Gone")
     await delete_segment(db, segment.id, actor=ACTOR)
     with pytest.raises(StoreInputError, match="is in the bin"):
-        await text_of(export_csv(db, segment.id, actor=ACTOR))
+        await text_of(export_csv(db, segment.id, now=utc_now(), actor=ACTOR))
 
 
 async def test_event_history_as_json_lines(db) -> None:
@@ -135,38 +136,38 @@ async def test_copy_is_refused_before_writing_when_a_field_type_differs(db) -> N
     await define_field(db, "shop", "Age", FieldType.TEXT)
     segment = await make(db, "All")
     with pytest.raises(StoreInputError) as refused:
-        await copy_to_database(db, segment.id, "shop", actor=ACTOR)
+        await copy_to_database(db, segment.id, "shop", now=utc_now(), actor=ACTOR)
     assert "field Age is number in profile database main but Age is text in shop" in \
         str(refused.value)
     assert await db[CONTACTS].count_documents({"database": "shop"}) == 0
     assert "City" not in {field.name for field in await load_schema(db, "shop")}
     with pytest.raises(StoreInputError, match="no profile database nowhere"):
-        await copy_to_database(db, segment.id, "nowhere", actor=ACTOR)
+        await copy_to_database(db, segment.id, "nowhere", now=utc_now(), actor=ACTOR)
     with pytest.raises(StoreInputError, match="already belongs"):
-        await copy_to_database(db, segment.id, "main", actor=ACTOR)
+        await copy_to_database(db, segment.id, "main", now=utc_now(), actor=ACTOR)
 
 
 async def test_bulk_update_sets_a_typed_value_and_folded_text(db, monkeypatch) -> None:
     monkeypatch.setattr(members_module, "CHUNK_SIZE", 2)
     segment = await make(db, "Krakow", 'City equals "krakow"')
-    report = await bulk_update_field(db, segment.id, "City", "KRAKÓW", actor=ACTOR)
+    report = await bulk_update_field(db, segment.id, "City", "KRAKÓW", now=utc_now(), actor=ACTOR)
     assert (report.members, report.changed) == (3, 3)
     raw = await db[CONTACTS].find_one({"_id": "main:c3"})
     assert raw["fields"]["City"] == "KRAKÓW" and raw["folded"]["City"] == "kraków"
     assert (await get_contact(db, "main", "c2"))["fields"]["City"] == "Warsaw"
     adults = await make(db, "Adults", "Age >= 30")
-    moved = await bulk_update_field(db, adults.id, "Age", "99", actor=ACTOR)
+    moved = await bulk_update_field(db, adults.id, "Age", "99", now=utc_now(), actor=ACTOR)
     assert (moved.members, moved.changed) == (4, 4)  # membership kept; each one once
-    again = await bulk_update_field(db, adults.id, "Age", 99, actor=ACTOR)
+    again = await bulk_update_field(db, adults.id, "Age", 99, now=utc_now(), actor=ACTOR)
     assert (again.members, again.changed) == (4, 0)  # already 99: nothing written
     assert (await get_contact(db, "main", "c5"))["fields"]["Age"] == 99
-    cleared = await bulk_update_field(db, adults.id, "Signup", None, actor=ACTOR)
+    cleared = await bulk_update_field(db, adults.id, "Signup", None, now=utc_now(), actor=ACTOR)
     assert cleared.changed == 1 and "Signup" not in (await get_contact(db, "main", "c1"))["fields"]
-    await bulk_update_field(db, adults.id, "Newsletter", "yes", actor=ACTOR)
+    await bulk_update_field(db, adults.id, "Newsletter", "yes", now=utc_now(), actor=ACTOR)
     assert (await get_contact(db, "main", "c4"))["fields"]["Newsletter"] is True
     assert [run.purpose for run in await list_runs(db, adults.id)] == ["bulk-update"] * 4
     young = await make(db, "Young", "Age < 30")  # the update empties the segment
-    emptied = await bulk_update_field(db, young.id, "Age", 50, actor=ACTOR)
+    emptied = await bulk_update_field(db, young.id, "Age", 50, now=utc_now(), actor=ACTOR)
     assert (emptied.members, emptied.changed) == (2, 2)
     assert (await get_contact(db, "main", "c6"))["fields"]["Age"] == 50
 
@@ -175,13 +176,13 @@ async def test_bulk_update_refuses_bad_values_before_writing(db) -> None:
     segment = await make(db, "All")
     before = [doc async for doc in db[CONTACTS].find({}, {"fields": 1, "folded": 1})]
     with pytest.raises(StoreInputError, match=r"field Age \(number\): 'old' is not a number"):
-        await bulk_update_field(db, segment.id, "Age", "old", actor=ACTOR)
+        await bulk_update_field(db, segment.id, "Age", "old", now=utc_now(), actor=ACTOR)
     with pytest.raises(StoreInputError, match="is not an ISO 8601 date"):
-        await bulk_update_field(db, segment.id, "Signup", "yesterday", actor=ACTOR)
+        await bulk_update_field(db, segment.id, "Signup", "yesterday", now=utc_now(), actor=ACTOR)
     with pytest.raises(StoreInputError, match="unknown field Cty.*did you mean City"):
-        await bulk_update_field(db, segment.id, "Cty", "x", actor=ACTOR)
+        await bulk_update_field(db, segment.id, "Cty", "x", now=utc_now(), actor=ACTOR)
     with pytest.raises(StoreInputError, match="CreateTime cannot be removed"):
-        await bulk_update_field(db, segment.id, "CreateTime", None, actor=ACTOR)
+        await bulk_update_field(db, segment.id, "CreateTime", None, now=utc_now(), actor=ACTOR)
     after = [doc async for doc in db[CONTACTS].find({}, {"fields": 1, "folded": 1})]
     assert after == before
     assert await list_runs(db, segment.id) == []

@@ -220,3 +220,31 @@ async def test_every_csv_line_is_stored_or_rejected_with_its_number(crm, tmp_pat
     stored = {row["id"] async for row in crm.db[CONTACTS].find({"database": "main"}, {"id": 1})}
     assert stored == good
     assert all(error.message for error in report.rejected)
+
+
+# --- text that is no Unicode: refused with its line and a clear reason --------------------
+
+@pytest.mark.parametrize("kind", ["contacts", "events"])
+async def test_a_lone_surrogate_in_json_lines_costs_its_line_only(crm, tmp_path: Path,
+                                                                  kind) -> None:
+    """An escape `\\ud800` (valid JSON syntax, no character), or the bytes of a surrogate
+    (no UTF-8): each costs its own line, with a message that says what is wrong."""
+    from store.contacts import upsert_contacts
+
+    await upsert_contacts(crm.db, "main", [{"id": "c1"}])
+    good = ('{"id": "ok", "fields": {"City": "Oslo"}}' if kind == "contacts" else
+            '{"id": "e1", "contact": "c1", "type": "Visit", "time": "2024-05-01T10:00:00Z"}')
+    path = tmp_path / f"{kind}.jsonl"
+    path.write_bytes(b"\n".join([
+        b'{"id": "a\\ud800", "contact": "c1", "type": "Visit", "time": "2024-05-01T10:00:00Z"}',
+        good.encode(),
+        b'{"id": "b", "fields": {"C\\udc00ity": "x"}, "contact": "c1", "type": "V"}',
+        b'{"id": "\xed\xa0\x80"}',
+    ]) + b"\n")
+    importer = import_contacts if kind == "contacts" else import_events
+    report = await importer(crm, "main", path, progress=False)
+    assert report.stored == 1
+    assert [error.index for error in report.rejected] == [1, 3, 4]
+    for error in report.rejected[:2]:
+        assert "lone UTF-16 surrogate" in error.message and "column" in error.message, error
+    assert "not UTF-8" in report.rejected[2].message

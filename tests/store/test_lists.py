@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import pytest_asyncio
 
+from store.clock import utc_now
 from store.contacts import get_contact
 from store.errors import NameTakenError, NotFoundError, StoreInputError
 from store.lists import (add_to_list, count_list_members, create_list, find_list, list_lists,
@@ -79,11 +80,11 @@ async def test_copy_segment_members_into_a_list_in_chunks(db, monkeypatch) -> No
                                    actor=ACTOR)
     await create_list(db, "main", "Krakow people", actor=ACTOR)
     await add_to_list(db, "main", "Krakow people", ["c1"])
-    report = await copy_to_list(db, segment.id, "krakow PEOPLE", actor="test:bob")
+    report = await copy_to_list(db, segment.id, "krakow PEOPLE", now=utc_now(), actor="test:bob")
     assert (report.members, report.changed) == (3, 2)
     page = await list_members(db, "main", "Krakow people")
     assert sorted(member["id"] for member in page.items) == ["c1", "c3", "c5"]
-    fresh = await copy_to_list(db, segment.id, "Brand new", actor=ACTOR)  # made when missing
+    fresh = await copy_to_list(db, segment.id, "Brand new", now=utc_now(), actor=ACTOR)  # made when missing
     assert fresh.changed == 3 and await find_list(db, "main", "brand new") == "Brand new"
     runs = await list_runs(db, segment.id)
     assert [(run.purpose, run.count) for run in runs] == [("copy-to-list", 3)] * 2

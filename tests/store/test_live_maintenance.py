@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 
 from dsl.schema import FieldType
+from store.clock import utc_now
 from store.contacts import upsert_contacts
 from store.errors import StoreInputError
 from store.events import EventIngest, track_events
@@ -161,7 +162,7 @@ async def test_sends_and_exports_evaluate_at_use_and_agree_with_the_live_members
     assert "t" not in live and len(live) == 5
     campaign = await create_campaign(db, name="Mail", channel="email", segment_id=segment.id,
                                      actor="t")
-    sent = await send_campaign(db, campaign.id, later, actor="t")
+    sent = await send_campaign(db, campaign.id, now=later, actor="t")
     recipients = sorted([row["contact"] async for row in
                          db[CAMPAIGN_RECIPIENTS].find({"campaign": sent.id})])
     assert recipients == live
@@ -182,8 +183,8 @@ async def test_member_actions_that_write_contacts_keep_live_membership(store):
     await create_list(db, "main", "Picked", actor="t")
     picked = await create_segment(db, name="Picked", expression='in list "Picked"', actor="t")
     gold = await create_segment(db, name="Gold", expression='Tier equals "gold"', actor="t")
-    await copy_to_list(db, krakow.id, "Picked", actor="t")
+    await copy_to_list(db, krakow.id, "Picked", now=utc_now(), actor="t")
     assert await member_ids(db, picked.id) == ["a0", "a1", "a2"]
-    await bulk_update_field(db, krakow.id, "Tier", "gold", actor="t")
+    await bulk_update_field(db, krakow.id, "Tier", "gold", now=utc_now(), actor="t")
     assert await member_ids(db, gold.id) == ["a0", "a1", "a2"]
     assert {c[3] for c in await changes_of(db, gold.id)} == {"contact"}

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from dsl.errors import SegmentErrors
 from store import query
+from store.clock import utc_now
 from store.contacts import upsert_contacts
 from store.errors import NotFoundError
 from store.segment_diff import SAMPLE_SIZE, diff_queries, diff_segment_times, diff_segment_versions
@@ -104,9 +105,9 @@ async def test_samples_are_bounded(store) -> None:
 async def test_unknown_segment_or_version(db) -> None:
     segment = await create_segment(db, name="S", expression="Age > 1", actor=ACTOR)
     with pytest.raises(NotFoundError):
-        await diff_segment_versions(db, segment.id, 1, 5)
+        await diff_segment_versions(db, segment.id, 1, 5, now=utc_now())
     with pytest.raises(NotFoundError):
-        await diff_segment_versions(db, "nope", 1, 1)
+        await diff_segment_versions(db, "nope", 1, 1, now=utc_now())
 
 
 # --- the merge against sets ------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from dsl.errors import SegmentErrors, SegmentSyntaxError, SegmentTypeError
 from dsl.json_codec import to_json
 from dsl.parser import parse
 from store.campaigns import create_campaign
+from store.clock import utc_now
 from store.collections import SEGMENT_RUNS, SEGMENT_VERSIONS, SEGMENTS
 from store.errors import ConflictError, InUseError, NameTakenError, NotFoundError, StoreInputError
 from store.fields import ensure_database
@@ -280,7 +281,7 @@ async def test_preview_counts_and_samples_without_writing(db) -> None:
     assert capped.count == 2 and len(capped.contacts) == 2
     full = await preview_segment(db, expression="Age > 0", now=NOW)
     assert [c["id"] for c in full.contacts][:2] == [c["id"] for c in capped.contacts]
-    split = [await preview_segment(db, expression="", range_from=low, range_to=high)
+    split = [await preview_segment(db, expression="", range_from=low, range_to=high, now=utc_now())
              for low, high in [(0, 50), (50, 100)]]
     assert split[0].count + split[1].count == 6
     assert not {c["id"] for c in split[0].contacts} & {c["id"] for c in split[1].contacts}
@@ -312,17 +313,17 @@ async def test_a_preview_counts_the_events_once(db, monkeypatch) -> None:
 
 async def test_preview_errors(db) -> None:
     with pytest.raises(SegmentSyntaxError) as error:
-        await preview_segment(db, expression="Age >")
+        await preview_segment(db, expression="Age >", now=utc_now())
     assert error.value.line == 1 and error.value.column == 6
     with pytest.raises(SegmentErrors, match="no segment named 'Nothing'"):
-        await preview_segment(db, expression='in segment "Nothing"')
+        await preview_segment(db, expression='in segment "Nothing"', now=utc_now())
     with pytest.raises(StoreInputError, match="maximum"):
-        await preview_segment(db, expression="", maximum=-3)
+        await preview_segment(db, expression="", maximum=-3, now=utc_now())
 
 
 async def test_preview_returns_at_most_one_hundred(store) -> None:
     await seed(store.db, contacts=[{"id": f"p{n:03d}"} for n in range(130)])
-    preview = await preview_segment(store.db, expression="")
+    preview = await preview_segment(store.db, expression="", now=utc_now())
     assert preview.count == 130 and len(preview.contacts) == 100
 
 
@@ -331,7 +332,7 @@ async def test_preview_returns_at_most_one_hundred(store) -> None:
 async def test_delete_restore_purge(db) -> None:
     segment = await make(db, "Bin me", "Age > 1")
     await update_segment(db, segment.id, expression="Age > 2", actor=ACTOR)
-    await count_segment(db, segment.id, actor=ACTOR)
+    await count_segment(db, segment.id, now=utc_now(), maintained=True, actor=ACTOR)
     binned = await delete_segment(db, segment.id, actor="test:bob")
     assert binned.in_bin and binned.binned_by == "test:bob" and binned.version == 2
     assert (await delete_segment(db, segment.id, actor=ACTOR)).in_bin  # again: no change
@@ -430,7 +431,7 @@ async def test_counts_are_logged_with_version_and_now(db) -> None:
     segment = await make(db, "Adults", "Age >= 30")
     assert await count_segment(db, segment.id, now=NOW, actor="test:bob") == 4
     await update_segment(db, segment.id, expression="Age >= 40", actor=ACTOR)
-    assert await count_segment(db, segment.id, actor=ACTOR) == 2
+    assert await count_segment(db, segment.id, now=utc_now(), maintained=True, actor=ACTOR) == 2
     runs = await list_runs(db, segment.id)
     assert [(r.purpose, r.count, r.version, r.actor) for r in runs] == [
         ("count", 2, 2, ACTOR), ("count", 4, 1, "test:bob")]
