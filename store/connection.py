@@ -37,6 +37,7 @@ from store.collections import SUMMARY_PENDING, ensure_collections
 from store.events import abandoned, repair_interrupted
 from store.live.maintenance import repair as repair_live
 from store.fields import DEFAULT_DATABASE, ensure_database
+from store.tasks import REPAIR, SUPERVISOR, stop_if_cancelled
 
 _DB_NAME = re.compile(r"[A-Za-z0-9_-]{1,63}")
 log = logging.getLogger(__name__)
@@ -181,10 +182,9 @@ async def open_store(settings: StoreSettings | None = None, *,
         store = Store(client=client, db=db, settings=settings,
                       embedded=lease.server if lease else None)
         if lease is not None:
-            tasks.append(asyncio.create_task(_supervise(store, lease),
-                                             name="embedded-store-supervisor"))
+            tasks.append(asyncio.create_task(_supervise(store, lease), name=SUPERVISOR))
         if lease is not None or repair_in_background:
-            tasks.append(asyncio.create_task(_repair_loop(store), name="summary-repair"))
+            tasks.append(asyncio.create_task(_repair_loop(store), name=REPAIR))
         yield store
     finally:
         for task in tasks:
@@ -227,6 +227,7 @@ async def _supervise(store: Store, lease: embedded.EmbeddedLease) -> None:
             failures += 1
             store.health.set("down", f"restarting the embedded store failed ({error}); "
                                      f"trying again in {pause:g} s")
+            stop_if_cancelled()
             await asyncio.sleep(pause)
             continue
         unanswered = failures = 0
@@ -272,4 +273,5 @@ async def _repair_loop(store: Store) -> None:
             raise
         except Exception as error:  # noqa: BLE001 - tried again at the next round
             log.warning("repairing event summaries failed: %s", error)
+        stop_if_cancelled()
         await asyncio.sleep(REPAIR_SECONDS)

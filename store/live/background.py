@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager, suppress
 
 from store.live.sweep import PROCESS, sweep
 from store.live.webhooks import Deliverer
+from store.tasks import LIVE_SWEEP, WEBHOOK_DELIVERIES, stop_if_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ async def sweep_forever(db, interval: float) -> None:
             raise
         except Exception:  # a store hiccup: the next round tries again
             log.exception("live sweep failed")
+        stop_if_cancelled()
         await asyncio.sleep(interval)
 
 
@@ -39,8 +41,8 @@ async def background(db, *, enabled: bool = True):
     if not enabled:
         yield
         return
-    tasks = [asyncio.create_task(sweep_forever(db, sweep_interval())),
-             asyncio.create_task(Deliverer(db, PROCESS).run())]
+    tasks = [asyncio.create_task(sweep_forever(db, sweep_interval()), name=LIVE_SWEEP),
+             asyncio.create_task(Deliverer(db, PROCESS).run(), name=WEBHOOK_DELIVERIES)]
     try:
         yield
     finally:

@@ -31,6 +31,7 @@ from store.live import bell
 from store.live.changes import Change, last_seq
 from store.live.clock import wall_now
 from store.segments import require_segment
+from store.tasks import WEBHOOK_DELIVERY, stop_if_cancelled
 
 log = logging.getLogger(__name__)
 # one log line per delivery POST is noise in a server's log; failures are on the webhook
@@ -214,6 +215,7 @@ class Deliverer:
             try:
                 while True:
                     await self._start_due(client)
+                    stop_if_cancelled()
                     await bell.wait(self.poll_s)
             finally:
                 for task in self._tasks.values():
@@ -227,7 +229,7 @@ class Deliverer:
             task = self._tasks.get(webhook["_id"])
             if task is None or task.done():
                 self._tasks[webhook["_id"]] = asyncio.create_task(
-                    self._deliver(client, webhook["_id"]))
+                    self._deliver(client, webhook["_id"]), name=WEBHOOK_DELIVERY)
 
     async def _deliver(self, client, webhook_id: str) -> None:
         try:

@@ -19,13 +19,14 @@ from gql.transport.httpx import HTTPXTransport
 from pymongo import monitoring
 
 from graph.app import create_app
+from store.tasks import in_background
 from tests.conftest import drop_database, fresh_settings
 
 ADMIN_KEY = "sqk_test-admin-key-0123456789abcdef"
 
 
 class CommandCounter(monitoring.CommandListener):
-    """Counts the commands sent to one MongoDB database, while `counting` is set."""
+    """Counts the commands requests send to one MongoDB database, while `counting` is set."""
 
     def __init__(self) -> None:
         self.database: str | None = None
@@ -33,6 +34,8 @@ class CommandCounter(monitoring.CommandListener):
         self.lock = threading.Lock()
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if in_background():  # the server's own loops (repair, sweep), not the request's
+            return
         if self.database is not None and event.database_name == self.database:
             with self.lock:
                 self.commands[event.command_name] += 1
