@@ -13,13 +13,15 @@ import time
 from store.embedded import process_alive
 
 MAKES_WORKERS = textwrap.dedent("""
-    import time
+    import multiprocessing, time
     from store import offload
 
     offload.warm_up()
-    pool = offload._executor()
-    pool.submit(offload._ready).result(timeout=60)
-    print(" ".join(str(pid) for pid in pool._processes), flush=True)
+    deadline = time.monotonic() + 60
+    while len(multiprocessing.active_children()) < offload.WORKERS and \\
+            time.monotonic() < deadline:
+        time.sleep(0.1)
+    print(" ".join(str(child.pid) for child in multiprocessing.active_children()), flush=True)
     time.sleep(120)
 """)
 
