@@ -168,7 +168,7 @@ async def _anchor(store: Store, database: str) -> dt.datetime:
     for item in await list_lists(store.db, database):
         if item.name == ALL_LIST and item.created_at is not None:
             return to_millis(item.created_at.replace(second=0, microsecond=0))
-    return to_millis(dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0))
+    return to_millis(utc_now().replace(second=0, microsecond=0))
 
 
 async def _complete(store: Store, database: str) -> bool:

@@ -24,6 +24,7 @@ from dsl.values import (ValueRejected, normalize_attributes, parse_iso_datetime,
 from store.collections import (CONTACTS, EVENT_TYPES, EVENTS, JOURNALED,
                                MAX_EVENT_TYPE_INDEXES, SUMMARY_PENDING, contact_index_paths,
                                summary_index_path)
+from store.clock import utc_now
 from store.consent import consent_from_event
 from store.contacts import contact_key
 from store.errors import SummariesRepairingError
@@ -65,10 +66,6 @@ _CLAIM_RENEW_S = 5.0
 _POLL_S = 0.1
 # How long a repair waits for the live ingests of its contacts to apply before trying later.
 REPAIR_WAIT_S = 30.0
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def abandoned(marker: dict) -> bool:
@@ -207,13 +204,13 @@ class EventIngest:
                 {"_id": marker, "database": self.database, "owner": _OWNER,
                  "format": _MARKER_FORMAT, "contacts": contacts})
             claim = await self.db[SUMMARY_PENDING].find_one(
-                {"database": self.database, "repairing_until": {"$gt": _utc_now()},
+                {"database": self.database, "repairing_until": {"$gt": utc_now()},
                  "contacts": {"$in": contacts}}, {"_id": 1})
             if claim is None:
                 return
             await self.db[SUMMARY_PENDING].delete_one({"_id": marker})
             while await self.db[SUMMARY_PENDING].find_one(
-                    {"_id": claim["_id"], "repairing_until": {"$gt": _utc_now()}}, {"_id": 1}):
+                    {"_id": claim["_id"], "repairing_until": {"$gt": utc_now()}}, {"_id": 1}):
                 await asyncio.sleep(_POLL_S)
 
     async def apply(self) -> None:
@@ -579,7 +576,7 @@ async def _repair_claimed(db: AsyncDatabase, marker: dict) -> bool:
 async def _claim(db: AsyncDatabase, marker_id: ObjectId) -> bool:
     """Claim (or renew the claim on) the marker's contacts; False if the marker is gone."""
     result = await db[SUMMARY_PENDING].update_one(
-        {"_id": marker_id}, {"$set": {"repairing_until": _utc_now() + _CLAIM}})
+        {"_id": marker_id}, {"$set": {"repairing_until": utc_now() + _CLAIM}})
     return result.matched_count == 1
 
 
@@ -665,7 +662,7 @@ async def _count_batch(db: AsyncDatabase, database: str, batch: ObjectId,
 async def _clean_applied(db: AsyncDatabase) -> None:
     """Remove from `event_types.applied` the batches whose markers are gone (a process
     died between the two writes); young ones are left, their ingest may still be on."""
-    young = ObjectId.from_datetime(dt.datetime.now(dt.timezone.utc) - _STALE_APPLIED)
+    young = ObjectId.from_datetime(utc_now() - _STALE_APPLIED)
     records = [record async for record in
                db[EVENT_TYPES].find({"applied": {"$lt": young}}, {"applied": 1})]
     if not records:
