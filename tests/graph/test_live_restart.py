@@ -10,11 +10,9 @@ import datetime as dt
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 from pymongo import AsyncMongoClient
@@ -26,35 +24,18 @@ from store import query
 from store.errors import SummariesRepairingError
 from store.segments import Segment
 from tests.conftest import drop_database
+from tests.serving import SEGMENTQL, free_port, serve, wait_answering
 
-SEGMENTQL = str(Path(sys.executable).parent / "segmentql")
 KEY = "sqk_live-restart-" + uuid.uuid4().hex
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Server:
     def __init__(self, store_server: str, name: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/graphql"
-        self.process = subprocess.Popen(
-            [SEGMENTQL, "serve", "--port", str(self.port), "--mongo-uri", store_server],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env={**os.environ, "SEGMENTQL_MONGO_DB": name, "SEGMENTQL_API_KEY": KEY})
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                self.run("{ me { role } }")
-                return
-            except httpx.TransportError:
-                assert self.process.poll() is None and time.monotonic() < deadline
-                time.sleep(0.1)
+        self.process = serve(store_server, name, KEY, self.port, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        wait_answering(self.process, self.port, timeout=60)
 
     def run(self, query: str, variables: dict | None = None) -> dict:
         response = httpx.post(self.url, json={"query": query, "variables": variables or {}},

@@ -9,7 +9,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +18,7 @@ import websockets
 
 from tests.conftest import drop_database
 from tests.graph.conftest import start_server
+from tests.serving import free_port
 
 SECRET = "s3cret"
 SEGMENT = """mutation($name: String!, $expression: String!) {
@@ -51,7 +51,7 @@ class Receiver:
         self.attempts = 0
         self.batches: list[dict] = []
         self.bad_signatures = 0
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.server = None
 
     def start(self) -> Receiver:
@@ -95,12 +95,6 @@ class Receiver:
                     seen.add(change["id"])
                     unique.append(change)
         return unique
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _wait(predicate, timeout: float = 30.0) -> None:

@@ -16,10 +16,8 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 
@@ -27,19 +25,11 @@ from store.connection import open_store
 from store.contacts import upsert_contacts
 from store.events import EventIngest, track_events
 from tests.conftest import drop_database, fresh_settings
+from tests.serving import free_port, serve
 
-SEGMENTQL = str(Path(sys.executable).parent / "segmentql")
 KEY = "sqk_repair-faults-" + uuid.uuid4().hex
 CONTACTS = 300  # a repair of a few seconds on the shared store
 BUY_TWICE = "event Buy occurred at least 2 times"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def _leave_an_interrupted_import(settings, owner: int) -> None:
@@ -120,13 +110,11 @@ async def _markers(settings, owner: int | None = None) -> int:
 
 class Server:
     def __init__(self, settings) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [SEGMENTQL, "serve", "--port", str(self.port), "--mongo-uri", settings.mongo_uri],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-            env={**os.environ, "SEGMENTQL_MONGO_DB": settings.db_name,
-                 "SEGMENTQL_API_KEY": KEY})
+        self.process = serve(settings.mongo_uri, settings.db_name, KEY, self.port,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
 
     def ready(self) -> str | None:
         """/readyz's text, None while the server does not listen yet."""

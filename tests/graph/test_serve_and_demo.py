@@ -4,14 +4,9 @@ and `segmentql demo` (loads everything, and a second run duplicates nothing)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import socket
 import subprocess
-import sys
-import time
 import uuid
-from pathlib import Path
 
 import httpx
 from pymongo import AsyncMongoClient
@@ -19,14 +14,8 @@ from typer.testing import CliRunner
 
 from cli.main import app, development_key
 from tests.conftest import drop_database
+from tests.serving import free_port, serve, wait_answering
 
-SEGMENTQL = str(Path(sys.executable).parent / "segmentql")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def _counts(uri: str, name: str) -> dict[str, int]:
@@ -42,27 +31,19 @@ async def _counts(uri: str, name: str) -> dict[str, int]:
 
 def test_serve_prints_url_and_key_and_answers(store_server) -> None:
     name = f"test_{uuid.uuid4().hex[:20]}"
-    port = _free_port()
+    port = free_port()
     key = "sqk_serve-test-key-" + uuid.uuid4().hex
-    env = {**os.environ, "SEGMENTQL_MONGO_DB": name, "SEGMENTQL_API_KEY": key}
-    process = subprocess.Popen([SEGMENTQL, "serve", "--port", str(port), "--mongo-uri",
-                                store_server], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               env=env, text=True)
+    process = serve(store_server, name, key, port, stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT, text=True)
     try:
         url_line = process.stdout.readline()
         key_line = process.stdout.readline()
         assert f"http://127.0.0.1:{port}/graphql" in url_line
         assert key_line.strip() == f"Development API key (admin): {key}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                response = httpx.post(f"http://127.0.0.1:{port}/graphql",
-                                      json={"query": "{ me { role } fields { name } }"},
-                                      headers={"Authorization": f"Bearer {key}"}, timeout=10)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None and time.monotonic() < deadline
-                time.sleep(0.1)
+        wait_answering(process, port)
+        response = httpx.post(f"http://127.0.0.1:{port}/graphql",
+                              json={"query": "{ me { role } fields { name } }"},
+                              headers={"Authorization": f"Bearer {key}"}, timeout=10)
         assert response.status_code == 200
         assert response.json()["data"]["me"] == {"role": "ADMIN"}
         unauthorized = httpx.post(f"http://127.0.0.1:{port}/graphql",
