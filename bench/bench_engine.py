@@ -45,6 +45,16 @@ def hand_count(collection: str, pipeline: list[dict]):
     return collection, pipeline + [{"$count": "n"}]
 
 
+def purchase_total(accumulator: str, test: dict):
+    """A total of the purchases' prices over the last 90 days, in its best hand-written
+    form: summed on the events side, then the contacts kept."""
+    return hand_count("events", [
+        {"$match": {"database": "main", "type": "product_purchased",
+                    "time": {"$gte": NOW - 90 * DAY, "$lte": NOW}}},
+        {"$group": {"_id": "$contact", "n": {accumulator: "$attributes.price"}}},
+        {"$match": {"n": test}}])
+
+
 # (label, expression, range, maximum, hand-written (collection, pipeline) for the same count)
 CASES = [
     ("field condition", 'City equals "Krakow"', (0, 100), None,
@@ -66,21 +76,10 @@ CASES = [
          {"$match": {"database": "main", "type": "product_purchased"}},
          {"$match": {"attributes.price": {"$gt": 100}}},
          {"$group": {"_id": "$contact"}}])),
-    # Totals: the best hand-written form sums on the events side, then keeps the contacts.
     ("sum over a window", "event product_purchased sum of price > 500 in last 90 days",
-     (0, 100), None,
-     hand_count("events", [
-         {"$match": {"database": "main", "type": "product_purchased",
-                     "time": {"$gte": NOW - 90 * DAY, "$lte": NOW}}},
-         {"$group": {"_id": "$contact", "n": {"$sum": "$attributes.price"}}},
-         {"$match": {"n": {"$gt": 500}}}])),
+     (0, 100), None, purchase_total("$sum", {"$gt": 500})),
     ("average over a window", "event product_purchased average of price >= 100 in last 90 days",
-     (0, 100), None,
-     hand_count("events", [
-         {"$match": {"database": "main", "type": "product_purchased",
-                     "time": {"$gte": NOW - 90 * DAY, "$lte": NOW}}},
-         {"$group": {"_id": "$contact", "n": {"$avg": "$attributes.price"}}},
-         {"$match": {"n": {"$gte": 100}}}])),
+     (0, 100), None, purchase_total("$avg", {"$gte": 100})),
     # First / last times and consent: the contact documents alone.
     ("last occurred", "event MailOpen last occurred before 30 days ago", (0, 100), None,
      hand_count("contacts", [{"$match": {"database": "main", "events.MailOpen.last": {
