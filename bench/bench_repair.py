@@ -131,8 +131,8 @@ async def main(sizes: list[int], batch: int, contacts: int, data: Path) -> int:
             rows.append((total, timings))
             print(f"{total:,} events: {timings[0]:.2f} s (batch), {timings[1]:.2f} s (older "
                   "marker, whole database)", file=sys.stderr, flush=True)
-        print(f"| events in the database | interrupted batch | repair | repair, older "
-              f"marker (event types from all events) |")
+        print("| events in the database | interrupted batch | repair | repair, older "
+              "marker (event types from all events) |")
         print("|---|---|---|---|")
         for total, (new, old) in rows:
             print(f"| {total:,} | {batch:,} events, {contacts} contacts ({HISTORY} events "

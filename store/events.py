@@ -29,6 +29,7 @@ from store.consent import consent_from_event
 from store.contacts import contact_key
 from store.errors import SummariesRepairingError
 from store.embedded import process_alive
+from store.lookups import in_chunks
 from store.fields import (INDEX_BUILD_TIMEOUT_S, load_schema, touch_catalog,
                           validate_database_name)
 from store.results import RowError, RowRejected, WriteReport, check_id
@@ -43,11 +44,6 @@ MAX_BATCH = 10_000
 _DUPLICATE_KEY = 11000
 _ROW_KEYS = frozenset({"id", "contact", "type", "time", "attributes"})
 _SUMMARY_BATCH = 1000
-# Contact ids per existence look-up. SecantusDB checks each fetched document against the
-# whole `$in` list, so one look-up costs keys x list length: 1,000 ids in one `$in` took
-# 2.6-5.3 s, as ten look-ups of 100 about 0.4-0.5 s, as twenty of 50 about 0.27 s
-# (docs/compatibility.md).
-_LOOKUP_CHUNK = 50
 _OWNER = {"host": socket.gethostname(), "pid": os.getpid()}
 # A marker whose events carry its id (`batch`): its repair reads only the batch's contacts.
 _MARKER_FORMAT = 2
@@ -269,8 +265,7 @@ class EventIngest:
                 continue
             parsed.append((index, event_id, contact, document))
         keys = sorted({document["contact"] for _, _, _, document in parsed} - self._known)
-        for start in range(0, len(keys), _LOOKUP_CHUNK):
-            chunk = keys[start:start + _LOOKUP_CHUNK]
+        for chunk in in_chunks(keys):
             self._known.update([document["_id"] async for document in
                                 self.db[CONTACTS].find({"_id": {"$in": chunk}}, {"_id": 1})])
         if self.create_contacts:

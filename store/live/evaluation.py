@@ -16,8 +16,8 @@ from dsl.next_change import next_change
 from dsl.values import summary_key
 from store.collections import CONTACTS, EVENTS
 from store.live.registry import LiveSegment
+from store.lookups import in_chunks
 
-_CHUNK = 1000
 # Evaluating more pairs than this goes to a worker thread (CPU off the event loop).
 _INLINE_PAIRS = 200
 
@@ -122,21 +122,20 @@ async def read_contacts(db, keys: Iterable[str], segments: list[LiveSegment],
         return needs_of[id(own)]
 
     found: dict[str, ContactData] = {}
-    for start in range(0, len(keys), _CHUNK):
-        chunk = keys[start:start + _CHUNK]
-        wanted: dict[str, frozenset[str]] = {}
+    wanted: dict[str, frozenset[str]] = {}
+    for chunk in in_chunks(keys):
         async for document in db[CONTACTS].find({"_id": {"$in": chunk}}, projection):
             found[document["_id"]], full = _contact_data(document, *needs(document["_id"]), now)
             if full:
                 wanted[document["_id"]] = frozenset(full)
-        if wanted:
-            # One read for the chunk, `contact` first: SecantusDB looks `contact` up in
-            # the (contact, type, time) index and filters the types; the types each
-            # contact does not need are dropped when attaching.
-            types = sorted(set().union(*wanted.values()))
-            async for event in db[EVENTS].find({"contact": {"$in": list(wanted)},
-                                                "type": {"$in": types}}, _EVENT_PROJECTION):
-                _attach(found, event, wanted)
+    for chunk in in_chunks(list(wanted)):
+        # `contact` first: SecantusDB looks `contact` up in the (contact, type, time) index
+        # and filters the types; the types each contact does not need are dropped when
+        # attaching.
+        types = sorted(set().union(*(wanted[key] for key in chunk)))
+        async for event in db[EVENTS].find({"contact": {"$in": chunk}, "type": {"$in": types}},
+                                           _EVENT_PROJECTION):
+            _attach(found, event, wanted)
     return found
 
 

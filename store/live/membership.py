@@ -22,6 +22,7 @@ from store.collections import LIVE_MEMBERS, LIVE_SEGMENTS
 from store.live.changes import change_id, record
 from store.live.evaluation import Outcome
 from store.live.registry import LiveSegment
+from store.lookups import in_chunks
 
 _CHUNK = 1000
 
@@ -33,11 +34,10 @@ def member_id(segment: str, key: str) -> str:
 async def stored_state(db, database: str, contacts: Iterable[str]) -> dict[str, dict]:
     """The stored state of every pair of these contacts (by contact id), read by contact:
     one look-up per contact, whatever the number of segments."""
-    contacts = sorted(set(contacts))
     found = {}
-    for start in range(0, len(contacts), _CHUNK):
-        async for document in db[LIVE_MEMBERS].find(
-                {"database": database, "contact": {"$in": contacts[start:start + _CHUNK]}}):
+    for chunk in in_chunks(sorted(set(contacts))):
+        async for document in db[LIVE_MEMBERS].find({"database": database,
+                                                     "contact": {"$in": chunk}}):
             found[document["_id"]] = document
     return found
 

@@ -18,6 +18,7 @@ from store.live import clock
 from store.live.changes import changes_after
 from store.live.membership import member_ids
 from store.live.sweep import sweep
+from store.lookups import IN_CHUNK
 from store.segment_bin import delete_segment, restore_segment
 from store.segments import create_segment, update_segment
 from store import query
@@ -127,6 +128,32 @@ async def test_events_and_time_enter_and_exit_at_the_exact_instant(store):
         await sweep(db, now=T0)
     await sweep(db, now=later)  # the same instant again: nothing to do
     assert await changes_of(db, recent.id) == changes
+
+
+async def test_a_batch_of_more_contacts_than_one_look_up_takes_is_maintained_whole(store):
+    # the live reads go IN_CHUNK contacts at a time: every chunk's contacts, their events
+    # and their stored state must be read (a contact left out would keep its old answer)
+    db = store.db
+    keys = [f"c{n:03d}" for n in range(2 * IN_CHUNK + 7)]
+    await upsert_contacts(db, "main", [{"id": key} for key in keys])
+    await track_events(db, "main", [{"contact": key, "type": "Buy", "time": iso(
+        T0 - dt.timedelta(days=1)), "attributes": {"price": n}} for n, key in enumerate(keys)])
+    segment = await create_segment(
+        db, name="Two buys over 50", actor="t",
+        expression="event Buy occurred at least 2 times in last 7 days where price > 50")
+    assert await member_ids(db, segment.id) == []
+    report = await track_events(db, "main", [
+        {"contact": key, "type": "Buy", "time": iso(T0 - dt.timedelta(hours=1)),
+         "attributes": {"price": n}} for n, key in enumerate(keys)])
+    assert report.stored == len(keys)
+    expected = [key for n, key in enumerate(keys) if n > 50]
+    assert await member_ids(db, segment.id) == expected == await fresh(db, segment, T0)
+    # and out again: the events of every chunk are read back when the window moves
+    await track_events(db, "main", [{"contact": key, "type": "Other", "time": iso(T0)}
+                                    for key in keys])
+    later = T0 + dt.timedelta(days=8)
+    await sweep(db, now=later)
+    assert await member_ids(db, segment.id) == [] == await fresh(db, segment, later)
 
 
 async def test_a_maximum_keeps_the_first_contacts_in_the_pipeline_order(store):
