@@ -7,7 +7,9 @@ embedded store (in a temporary folder; or on SEGMENTQL_MONGO_URI when set), save
 segments of 10 % and 50 % of them, and for each one exports the members as CSV and sends an
 email campaign to them. Each step is run twice: once for wall time, once under tracemalloc
 for the peak of Python allocations; the peak RSS of the step (Linux: VmHWM after resetting it
-through /proc/self/clear_refs) is reported too. Flat memory means the 50 % figures match the
+through /proc/self/clear_refs) is reported too, and its growth over the RSS the step started
+with (the step's own footprint: the starting RSS also holds what earlier work, such as
+building the live membership of a new segment, left in the allocator). Flat memory means the 50 % figures match the
 10 % ones while the work grows five-fold. Figures are written down in docs/segments.md.
 """
 
@@ -66,10 +68,11 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def _peak_rss_mb() -> float | None:
+def _status_mb(key: str) -> float | None:
+    """A memory figure of this process from /proc/self/status (Linux), in MB."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{key}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -89,17 +92,22 @@ async def _send(db, segment_id: str) -> int:
     return (await send_campaign(db, campaign.id, now=NOW, actor=ACTOR)).recipient_count
 
 
-async def _measure(step) -> tuple[float, int, float, float | None]:
-    """(wall seconds, result, tracemalloc peak MB, peak RSS MB)."""
+async def _measure(step) -> tuple[float, int, float, float | None, float | None]:
+    """(wall seconds, result, tracemalloc peak MB, peak RSS MB, the peak's growth over the
+    RSS the step started with, MB). The growth is the step's own footprint: the RSS it
+    starts from also holds what earlier work left (the allocator keeps freed arenas)."""
     started = time.perf_counter()
     result = await step()
     wall = time.perf_counter() - started
     reset = _reset_peak_rss()
+    before = _status_mb("VmRSS")
     tracemalloc.start()
     await step()
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
-    return wall, result, peak, _peak_rss_mb() if reset else None
+    high = _status_mb("VmHWM") if reset else None
+    return wall, result, peak, high, (high - before if high is not None and before is not None
+                                      else None)
 
 
 async def main(contacts: int) -> None:
@@ -115,16 +123,17 @@ async def main(contacts: int) -> None:
                 print(f"loaded {contacts:,} contacts in {load:.1f} s "
                       f"({contacts / load:,.0f} contacts/s)")
                 print(f"{'members':>8} {'step':<7} {'wall s':>7} {'rows/s':>8} "
-                      f"{'py peak MB':>10} {'RSS peak MB':>11}")
+                      f"{'py peak MB':>10} {'RSS peak MB':>11} {'RSS growth MB':>13}")
                 for share in (10, 50):
                     segment = await create_segment(db, name=f"Age {share}%",
                                                    expression=f"Age < {18 + share}",
                                                    actor=ACTOR)
                     for step_name, step in (("export", _export), ("send", _send)):
-                        wall, result, peak, rss = await _measure(
+                        wall, result, peak, rss, growth = await _measure(
                             lambda step=step: step(db, segment.id))
                         members = contacts * share // 100
-                        rss_text = f"{rss:11.1f}" if rss is not None else f"{'n/a':>11}"
+                        rss_text = (f"{rss:11.1f} {growth:13.1f}" if rss is not None
+                                    else f"{'n/a':>11} {'n/a':>13}")
                         print(f"{members:>8,} {step_name:<7} {wall:7.2f} "
                               f"{members / wall:8,.0f} {peak:10.1f} {rss_text}"
                               + (f"   ({result:,} recipients)" if step_name == "send" else ""))
