@@ -1,12 +1,16 @@
-"""Fixtures for store tests that drive the store from plain (sync) tests, as hypothesis needs."""
+"""Fixtures of the store tests: a store driven from plain (sync) tests, as hypothesis needs,
+and a store with a CRM's fields."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+import pytest_asyncio
 
+from dsl.schema import FieldType
 from store.connection import open_store
+from store.fields import define_field
 from tests.conftest import fresh_settings
 
 
@@ -22,3 +26,13 @@ def sync_store(store_server):
     runner.run(store.client.drop_database(settings.db_name))
     runner.run(context.__aexit__(None, None, None))
     runner.close()
+
+
+@pytest_asyncio.fixture
+async def crm(store):
+    """The store with a CRM's four fields of database `main`: City (text), Age (number),
+    Signup (date), Newsletter (boolean)."""
+    for name, kind in [("City", FieldType.TEXT), ("Age", FieldType.NUMBER),
+                       ("Signup", FieldType.DATE), ("Newsletter", FieldType.BOOLEAN)]:
+        await define_field(store.db, "main", name, kind)
+    return store

@@ -5,27 +5,17 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-import pytest_asyncio
 
-from dsl.schema import FieldType
 from dsl.values import bucket_of
 from store.collections import CONTACTS, LISTS
 from store.contacts import get_contact, upsert_contacts
 from store.errors import StoreInputError
-from store.fields import define_field, ensure_database
+from store.fields import ensure_database
 from store.results import RowError
 
 pytestmark = pytest.mark.asyncio
 
 UTC = dt.timezone.utc
-
-
-@pytest_asyncio.fixture
-async def crm(store):
-    for name, kind in [("City", FieldType.TEXT), ("Age", FieldType.NUMBER),
-                       ("Signup", FieldType.DATE), ("Newsletter", FieldType.BOOLEAN)]:
-        await define_field(store.db, "main", name, kind)
-    return store
 
 
 async def _raw(store, contact_id: str, database: str = "main") -> dict:

@@ -7,27 +7,16 @@ from pathlib import Path
 
 import orjson
 import pytest
-import pytest_asyncio
 
-from dsl.schema import FieldType
 from store import importers
 from store.collections import CONTACTS, EVENTS
 from store.contacts import get_contact
 from store.errors import StoreInputError
-from store.fields import define_field
 from store.importers import import_contacts, import_events
 
 pytestmark = pytest.mark.asyncio
 
 UTC = dt.timezone.utc
-
-
-@pytest_asyncio.fixture
-async def crm(store):
-    for name, kind in [("City", FieldType.TEXT), ("Age", FieldType.NUMBER),
-                       ("Signup", FieldType.DATE), ("Newsletter", FieldType.BOOLEAN)]:
-        await define_field(store.db, "main", name, kind)
-    return store
 
 
 async def test_contacts_from_json_lines(crm, tmp_path: Path) -> None:
