@@ -149,26 +149,23 @@ async def _visible_segment(request: Request):
     return segment, None
 
 
-async def export_segment_csv(request: Request) -> Response:
+async def _export_segment(request: Request, export, media_type: str, suffix: str) -> Response:
+    """A segment's export, evaluated at the request's `now`, streamed as a download."""
     segment, problem = await _visible_segment(request)
     now, bad_now = _now(request)
     if problem or bad_now:
         return problem or bad_now
-    chunks = export_csv(request.state.store.db, segment.id, now=now,
-                        actor=access_of(request).actor)
-    return await _stream(request, chunks, "text/csv; charset=utf-8",
-                         _filename(segment.name) + ".csv")
+    chunks = export(request.state.store.db, segment.id, now=now, actor=access_of(request).actor)
+    return await _stream(request, chunks, media_type, _filename(segment.name) + suffix)
+
+
+async def export_segment_csv(request: Request) -> Response:
+    return await _export_segment(request, export_csv, "text/csv; charset=utf-8", ".csv")
 
 
 async def export_segment_events(request: Request) -> Response:
-    segment, problem = await _visible_segment(request)
-    now, bad_now = _now(request)
-    if problem or bad_now:
-        return problem or bad_now
-    chunks = export_events(request.state.store.db, segment.id, now=now,
-                           actor=access_of(request).actor)
-    return await _stream(request, chunks, "application/jsonl; charset=utf-8",
-                         _filename(segment.name) + "-events.jsonl")
+    return await _export_segment(request, export_events, "application/jsonl; charset=utf-8",
+                                 "-events.jsonl")
 
 
 async def export_campaign_recipients(request: Request) -> Response:
