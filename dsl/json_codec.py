@@ -166,6 +166,31 @@ _READ = cachetools.LRUCache(maxsize=16_000_000, getsizeof=lambda entry: entry[0]
 _READ_LOCK = threading.Lock()  # the cache is shared by the threads that read forms
 
 
+def form_key(data: dict) -> str | None:
+    """The read-again cache's key of a parsed JSON form (its repr); None when it is nested
+    too deep to have one (such a form is refused when read)."""
+    try:
+        return repr(data)
+    except RecursionError:
+        return None
+
+
+def read_before(key: str | None) -> ast.Expression | None:
+    """The AST of the form with this key if it was read before, else None (at once)."""
+    if key is None:
+        return None
+    with _READ_LOCK:
+        known = _READ.get(key)
+    return known[1] if known is not None else None
+
+
+def keep_read(key: str | None, expr: ast.Expression) -> None:
+    """Keep the AST of a form read elsewhere (in a worker process) for the next reads."""
+    if key is not None:
+        with _READ_LOCK:
+            _READ[key] = (len(key), expr)
+
+
 def from_json(data: dict | str | bytes) -> ast.Expression:
     """The AST of a JSON form, given as parsed JSON or as JSON text."""
     if isinstance(data, (str, bytes)):
@@ -173,17 +198,12 @@ def from_json(data: dict | str | bytes) -> ast.Expression:
             data = orjson.loads(data)
         except orjson.JSONDecodeError as error:
             raise SegmentJsonError(f"this is not valid JSON: {error}", "$") from None
-    try:
-        key = repr(data)
-    except RecursionError:  # nested deeper than any form: refused below, with its place
-        return _read(data)
-    with _READ_LOCK:
-        known = _READ.get(key)
+    key = form_key(data)
+    known = read_before(key)
     if known is not None:
-        return known[1]
-    expr = _read(data)
-    with _READ_LOCK:
-        _READ[key] = (len(key), expr)
+        return known
+    expr = _read(data)  # a form too deep for a key is refused here, with its place
+    keep_read(key, expr)
     return expr
 
 

@@ -25,6 +25,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from dsl import ast
+from dsl.json_codec import form_key, from_json, keep_read, read_before
 
 T = TypeVar("T")
 
@@ -82,6 +83,19 @@ async def run_language(size: int, function: Callable[..., T], /, *args: Any, **k
     except BrokenProcessPool:
         _pool = None  # a worker died (killed, out of memory): a fresh pool, one more try
         return await loop.run_in_executor(_executor(), call)
+
+
+async def read_saved_form(form: dict) -> ast.Expression:
+    """A saved JSON form (a segment's definition) as an AST. One read before comes from the
+    read-again cache at once; the first read of a big one (validating costs about 20 times
+    building) runs in a worker, and its AST is kept here for the next reads."""
+    key = form_key(form)
+    known = read_before(key)
+    if known is not None:
+        return known
+    expr = await run_language(len(key) if key is not None else INLINE_SIZE, from_json, form)
+    keep_read(key, expr)
+    return expr
 
 
 def warm_up() -> None:

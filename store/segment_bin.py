@@ -20,12 +20,12 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from dsl.json_codec import from_json
 from dsl.values import fold
 from store.clock import utc_now
 from store.collections import CAMPAIGNS, LIVE_SEGMENT, SEGMENTS
 from store.errors import ConflictError, InUseError, NameTakenError, StoreInputError
 from store.fields import touch_catalog
+from store.offload import read_saved_form
 from store.query.prepare import prepare
 from store.segment_history import delete_history
 from store.segment_runs import delete_runs
@@ -104,7 +104,7 @@ async def restore_segment(db: AsyncDatabase, segment_id: str, *, actor: str) -> 
             suggestion="rename or delete that segment first")
     # A check, not an evaluation (its time changes nothing): at the restore's own time.
     restored_at = utc_now()
-    references = list((await prepare(db, segment.database, parsed=from_json(segment.json),
+    references = list((await prepare(db, segment.database, parsed=await read_saved_form(segment.json),
                                      now=restored_at, own_id=segment.id,
                                      own_names=[segment.name])).references)
     try:

@@ -64,10 +64,6 @@ class Definition:
         compared by canonical text: the same condition written twice is no change."""
         return [name for name in VERSIONED if getattr(self, name) != getattr(other, name)]
 
-    @property
-    def ast(self) -> ast.Expression:
-        return from_json(self.json)
-
 
 # --- plain attributes ----------------------------------------------------------------------------
 

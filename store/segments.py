@@ -27,7 +27,6 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from dsl.json_codec import from_json
 from dsl.segments import referenced_segments
 from dsl.values import fold
 from store.clock import utc_now
@@ -35,6 +34,7 @@ from store.collections import LIVE_SEGMENT, SEGMENTS
 from store.errors import ConflictError, NameTakenError, NotFoundError, StoreInputError
 from store.fields import DEFAULT_DATABASE, require_database, touch_catalog
 from store.locks import lease
+from store.offload import read_saved_form
 from store.query.prepare import prepare
 from store.segment_definition import (VERSIONED, Definition, canonical, normalize_description,
                                       normalize_labels, normalize_maximum, normalize_name,
@@ -244,7 +244,7 @@ async def clone_segment(db: AsyncDatabase, segment_id: str, name: str, *,
     actor = _check_actor(actor)
     source = await require_segment(db, segment_id)
     name = normalize_name(name)
-    expr = from_json(source.json)
+    expr = await read_saved_form(source.json)
     saved_at = utc_now()
     references = list((await prepare(db, source.database, parsed=expr, now=saved_at,
                                      own_names=[name])).references)
@@ -298,7 +298,7 @@ async def update_segment(db: AsyncDatabase, segment_id: str, *, actor: str,
                                 old.range_to if range_to is UNSET else range_to)
     if expression is UNSET and json is UNSET:
         text, form = old.expression, old.json
-        expr, source = from_json(form), None
+        expr, source = await read_saved_form(form), None
     else:
         expr, source = await parse_off_loop(None if expression is UNSET else expression,
                                             None if json is UNSET else json)
@@ -367,7 +367,7 @@ async def _refuse_breaking_rename(db: AsyncDatabase, segment: Segment) -> None:
     by_name = []
     async for document in db[SEGMENTS].find({"references": segment.id, **LIVE_SEGMENT},
                                             {"name": 1, "json": 1}):
-        refs = referenced_segments(from_json(document["json"]))
+        refs = referenced_segments(await read_saved_form(document["json"]))
         if any(ref != segment.id and fold(ref) == fold(segment.name) for ref in refs):
             by_name.append(document["name"])
     if by_name:

@@ -21,7 +21,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from dsl import ast
 from dsl.errors import SegmentError, SegmentErrors, SegmentTypeError
-from dsl.json_codec import from_json
 from dsl.schema import FieldSchema, closest_name
 from dsl.segments import inline_segments, referenced_segments
 from dsl.temporal import UTC, Zone, normalize_now
@@ -30,7 +29,7 @@ from dsl.values import fold
 from store.catalog import shared_catalogs
 from store.collections import LIVE_SEGMENT, SEGMENTS
 from store.fields import DEFAULT_DATABASE
-from store.offload import run_language, size_of
+from store.offload import read_saved_form, run_language, size_of
 from store.segment_definition import (Definition, canonical, normalize_maximum, normalize_range,
                                       parse_off_loop)
 
@@ -92,7 +91,7 @@ async def prepare(db: AsyncDatabase, database: str = DEFAULT_DATABASE, *,
     if definition is not None:
         if expression is not None or json is not None or parsed is not None:
             raise ValueError("prepare takes one of text, JSON form, definition or parsed")
-        expr, source = from_json(definition.json), None
+        expr, source = await read_saved_form(definition.json), None
         range_from, range_to, maximum = (definition.range_from, definition.range_to,
                                          definition.maximum)
         own_names = own_names or (definition.name,)
@@ -152,7 +151,7 @@ async def _inline_references(db: AsyncDatabase, database: str, expr: ast.Express
         raise SegmentErrors(tuple(problems))
     live = {ref: document for ref, document in documents.items()
             if document is not None and not document.get("in_bin")}
-    parsed = {ref: from_json(document["json"]) for ref, document in live.items()}
+    parsed = {ref: await read_saved_form(document["json"]) for ref, document in live.items()}
     names = {ref: document["name"] for ref, document in live.items()}
     try:
         inlined = inline_segments(expr, parsed, names=names, start=stored_name)
@@ -183,7 +182,7 @@ async def _segment_documents(db: AsyncDatabase, database: str,
                       pool[0] if pool else None)
         found[ref] = chosen
         if chosen is not None and not chosen.get("in_bin"):
-            pending.extend(referenced_segments(from_json(chosen["json"])))
+            pending.extend(referenced_segments(await read_saved_form(chosen["json"])))
     return found
 
 

@@ -10,13 +10,15 @@ import pytest
 import pytest_asyncio
 
 from dsl.errors import SegmentErrors, SegmentSyntaxError, SegmentTypeError
-from dsl.json_codec import to_json
+from dsl import json_codec
+from dsl.json_codec import form_key, read_before, to_json
 from dsl.parser import parse
 from store.campaigns import create_campaign
 from store.clock import utc_now
 from store.collections import SEGMENT_RUNS, SEGMENT_VERSIONS, SEGMENTS
 from store.errors import ConflictError, InUseError, NameTakenError, NotFoundError, StoreInputError
 from store.fields import ensure_database
+from store.offload import INLINE_SIZE
 from store.preview import preview_segment
 from store.query import planner as plan_module
 from store.segment_bin import delete_segment, dependents, purge_segment, restore_segment
@@ -462,3 +464,25 @@ async def test_concurrent_updates_never_store_an_in_segment_cycle(db, rounds) ->
         # both stay usable: counted, and deletable once nothing refers to them
         for segment in (a, b):
             await count_segment(db, segment.id, now=NOW, actor=ACTOR)
+
+
+# --- reading saved definitions -------------------------------------------------------------
+
+async def test_a_big_saved_definition_is_first_read_in_a_worker_then_from_the_cache(
+        db, monkeypatch) -> None:
+    # Reading a saved JSON form validates it (CPU work): a big one must not be read on the
+    # event loop, where it would hold up every other request.
+    cities = " or ".join(f'City equals "Town {n}"' for n in range(150)) + ' or City equals "Krakow"'
+    segment = await make(db, "Many towns", cities)
+    assert len(form_key(segment.json)) > INLINE_SIZE
+    expected = await count_segment(db, segment.id, now=NOW, actor=ACTOR)
+    assert expected > 0
+    json_codec.clear_read_cache()
+
+    def read_here(data):
+        raise AssertionError("a big saved form was read in the server's own process")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(json_codec, "_read", read_here)
+        assert await count_segment(db, segment.id, now=NOW, actor=ACTOR) == expected
+        assert read_before(form_key(segment.json)) is not None  # kept for the next reads
