@@ -103,8 +103,8 @@ async def _ordered(query: PreparedQuery) -> list[dict]:
 
 async def members(query: PreparedQuery, *, projection: dict | None = None
                   ) -> AsyncIterator[dict]:
-    """The members in the maximum's order, streamed from a cursor (default projection: the
-    contact id as `id`)."""
+    """The members in the maximum's order, streamed from a cursor, or part after part
+    (default projection: the contact id as `id`)."""
     split = await parts(query)
     if split is not None:
         async for document in _walk(query, split, projection or _ID):
