@@ -185,7 +185,8 @@ async def raw_contacts_rate(db) -> float:
     return rate
 
 
-async def run(data: Path, store_dir: Path, skip_import: bool, repeat: int) -> None:
+async def run(data: Path, store_dir: Path, skip_import: bool, repeat: int,
+              only: list[str] | None = None) -> None:
     lease = await embedded.acquire(store_dir)
     # The MongoDB database `segmentql` itself uses (SEGMENTQL_MONGO_DB, else "segmentql"),
     # so that `segmentql ... --data-dir STORE` reads what was imported here.
@@ -218,6 +219,8 @@ async def run(data: Path, store_dir: Path, skip_import: bool, repeat: int) -> No
                   "examined | hand docs/keys | events read |")
             print("|---|---|---|---|---|---|---|---|")
             for label, text, (low, high), maximum, (collection, hand) in CASES:
+                if only and label not in only:
+                    continue
                 def prepared():  # each repetition prepares, plans and counts afresh
                     return query.prepare(store.db, "main", expression=text, now=NOW,
                                          range_from=low, range_to=high, maximum=maximum)
@@ -268,8 +271,12 @@ def main() -> None:
     arguments.add_argument("--skip-import", action="store_true",
                            help="reuse the data already imported into --store")
     arguments.add_argument("--repeat", type=int, default=5)
+    arguments.add_argument("--only", action="append", metavar="SEGMENT",
+                           choices=[case[0] for case in CASES],
+                           help="measure only this segment (by its label; repeatable)")
     options = arguments.parse_args()
-    asyncio.run(run(options.data, options.store, options.skip_import, options.repeat))
+    asyncio.run(run(options.data, options.store, options.skip_import, options.repeat,
+                    options.only))
 
 
 if __name__ == "__main__":
