@@ -3,7 +3,8 @@
 `dsl/compiler.py` builds the pipeline; this module supplies what the pipeline needs from
 the store (the latest event times, for the horizon; the contacts counted on the events
 side, for the semi-join) and keeps the plan on the query, so the count and the listing of
-one evaluation share it.
+one evaluation share it. `parts` splits a plan that leads with many counted contacts into
+pipelines of ID_CHUNK ids each, which store/query/run.py runs side by side.
 """
 
 from __future__ import annotations
