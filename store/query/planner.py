@@ -109,7 +109,8 @@ def _split(query, pipeline: list[dict]) -> list[Part] | None:
     body = pipeline[:len(pipeline) - len(tail)]
     leading = body[0].get("$match") if body else None
     if not isinstance(leading, dict) or list(leading) != ["_id"] \
-            or list(leading["_id"]) != ["$in"] or len(leading["_id"]["$in"]) <= ID_CHUNK:
+            or not isinstance(leading["_id"], dict) or list(leading["_id"]) != ["$in"] \
+            or len(leading["_id"]["$in"]) <= ID_CHUNK:
         return None
     low, high = bucket_bounds(query.range_from, query.range_to)
     keys = []
