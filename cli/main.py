@@ -6,7 +6,8 @@ body). The apps are in cli/app.py; more commands in cli/language_services.py and
 cli/segment_editing.py.
 """
 
-from __future__ import annotations
+# Annotations stay objects (no `from __future__ import annotations`): typer reads every
+# command's signature at each start, and would compile and evaluate string ones.
 
 import asyncio
 import os
