@@ -193,12 +193,15 @@ async def _open_checks(db: AsyncDatabase, lease: embedded.EmbeddedLease | None, 
     before (embedded.json says so), only what a read needs: nothing, when no marker of an
     interrupted write is there; else `prepare` as always (it repairs before anything is
     read, or refuses, store.events.require_exact_summaries)."""
-    key = _opening_checks_key() if lease is not None else None
-    known = embedded.prepared(lease, db.name) if lease is not None else None
+    if lease is None:  # a MongoDB of its own: nothing records what was checked
+        await prepare(db, repair=repair)
+        return
+    key = _opening_checks_key()
+    known = embedded.prepared(lease, db.name)
     if read_only and known == key and not await _left_unrepaired(db):
         return
     await prepare(db, repair=repair)
-    if lease is not None and known != key:
+    if known != key:
         await asyncio.to_thread(embedded.record_prepared, lease, db.name, key)
 
 
