@@ -8,7 +8,9 @@ supervisor knows, for /healthz and /readyz and for refusing requests at once whi
 store is down instead of letting each wait for its time limit.
 
 The repair of interrupted imports (store.events.repair_interrupted) runs when the store
-opens; a server opens it with `repair_in_background`, so that it serves at once what does
+opens (a reading command on an embedded server prepared before first looks for their
+markers, and opens in full only when there are some: `_open_checks`); a server opens it
+with `repair_in_background`, so that it serves at once what does
 not depend on the summaries being repaired (conditions on events of the databases being
 repaired are refused meanwhile, store.events.require_exact_summaries) and `Store.health`
 says a repair is running. A serving process also repairs, within a second or two, what an
