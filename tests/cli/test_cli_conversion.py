@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 import typer.main
-from typer._click import Context
-from typer._click.exceptions import BadParameter
-from typer._coercion import build_runtime_param
 
 from cli.main import app
 from tests.conftest import drop_database
+
+# typer's own conversion, compared with (cli/app.py keeps typer's as it is without it)
+build_runtime_param = pytest.importorskip("typer._coercion").build_runtime_param
+from typer._click import Context  # noqa: E402
+from typer._click.exceptions import BadParameter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
