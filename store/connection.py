@@ -12,7 +12,7 @@ opens (a reading command on an embedded server prepared before first looks for t
 markers, and opens in full only when there are some: `_open_checks`); a server opens it
 with `repair_in_background`, so that it serves at once what does
 not depend on the summaries being repaired (conditions on events of the databases being
-repaired are refused meanwhile, store.events.require_exact_summaries) and `Store.health`
+repaired are refused meanwhile, store.events.exact_latest_event_times) and `Store.health`
 says a repair is running. A serving process also repairs, within a second or two, what an
 import dying beside it (another process, or one of its own requests failing half-way)
 left behind (`_repair_loop`)."""
@@ -194,7 +194,7 @@ async def _open_checks(db: AsyncDatabase, lease: embedded.EmbeddedLease | None, 
     """`prepare`, or, for a reading command on an embedded server a process prepared
     before (embedded.json says so), only what a read needs: nothing, when no marker of an
     interrupted write is there; else `prepare` as always (it repairs before anything is
-    read, or refuses, store.events.require_exact_summaries)."""
+    read, or refuses, store.events.exact_latest_event_times)."""
     if lease is None:  # a MongoDB of its own: nothing records what was checked
         await prepare(db, repair=repair)
         return

@@ -481,15 +481,6 @@ async def _write_summaries(db: AsyncDatabase, rebuilt: dict[str, dict], *,
                                        for key, summaries in rebuilt.items()], ordered=False)
 
 
-async def require_exact_summaries(db: AsyncDatabase, database: str) -> None:
-    """Refuse (SummariesRepairingError) while summaries of `database` wait for a repair:
-    markers of ingests that will never apply them (their process died, on this host, or
-    an ingest of this process failed half-way; `repair_interrupted` repairs them). A live
-    ingest's marker is normal: its summaries follow when it applies."""
-    _refuse_abandoned([marker async for marker in db[SUMMARY_PENDING].find(
-        {"database": database}, _MARKER_FIELDS)], database)
-
-
 _MARKER_FIELDS = {"owner": 1, "contacts": 1}
 
 
@@ -506,9 +497,13 @@ def _refuse_abandoned(markers: list[dict], database: str) -> None:
 async def exact_latest_event_times(db: AsyncDatabase, database: str,
                                    event_types: Iterable[str]
                                    ) -> dict[str, dt.datetime | None]:
-    """`latest_event_times` after `require_exact_summaries`, in one read (an evaluation
-    with conditions on events needs both): the `event_types` records of the types, and
-    the database's `summary_pending` markers beside them (`$unionWith`)."""
+    """`latest_event_times`, refused (SummariesRepairingError) while summaries of
+    `database` wait for a repair: markers of ingests that will never apply them (their
+    process died, on this host, or an ingest of this process failed half-way;
+    `repair_interrupted` repairs them). A live ingest's marker is normal: its summaries
+    follow when it applies. One read (an evaluation with conditions on events needs
+    both): the `event_types` records of the types, and the database's `summary_pending`
+    markers beside them (`$unionWith`)."""
     wanted = sorted(set(event_types))
     latest: dict[str, dt.datetime | None] = dict.fromkeys(wanted)
     markers = []
