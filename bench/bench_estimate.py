@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import os
 import random
 import statistics
 import time
@@ -153,6 +154,10 @@ async def load(db, store_dir: Path, contacts: int, until: dt.datetime | None = N
     print(f"indexes built in {time.perf_counter() - begin:.0f} s", flush=True)
 
 
+def _load() -> str:
+    return ", ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
 async def median_time(work, repeat: int) -> tuple[float, object]:
     samples, result = [], None
     for _ in range(repeat):
@@ -165,9 +170,11 @@ async def median_time(work, repeat: int) -> tuple[float, object]:
 async def measure(db, repeat: int, sample_sizes: list[int], exact: bool) -> None:
     total = await db[CONTACTS].estimated_document_count()  # all of them are in "main"
     print(f"{total:,} contacts\n")
+    print(f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, load average "
+          f"{_load()} (1, 5, 15 min)\n")
     print("| segment | exact | sample size asked | estimate | 95 % interval | sampled | "
-          "contains exact | estimate ms (median) | exact count ms |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "contains exact | estimate ms (median) | exact count ms | load (1 min) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for label, text, (low, high), maximum in CASES:
         settings = {"range_from": low, "range_to": high, "maximum": maximum}
         async def exact_count():
@@ -184,7 +191,8 @@ async def measure(db, repeat: int, sample_sizes: list[int], exact: bool) -> None
                   f"{'—' if members is None else f'{members:,}'} | {size:,} | "
                   f"{estimate.count:,} | {estimate.low:,}–{estimate.high:,} | "
                   f"{estimate.sampled:,} | {inside} | {estimate_s * 1000:.0f} | "
-                  f"{'—' if exact_s is None else f'{exact_s * 1000:.0f}'} |", flush=True)
+                  f"{'—' if exact_s is None else f'{exact_s * 1000:.0f}'} | "
+                  f"{os.getloadavg()[0]:.1f} |", flush=True)
 
 
 async def run(store_dir: Path, contacts: int, do_load: bool, repeat: int,

@@ -121,9 +121,13 @@ async def _sample_width(db: AsyncDatabase, database: str, first: int, last: int,
     when the sample would reach it, the whole range is evaluated instead."""
     width = last - first
     enough = max(1, min(PROBE_SIZE, sample_size // 10))  # a tenth of a small sample at most
-    probe = 1
+    probe, counted = 1, 0
+    counted_from = last  # buckets counted so far: [counted_from, last)
     while True:
-        counted = await _count_contacts(db, database, last - probe, last)
+        # Only the buckets added to the probe are counted: each one costs a fetch of its
+        # contacts on SecantusDB.
+        counted += await _count_contacts(db, database, last - probe, counted_from)
+        counted_from = last - probe
         if counted >= enough or probe == width:
             break
         grow = 10 * probe if counted == 0 else math.ceil(probe * 1.5 * enough / counted)
