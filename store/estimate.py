@@ -145,13 +145,28 @@ async def _evaluate(sample_query: query.PreparedQuery, first: int,
     # reads the sample through the index whatever the pipeline filters on next
     # (docs/compatibility.md); MongoDB merges it with the pipeline's own $match.
     sample = {"database": sample_query.database, "bucket": {"$gte": first, "$lt": end}}
-    members = await query.plan(sample_query)
+    members = _inside_sample(await query.plan(sample_query), sample)
     pipeline = [{"$match": sample},
                 {"$facet": {"sampled": [{"$count": "n"}],
                             "members": [*members, {"$count": "n"}]}}]
     async for row in await sample_query.db[CONTACTS].aggregate(pipeline):
         return _first_count(row["sampled"]), _first_count(row["members"])
     return 0, 0
+
+
+def _inside_sample(members: list[dict], sample: dict) -> list[dict]:
+    """The members' pipeline without the database and bucket-range tests that the sample's
+    own $match has passed already: SecantusDB tests each condition of a $match on every
+    document, and inside the $facet these two hold for all of them. Left as it is when its
+    first stage does not test exactly the sample's database and range."""
+    if not members or set(members[0]) != {"$match"}:
+        return members
+    condition = dict(members[0]["$match"])
+    if any(condition.get(key) != value for key, value in sample.items()):
+        return members
+    for key in sample:
+        del condition[key]
+    return ([{"$match": condition}] if condition else []) + members[1:]
 
 
 def _first_count(rows: list[dict]) -> int:
