@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -100,9 +100,12 @@ async def estimate(prepared: query.PreparedQuery, *, sample_size: int = SAMPLE_S
     width = last - first
     end = last if width == 0 else first + await _sample_width(db, database, first, last,
                                                                sample_size)
-    sample = prepared.within(first / 100, end / 100)
+    # The sample's members are counted without the maximum (no sort of them, no limit),
+    # and the maximum is applied to that count below.
+    sample = replace(prepared.within(first / 100, end / 100), maximum=None)
     sampled, found = await _evaluate(sample, first, end)
     if end == last:
+        found = found if maximum is None else min(found, maximum)
         return Estimate(found, found, found, sampled, True, text, prepared.now)
     if maximum is not None and found >= maximum:
         # The maximum keeps the first members in bucket order: the sample is a prefix.

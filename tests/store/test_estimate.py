@@ -160,3 +160,22 @@ def test_the_members_pipeline_drops_only_the_tests_the_sample_has_passed():
     assert _inside_sample(other_range, sample) == other_range
     joined = [{"$lookup": {"from": "events", "as": "e", "pipeline": []}}]
     assert _inside_sample(joined, sample) == joined
+
+
+@pytest.mark.asyncio
+async def test_a_sampled_estimate_applies_the_maximum_to_the_members_it_found(generated):
+    db, rows, _ = generated
+    # The sample (the first buckets) holds more than 5 members: exactly the maximum.
+    reached = await estimate_segment(db, "main", expression='in list "L11"', now=NOW,
+                                     maximum=5, sample_size=100)
+    preview = await preview_segment(db, "main", expression='in list "L11"', now=NOW,
+                                    maximum=5)
+    assert reached.sampled < CONTACTS and reached.exact
+    assert reached.count == reached.low == reached.high == preview.count == 5
+    # A maximum the sample does not reach clips the scaled count and its interval.
+    truth = min(members(rows, "L7", 0, 100), 1400)
+    clipped = await estimate_segment(db, "main", expression='in list "L7"', now=NOW,
+                                     maximum=1400, sample_size=300)
+    assert not clipped.exact and clipped.sampled < CONTACTS
+    assert clipped.low <= clipped.count <= clipped.high <= 1400
+    assert clipped.low <= truth <= clipped.high
