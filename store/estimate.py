@@ -24,10 +24,10 @@ from store import query
 from store.collections import CONTACTS
 from store.fields import DEFAULT_DATABASE
 
-# Contacts evaluated for an estimate (about). SecantusDB fetches and tests each one (about
-# 50–100 µs on a shared 2-core machine), so this sets the time: 2,500 answers in about
-# 0.2–0.4 s at any database size, with a 95 % interval of about ±8 % for a segment of a
-# quarter of the contacts (±4 % at 10,000, in 0.6–1.5 s): docs/estimates.md, "Sample size".
+# Contacts evaluated for an estimate (about). SecantusDB fetches and tests each one (40–150
+# µs on the shared 2-core machine, by its load), so this sets the time: 2,500 answer in
+# 0.13–0.5 s at any database size, with a 95 % interval of about ±8 % for a segment of a
+# quarter of the contacts (±4 % at 10,000, in 0.4–1.5 s): docs/estimates.md, "Sample size".
 SAMPLE_SIZE = 2_500
 PROBE_SIZE = 200  # contacts counted to learn how many contacts a bucket holds (at most)
 Z_95 = 1.959963984540054  # the standard normal's 97.5 % quantile
