@@ -4,9 +4,11 @@ Commands register on these apps from cli/main.py and cli/language_services.py; b
 this module, never each other.
 """
 
-from __future__ import annotations
+# Annotations stay objects (no `from __future__ import annotations`): typer reads every
+# command's signature at each start, and would compile and evaluate string ones.
 
-from importlib import metadata
+import os
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -14,10 +16,61 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from cli import options
 
+try:  # typer's conversion of a parameter's value (typer 0.29: a pydantic adapter each)
+    from typer._coercion import RuntimeParam, build_runtime_param
+except ImportError:  # another typer: its own conversion, unchanged
+    RuntimeParam = build_runtime_param = None
+
+
+if RuntimeParam is not None:
+    class _ConvertedWhenNeeded(RuntimeParam):
+        """typer's conversion of a parameter's value, made only for a value that needs
+        it. typer builds a pydantic adapter for every parameter it is given a value for (a
+        default included), and importing pydantic was about a tenth of a second of every
+        command's start; unset values (handled by `coerce` before this), text for a text
+        parameter and a plain path come out of it unchanged, so they are taken as they
+        are (tests/cli/test_cli_conversion.py compares the two)."""
+
+        def _coerce_value(self, value, param, ctx):
+            if type(value) is str:
+                if self.annotation is str:
+                    return value
+                if self.annotation is Path and _plain_path(param.type_descriptor.parameter_info,
+                                                           value):
+                    return Path(value)
+            built = getattr(param, "_typer_conversion", None)
+            if built is None:
+                built = param._typer_conversion = build_runtime_param(param.type_descriptor)
+            return built._coerce_value(value, param=param, ctx=ctx)
+
+
+def _plain_path(settings, value: str) -> bool:
+    """Whether typer would turn `value` into Path(value) without a word: a path option
+    with no checks asked (typer's defaults), and a path that is missing or readable (an
+    unreadable one is refused, in typer's words)."""
+    if settings.path_type is not None or settings.exists or not settings.file_okay \
+            or not settings.dir_okay or settings.writable or not settings.readable \
+            or settings.resolve_path or settings.allow_dash or "\0" in value:
+        return False
+    path = Path(value)
+    return os.access(path, os.R_OK) or not os.path.exists(path)
+
+
+def _runtime_param(self):
+    """`get_runtime_param` of typer's parameter classes, with `_ConvertedWhenNeeded`."""
+    if self._runtime_param is None:
+        self._runtime_param = _ConvertedWhenNeeded(
+            parameter_info=self.type_descriptor.parameter_info,
+            annotation=self.type_descriptor.annotation)
+    return self._runtime_param
+
 
 class _UntaggedOption(TyperOption):
     """An option shown as `--now T` (its metavar, else its name), never with a type tag
     such as `<str>` or `<bool>`; a flag shows nothing after its name."""
+
+    if RuntimeParam is not None:
+        get_runtime_param = _runtime_param
 
     def display_type_rich(self, ctx) -> str | None:
         if self.is_flag or self.count:
@@ -27,6 +80,9 @@ class _UntaggedOption(TyperOption):
 
 class _UntaggedArgument(TyperArgument):
     """An argument shown by its name (or metavar) alone, without a type tag."""
+
+    if RuntimeParam is not None:
+        get_runtime_param = _runtime_param
 
     def display_type_rich(self, ctx) -> str | None:
         return None
@@ -92,6 +148,8 @@ class CommandGroup(typer.Typer):
 
 
 def version() -> str:
+    from importlib import metadata
+
     try:
         return metadata.version("segmentql")
     except metadata.PackageNotFoundError:  # run from a checkout that was never installed

@@ -1,7 +1,8 @@
 """`segmentql explain`, `complete`, `diagnose` and `segments diff`: the language services
 (docs/language-services.md) on the command line, registered on the app of cli/app.py."""
 
-from __future__ import annotations
+# Annotations stay objects (no `from __future__ import annotations`): typer reads every
+# command's signature at each start, and would compile and evaluate string ones.
 
 import asyncio
 import dataclasses

@@ -1,7 +1,8 @@
 """`segmentql live sweep` and `segmentql segments changes`: live segments on the command
 line (docs/live-segments.md). Registered on the app of cli/main.py."""
 
-from __future__ import annotations
+# Annotations stay objects (no `from __future__ import annotations`): typer reads every
+# command's signature at each start, and would compile and evaluate string ones.
 
 import asyncio
 from typing import Annotated, Optional

@@ -6,7 +6,8 @@ body). The apps are in cli/app.py; more commands in cli/language_services.py and
 cli/segment_editing.py.
 """
 
-from __future__ import annotations
+# Annotations stay objects (no `from __future__ import annotations`): typer reads every
+# command's signature at each start, and would compile and evaluate string ones.
 
 import asyncio
 import os
@@ -91,14 +92,14 @@ def check_command(
 async def _prepare(database, data_dir, mongo_uri, **settings) -> None:
     from store import query
 
-    async with _store(data_dir, mongo_uri) as store:
+    async with _store(data_dir, mongo_uri, read_only=True) as store:
         await query.prepare(store.db, database, now=_evaluation_time(None), **settings)
 
 
 async def _load_schema(database, data_dir, mongo_uri) -> FieldSchema:
     from store.fields import load_schema
 
-    async with _store(data_dir, mongo_uri) as store:
+    async with _store(data_dir, mongo_uri, read_only=True) as store:
         return await load_schema(store.db, database)
 
 
@@ -126,7 +127,7 @@ def compile_command(
     async def work(settings):
         from store import query
 
-        async with _store(data_dir, mongo_uri) as store:
+        async with _store(data_dir, mongo_uri, read_only=True) as store:
             prepared = await query.prepare(store.db, database, **settings)
             return await query.plan(prepared, semi_join=False)
 
@@ -152,7 +153,7 @@ def eval_command(
     async def work(settings):
         from store import query
 
-        async with _store(data_dir, mongo_uri) as store:
+        async with _store(data_dir, mongo_uri, read_only=True) as store:
             prepared = await query.prepare(store.db, database, **settings)
             typer.echo(await query.count(prepared))  # one plan: the count, then the ids
             if ids:
@@ -174,7 +175,7 @@ async def _estimate(settings, database, data_dir, mongo_uri) -> None:
     from store import query
     from store.estimate import estimate
 
-    async with _store(data_dir, mongo_uri) as store:
+    async with _store(data_dir, mongo_uri, read_only=True) as store:
         found = await estimate(await query.prepare(store.db, database, **settings))
     typer.echo(found.count)
     if found.exact:

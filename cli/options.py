@@ -162,8 +162,12 @@ def actor() -> str:
 
 
 @asynccontextmanager
-async def open_cli_store(data_dir: Path | None, mongo_uri: str | None):
+async def open_cli_store(data_dir: Path | None, mongo_uri: str | None, *,
+                         read_only: bool = False):
+    """The store of a command; `read_only` for a command that writes nothing (evaluations),
+    which then skips the opening checks an earlier command made (store/connection.py)."""
     from store.connection import StoreSettings, open_store
 
-    async with open_store(StoreSettings.from_env(data_dir=data_dir, mongo_uri=mongo_uri)) as store:
+    async with open_store(StoreSettings.from_env(data_dir=data_dir, mongo_uri=mongo_uri),
+                          read_only=read_only) as store:
         yield store

@@ -1,7 +1,8 @@
 """`segmentql segments update` and `segments clone`: the `updateSegment` and `cloneSegment`
 mutations on the command line, through the same store functions."""
 
-from __future__ import annotations
+# Annotations stay objects (no `from __future__ import annotations`): typer reads every
+# command's signature at each start, and would compile and evaluate string ones.
 
 import asyncio
 from typing import Annotated, Optional

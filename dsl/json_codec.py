@@ -14,16 +14,20 @@ import json
 import math
 import re
 import threading
+from functools import cache
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import cachetools
-import jsonschema
 import orjson
 
 from dsl import ast
 from dsl.errors import SegmentJsonError
 from dsl.parser import MAX_AMOUNT, MAX_DEPTH, MAX_SAFE_INTEGER
 from dsl.values import parse_iso_datetime
+
+if TYPE_CHECKING:
+    import jsonschema
 
 JSON_FORM_VERSION = 2  # the newest form this module writes and reads
 # Version 2 added totals, first/last times and can receive; an expression without them is
@@ -152,11 +156,19 @@ def _one_level(schema):
     return schema
 
 
-# Compiled once: the document's top level, a condition, a condition inside an event's where.
-_DOCUMENT = jsonschema.Draft202012Validator(_one_level(_SCHEMA))
-_NODE = {in_where: jsonschema.Draft202012Validator(
-    _one_level(_SCHEMA["$defs"][ref.removeprefix("#/$defs/")]))
-    for ref, in_where in _CONDITION_REFS.items()}
+@cache
+def _validators() -> tuple[jsonschema.Draft202012Validator,
+                           dict[bool, jsonschema.Draft202012Validator]]:
+    """Compiled once, at the first form read (importing jsonschema is a good part of a
+    command line's start-up, and most commands read no JSON form): the document's top
+    level, and a condition (outside and inside an event's where) by `in_where`."""
+    import jsonschema
+
+    document = jsonschema.Draft202012Validator(_one_level(_SCHEMA))
+    nodes = {in_where: jsonschema.Draft202012Validator(
+        _one_level(_SCHEMA["$defs"][ref.removeprefix("#/$defs/")]))
+        for ref, in_where in _CONDITION_REFS.items()}
+    return document, nodes
 
 
 # Forms read before, by their repr (which tells a list from a tuple, 1 from 1.0 and true, NaN
@@ -224,7 +236,7 @@ def _read(data) -> ast.Expression:
         raise SegmentJsonError(f"version {_show(version)} of the JSON form is not known here; "
                                "this reader knows versions "
                                + " and ".join(map(str, JSON_FORM_VERSIONS)), "$.version")
-    _validate(_DOCUMENT, data, "$")
+    _validate(_validators()[0], data, "$")
     if data["condition"] is None:
         return ast.MatchAll()
     _validate_conditions(data["condition"])
@@ -242,13 +254,14 @@ def _validate_conditions(condition) -> None:
     """Validate every condition node against the schema, in document order, without
     recursion; refuse nesting deeper than MAX_DEPTH before validating any node below it.
     Depth counts JSON levels, so even `{"and": [{"and": [...]}]}` chains stay bounded."""
+    nodes = _validators()[1]
     pending = [(condition, "$.condition", 1, False)]
     while pending:
         node, path, depth, in_where = pending.pop()
         if depth > MAX_DEPTH:
             raise SegmentJsonError(f"the condition nests more than {MAX_DEPTH} levels deep",
                                    path)
-        _validate(_NODE[in_where], node, path)
+        _validate(nodes[in_where], node, path)
         below = []
         for kind in ("and", "or"):
             if isinstance(node.get(kind), list):

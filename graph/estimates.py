@@ -32,7 +32,7 @@ class EstimateResult:
 @strawberry.type
 class EstimateQueries:
     @strawberry.field(description="Estimate what previewSegment would count, from the contacts "
-                                  "of a bucket sub-range of about 10,000 contacts: fast at any "
+                                  "of a bucket sub-range of about 2,500 contacts: fast at any "
                                   "database size, exact when the database is small.",
                       extensions=[Requires(database=input_database), ExpectedErrors()])
     async def estimate_segment(self, info: Info, input: PreviewInput) -> EstimateResult:

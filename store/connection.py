@@ -8,9 +8,11 @@ supervisor knows, for /healthz and /readyz and for refusing requests at once whi
 store is down instead of letting each wait for its time limit.
 
 The repair of interrupted imports (store.events.repair_interrupted) runs when the store
-opens; a server opens it with `repair_in_background`, so that it serves at once what does
+opens (a reading command on an embedded server prepared before first looks for their
+markers, and opens in full only when there are some: `_open_checks`); a server opens it
+with `repair_in_background`, so that it serves at once what does
 not depend on the summaries being repaired (conditions on events of the databases being
-repaired are refused meanwhile, store.events.require_exact_summaries) and `Store.health`
+repaired are refused meanwhile, store.events.exact_latest_event_times) and `Store.health`
 says a repair is running. A serving process also repairs, within a second or two, what an
 import dying beside it (another process, or one of its own requests failing half-way)
 left behind (`_repair_loop`)."""
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import re
@@ -33,10 +36,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from store import embedded
 from store.catalog import CatalogCache
-from store.collections import SUMMARY_PENDING, ensure_collections
+from store.collections import FIXED_INDEXES, LIVE_PENDING, SUMMARY_PENDING, ensure_collections
 from store.events import abandoned, repair_interrupted
-from store.live.maintenance import repair as repair_live
-from store.fields import DEFAULT_DATABASE, ensure_database
+from store.fields import DEFAULT_DATABASE, STANDARD_FIELDS, ensure_database
 from store.tasks import REPAIR, SUPERVISOR, stop_if_cancelled
 
 _DB_NAME = re.compile(r"[A-Za-z0-9_-]{1,63}")
@@ -151,6 +153,8 @@ def make_client(uri: str, settings: StoreSettings, *, direct: bool) -> AsyncMong
 async def prepare(db: AsyncDatabase, *, repair: bool = True) -> None:
     """Collections, indexes, the `main` profile database and every database's standard
     fields; idempotent. `repair`: repair interrupted imports first (else the caller does)."""
+    from store.live.maintenance import repair as repair_live
+
     await ensure_collections(db)
     if repair:
         await repair_interrupted(db)
@@ -161,13 +165,59 @@ async def prepare(db: AsyncDatabase, *, repair: bool = True) -> None:
         await ensure_database(db, document["_id"])
 
 
+# What `prepare` makes sure of, as one key: a store prepared by a version that made other
+# collections, indexes or standard fields is prepared again. Bump PREPARE_STEPS when
+# `prepare` gains a step.
+PREPARE_STEPS = 1
+
+
+def _opening_checks_key() -> str:
+    made = repr((PREPARE_STEPS, DEFAULT_DATABASE, STANDARD_FIELDS,
+                 sorted((name, [index.document for index in indexes])
+                        for name, indexes in FIXED_INDEXES.items())))
+    return hashlib.sha256(made.encode()).hexdigest()[:16]
+
+
+async def _left_unrepaired(db: AsyncDatabase) -> bool:
+    """Whether any ingest or live-maintenance marker is in the store (one read): left by
+    a process that died, or by one writing now."""
+    found = await db[SUMMARY_PENDING].aggregate([
+        {"$limit": 1}, {"$project": {"_id": 1}},
+        {"$unionWith": {"coll": LIVE_PENDING,
+                        "pipeline": [{"$limit": 1}, {"$project": {"_id": 1}}]}},
+        {"$limit": 1}])
+    return bool(await found.to_list(1))
+
+
+async def _open_checks(db: AsyncDatabase, lease: embedded.EmbeddedLease | None, *,
+                       repair: bool, read_only: bool) -> None:
+    """`prepare`, or, for a reading command on an embedded server a process prepared
+    before (embedded.json says so), only what a read needs: nothing, when no marker of an
+    interrupted write is there; else `prepare` as always (it repairs before anything is
+    read, or refuses, store.events.exact_latest_event_times)."""
+    if lease is None:  # a MongoDB of its own: nothing records what was checked
+        await prepare(db, repair=repair)
+        return
+    key = _opening_checks_key()
+    known = embedded.prepared(lease, db.name)
+    if read_only and known == key and not await _left_unrepaired(db):
+        return
+    await prepare(db, repair=repair)
+    if known != key:
+        await asyncio.to_thread(embedded.record_prepared, lease, db.name, key)
+
+
 @asynccontextmanager
 async def open_store(settings: StoreSettings | None = None, *,
-                     repair_in_background: bool = False) -> AsyncIterator[Store]:
+                     repair_in_background: bool = False,
+                     read_only: bool = False) -> AsyncIterator[Store]:
     """Open the store: connect (starting or reusing the embedded server when no URI is
     set), make sure its collections and indexes exist, and close it all on exit.
     `repair_in_background` (a server): the store is yielded before interrupted imports are
-    repaired, and they are repaired beside it, as are those left later (`_repair_loop`)."""
+    repaired, and they are repaired beside it, as are those left later (`_repair_loop`).
+    `read_only` (a command that only reads): on an embedded server whose opening checks
+    were made by an earlier process, they are skipped when no interrupted write is left
+    (`_open_checks`, docs/data-model.md "Opening the store")."""
     settings = settings or StoreSettings.from_env()
     lease: embedded.EmbeddedLease | None = None
     if settings.mongo_uri:
@@ -178,13 +228,16 @@ async def open_store(settings: StoreSettings | None = None, *,
     tasks: list[asyncio.Task] = []
     try:
         db = client[settings.db_name]
-        await prepare(db, repair=not repair_in_background)
+        await _open_checks(db, lease, repair=not repair_in_background, read_only=read_only)
         store = Store(client=client, db=db, settings=settings,
                       embedded=lease.server if lease else None)
         if lease is not None:
             tasks.append(asyncio.create_task(_supervise(store, lease), name=SUPERVISOR))
         if lease is not None or repair_in_background:
-            tasks.append(asyncio.create_task(_repair_loop(store), name=REPAIR))
+            # repaired (or found clean) just now unless in the background: the next look
+            # is due in REPAIR_SECONDS
+            tasks.append(asyncio.create_task(_repair_loop(
+                store, first_look=0 if repair_in_background else REPAIR_SECONDS), name=REPAIR))
         yield store
     finally:
         for task in tasks:
@@ -260,10 +313,12 @@ async def run_repair(store: Store) -> int:
             store.health.repairing = None
 
 
-async def _repair_loop(store: Store) -> None:
-    """Repair at once what interrupted imports left, then whatever later ones leave (an
-    import that died beside this process, a request of this process that failed half-way),
-    so that the answers refused meanwhile come back by themselves."""
+async def _repair_loop(store: Store, first_look: float = 0) -> None:
+    """Repair at once (after `first_look` seconds) what interrupted imports left, then
+    whatever later ones leave (an import that died beside this process, a request of this
+    process that failed half-way), so that the answers refused meanwhile come back by
+    themselves."""
+    await asyncio.sleep(first_look)
     while True:
         try:
             if store.health.available and \

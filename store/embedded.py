@@ -28,6 +28,11 @@ keeper, polling, stops it once nobody holds users.lock and last-used is older th
 idle period (the same start.lock / exclusive users.lock test as a release). The keeper
 exits when the server is gone. `stop()` (`segmentql store stop`) stops an unused server at
 once, keeper included.
+
+**Opening checks done.** embedded.json also records, per MongoDB database, that a process
+made the store's opening checks on this server (`record_prepared`, store/connection.py):
+a reading command that finds them made skips them (docs/data-model.md, "Opening the
+store"). A new server writes a new embedded.json, without the record.
 """
 
 from __future__ import annotations
@@ -258,6 +263,28 @@ def status(data_dir: Path | str) -> ServerStatus:
         return ServerStatus(server, in_use, None if in_use else _idle_for(data_dir))
 
 
+def prepared(lease: EmbeddedLease, db_name: str) -> str | None:
+    """What `record_prepared` recorded for the MongoDB database `db_name` on the lease's
+    server (None: nothing, or the record is of another server)."""
+    data = _read_state_data(lease.data_dir)
+    if data is None or data.get("pid") != lease.server.pid:
+        return None
+    found = (data.get("prepared") or {}).get(db_name)
+    return found if isinstance(found, str) else None
+
+
+def record_prepared(lease: EmbeddedLease, db_name: str, key: str) -> None:
+    """Record in embedded.json that the store's opening checks (`key`: which ones) were
+    made on `db_name` of the running server. The record goes with the server: a server
+    started again (or after `stop`) writes a new embedded.json without it."""
+    with _start_locked(lease.data_dir):
+        data = _read_state_data(lease.data_dir)
+        if data is None or data.get("pid") != lease.server.pid:
+            return  # the server was replaced meanwhile: its opener checks it
+        data["prepared"] = {**(data.get("prepared") or {}), db_name: key}
+        _write_state_data(lease.data_dir, data)
+
+
 def stop(data_dir: Path | str) -> EmbeddedServer | None:
     """Stop the data directory's server now, with its keeper: the server stopped, or None
     when none ran. EmbeddedServerError when a process still uses it (a `segmentql serve`,
@@ -383,12 +410,24 @@ def _read_state(data_dir: Path) -> EmbeddedServer | None:
         return None
 
 
+def _read_state_data(data_dir: Path) -> dict | None:
+    try:
+        data = json.loads((data_dir / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def _write_state(data_dir: Path, server: EmbeddedServer) -> None:
+    _write_state_data(data_dir, {"pid": server.pid, "port": server.port,
+                                 "idle_seconds": server.idle_seconds,
+                                 "keeper": server.keeper, "started_at": time.time()})
+
+
+def _write_state_data(data_dir: Path, data: dict) -> None:
     path = data_dir / STATE_FILE
     temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps({"pid": server.pid, "port": server.port,
-                                     "idle_seconds": server.idle_seconds,
-                                     "keeper": server.keeper, "started_at": time.time()}))
+    temporary.write_text(json.dumps(data))
     os.replace(temporary, path)
 
 

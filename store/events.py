@@ -34,8 +34,9 @@ from store.fields import (INDEX_BUILD_TIMEOUT_S, load_schema, touch_catalog,
                           validate_database_name)
 from store.results import RowError, RowRejected, WriteReport, check_id
 
-__all__ = ["EventIngest", "RowError", "WriteReport", "event_key", "latest_event_times",
-           "list_event_types", "rebuild_summaries", "repair_interrupted", "track_events"]
+__all__ = ["EventIngest", "RowError", "WriteReport", "event_key", "exact_latest_event_times",
+           "latest_event_times", "list_event_types", "rebuild_summaries", "repair_interrupted",
+           "track_events"]
 
 log = logging.getLogger(__name__)
 
@@ -480,22 +481,44 @@ async def _write_summaries(db: AsyncDatabase, rebuilt: dict[str, dict], *,
                                        for key, summaries in rebuilt.items()], ordered=False)
 
 
-async def require_exact_summaries(db: AsyncDatabase, database: str) -> None:
-    """Refuse (SummariesRepairingError) while summaries of `database` wait for a repair:
-    markers of ingests that will never apply them (their process died, on this host, or
-    an ingest of this process failed half-way; `repair_interrupted` repairs them). A live
-    ingest's marker is normal: its summaries follow when it applies."""
-    waiting = 0
-    async for marker in db[SUMMARY_PENDING].find({"database": database},
-                                                  {"owner": 1, "contacts": 1}):
-        if abandoned(marker):
-            waiting += len(marker.get("contacts", ()))
+_MARKER_FIELDS = {"owner": 1, "contacts": 1}
+
+
+def _refuse_abandoned(markers: list[dict], database: str) -> None:
+    waiting = sum(len(marker.get("contacts", ())) for marker in markers if abandoned(marker))
     if waiting:
         raise SummariesRepairingError(
             f"the event summaries of {waiting:,} contact{'s' if waiting != 1 else ''} of "
             f"profile database {database} are being repaired after an interrupted import; "
             "conditions on events are refused until that is done",
             suggestion="try again shortly: the repair resumes by itself")
+
+
+async def exact_latest_event_times(db: AsyncDatabase, database: str,
+                                   event_types: Iterable[str]
+                                   ) -> dict[str, dt.datetime | None]:
+    """`latest_event_times`, refused (SummariesRepairingError) while summaries of
+    `database` wait for a repair: markers of ingests that will never apply them (their
+    process died, on this host, or an ingest of this process failed half-way;
+    `repair_interrupted` repairs them). A live ingest's marker is normal: its summaries
+    follow when it applies. One read (an evaluation with conditions on events needs
+    both): the `event_types` records of the types, and the database's `summary_pending`
+    markers beside them (`$unionWith`)."""
+    wanted = sorted(set(event_types))
+    latest: dict[str, dt.datetime | None] = dict.fromkeys(wanted)
+    markers = []
+    async for document in await db[EVENT_TYPES].aggregate([
+            {"$match": {"_id": {"$in": [f"{database}:{event_type}" for event_type in wanted]}}},
+            {"$project": {"type": 1, "last": 1}},
+            {"$unionWith": {"coll": SUMMARY_PENDING, "pipeline": [
+                {"$match": {"database": database}},
+                {"$project": {**_MARKER_FIELDS, "marker": {"$literal": True}}}]}}]):
+        if document.get("marker") is True:
+            markers.append(document)
+        else:
+            latest[document["type"]] = document["last"]
+    _refuse_abandoned(markers, database)
+    return latest
 
 
 async def list_event_types(db: AsyncDatabase, database: str) -> list[str]:

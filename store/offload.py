@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dsl import ast
 from dsl.json_codec import form_key, from_json, keep_read, read_before
+
+if TYPE_CHECKING:  # imported when a pool is made: most processes never make one
+    from concurrent.futures import ProcessPoolExecutor
 
 T = TypeVar("T")
 
@@ -42,6 +42,9 @@ _pool: ProcessPoolExecutor | None = None
 def _executor() -> ProcessPoolExecutor:
     global _pool
     if _pool is None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         # spawn: a fork of a process with threads (the server's) may inherit held locks
         _pool = ProcessPoolExecutor(max_workers=WORKERS,
                                     mp_context=multiprocessing.get_context("spawn"),
@@ -75,6 +78,8 @@ async def run_language(size: int, function: Callable[..., T], /, *args: Any, **k
     process (function and arguments must pickle: module-level functions, ASTs, schemas)."""
     if size < INLINE_SIZE:
         return function(*args, **kwargs)
+    from concurrent.futures.process import BrokenProcessPool
+
     global _pool
     loop = asyncio.get_running_loop()
     call = functools.partial(function, *args, **kwargs)

@@ -15,7 +15,7 @@ from dsl import ast
 from dsl.compiler import EventCounts, compile_segment, event_count_queries, maximum_stages
 from dsl.values import bucket_bounds, bucket_of
 from store.collections import EVENTS
-from store.events import latest_event_times, require_exact_summaries
+from store.events import exact_latest_event_times
 from store.offload import run_language, size_of
 
 # A condition whose matching events belong to more contacts than this is joined instead:
@@ -40,9 +40,10 @@ async def plan(query, *, semi_join: bool = True) -> list[dict]:
         expr = query.inlined
         event_types = {node.event_type for node in ast.walk(expr)
                        if isinstance(node, ast.EVENT_CONDITIONS)}
-        if event_types:  # summaries an interrupted import left behind are never read as exact
-            await require_exact_summaries(query.db, query.database)
-        latest = await latest_event_times(query.db, query.database, event_types)
+        # summaries an interrupted import left behind are never read as exact (one read
+        # with the latest times)
+        latest = await exact_latest_event_times(query.db, query.database, event_types) \
+            if event_types else {}
         counts = None
         if semi_join:
             counts = await count_events(query.db, event_count_queries(

@@ -68,3 +68,15 @@ async def test_open_store_on_an_existing_database(store_settings) -> None:
             assert await second.db[CONTACTS].count_documents({}) == 1
         finally:
             await second.client.drop_database(store_settings.db_name)
+
+
+@pytest.mark.asyncio
+async def test_a_reading_open_of_a_configured_mongodb_prepares_everything(store_settings) -> None:
+    """Only an embedded server records the checks made on it: on a MongoDB given by URI a
+    reading open makes them all (here on a new database)."""
+    async with open_store(store_settings, read_only=True) as store:
+        try:
+            assert await list_databases(store.db) == ["main"]
+            assert "FirstName" in (await load_schema(store.db, "main")).to_json()
+        finally:
+            await store.client.drop_database(store_settings.db_name)

@@ -244,3 +244,70 @@ async def test_the_keeper_stops_a_server_whose_folder_was_removed(
         for pid in (server.pid, server.keeper):
             if _alive(pid):
                 os.kill(pid, 9)
+
+
+async def _index_names(store) -> set[str]:
+    return {index["name"] async for index in await store.db["contacts"].list_indexes()}
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+async def test_a_reading_open_skips_the_checks_an_earlier_open_made_on_the_server(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The opening checks are recorded with the running server (embedded.json); a reading
+    open then skips them, unless a write was interrupted (its marker is there: repaired
+    before anything is read), or the MongoDB database or the server is another one."""
+    import socket
+
+    from store.events import EventIngest
+    from store.fields import list_databases
+
+    monkeypatch.setenv(embedded.IDLE_ENV, "300")
+    settings = StoreSettings(data_dir=tmp_path, db_name="reopen")
+    try:
+        async with open_store(settings, read_only=True) as store:  # nothing recorded yet
+            assert "database_lists" in await _index_names(store)
+            await upsert_contacts(store.db, "main", [{"id": "a"}])
+            await store.db["contacts"].drop_index("database_lists")  # dropped by hand
+        assert "reopen" in json.loads((tmp_path / "embedded.json").read_text())["prepared"]
+
+        async with open_store(settings, read_only=True) as store:  # no checks: not made again
+            assert "database_lists" not in await _index_names(store)
+        async with open_store(settings) as store:  # a writing open checks everything
+            assert "database_lists" in await _index_names(store)
+        other = StoreSettings(data_dir=tmp_path, db_name="reopen-other")
+        async with open_store(other, read_only=True) as store:  # never prepared: checked
+            assert await list_databases(store.db) == ["main"]
+
+        # An import that died between storing events and applying their summaries, and a
+        # live maintenance that died: a reading open repairs both before it reads.
+        async with open_store(settings) as store:
+            ingest = EventIngest(store.db, "main")
+            await ingest.add([{"id": "e1", "contact": "a", "type": "MailClick",
+                               "time": "2024-05-03T10:00:00Z"}])
+            await store.db["summary_pending"].update_many({}, {"$set": {"owner.pid": _dead_pid()}})
+            await store.db["live_pending"].insert_one({
+                "database": "main", "contacts": [], "cause": "contacts",
+                "owner": {"host": socket.gethostname(), "pid": _dead_pid()}})
+        async with open_store(settings, read_only=True) as store:
+            assert await store.db["summary_pending"].count_documents({}) == 0
+            assert await store.db["live_pending"].count_documents({}) == 0
+            contact = await store.db["contacts"].find_one({"_id": "main:a"})
+            assert contact["events"]["MailClick"]["count"] == 1
+
+        # A new server: nothing recorded, so the first reading open checks everything.
+        async with open_store(settings, read_only=True) as store:
+            await store.db["contacts"].drop_index("database_lists")
+        assert embedded.stop(tmp_path) is not None
+        lease = await embedded.acquire(tmp_path)
+        assert lease.started
+        assert "prepared" not in json.loads((tmp_path / "embedded.json").read_text())
+        await lease.aclose()
+        async with open_store(settings, read_only=True) as store:
+            assert "database_lists" in await _index_names(store)
+    finally:
+        embedded.stop(tmp_path)

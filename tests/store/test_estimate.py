@@ -14,7 +14,7 @@ from dsl.values import bucket_bounds, bucket_of
 from store.clock import utc_now
 from store.contacts import upsert_contacts
 from store.errors import StoreInputError
-from store.estimate import binomial_interval, estimate_segment, scale_up
+from store.estimate import _inside_sample, binomial_interval, estimate_segment, scale_up
 from store.preview import preview_segment
 from store.query import planner
 from tests.store.seed import NOW, seed, seed_events
@@ -147,3 +147,35 @@ async def test_the_interval_contains_the_exact_count_about_95_percent_of_the_tim
     coverage = covered / TRIALS
     print(f"coverage {coverage:.3f} over {TRIALS} trials ({sampled} sampled)")
     assert NOMINAL - BAND <= coverage <= NOMINAL + BAND, (coverage, BAND)
+
+
+def test_the_members_pipeline_drops_only_the_tests_the_sample_has_passed():
+    sample = {"database": "main", "bucket": {"$gte": 10, "$lt": 20}}
+    planned = [{"$match": {"database": "main", "bucket": {"$gte": 10, "$lt": 20},
+                           "lists": "VIP"}}, {"$limit": 5}]
+    assert _inside_sample(planned, sample) == [{"$match": {"lists": "VIP"}}, {"$limit": 5}]
+    assert _inside_sample([{"$match": dict(sample)}], sample) == []
+    other_range = [{"$match": {"database": "main", "bucket": {"$gte": 0, "$lt": 20},
+                               "lists": "VIP"}}]
+    assert _inside_sample(other_range, sample) == other_range
+    joined = [{"$lookup": {"from": "events", "as": "e", "pipeline": []}}]
+    assert _inside_sample(joined, sample) == joined
+
+
+@pytest.mark.asyncio
+async def test_a_sampled_estimate_applies_the_maximum_to_the_members_it_found(generated):
+    db, rows, _ = generated
+    # The sample (the first buckets) holds more than 5 members: exactly the maximum.
+    reached = await estimate_segment(db, "main", expression='in list "L11"', now=NOW,
+                                     maximum=5, sample_size=100)
+    preview = await preview_segment(db, "main", expression='in list "L11"', now=NOW,
+                                    maximum=5)
+    assert reached.sampled < CONTACTS and reached.exact
+    assert reached.count == reached.low == reached.high == preview.count == 5
+    # A maximum the sample does not reach clips the scaled count and its interval.
+    truth = min(members(rows, "L7", 0, 100), 1400)
+    clipped = await estimate_segment(db, "main", expression='in list "L7"', now=NOW,
+                                     maximum=1400, sample_size=300)
+    assert not clipped.exact and clipped.sampled < CONTACTS
+    assert clipped.low <= clipped.count <= clipped.high <= 1400
+    assert clipped.low <= truth <= clipped.high
