@@ -7,7 +7,10 @@ Reports: import rates (contacts, events) against the store's raw `insert_many` r
 same contact and event documents; then for typical segments the median time of `count` through our
 pipeline and through the fastest hand-written query we know for the same answer, the
 documents and keys examined (from `explain`), and whether the pipeline touches `events`.
-Every hand-written answer is checked equal to ours. Figures go to docs/benchmarks.md.
+Every hand-written answer is checked equal to ours; ours and the hand-written query run in
+turn, so both see the same load. `--skip-import --only SEGMENT` measures again on a loaded
+store; `--one-pipeline` runs every plan without parts (docs/compiler.md), the form before
+them. Figures go to docs/benchmarks.md.
 
 The data goes to the MongoDB database the command line uses (SEGMENTQL_MONGO_DB, default
 `segmentql`), profile database `main`, so `segmentql eval EXPR --data-dir bench-store`
@@ -20,6 +23,7 @@ import argparse
 import asyncio
 import datetime as dt
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -35,6 +39,7 @@ from store.connection import StoreSettings, open_store
 from store.events import latest_event_times
 from store.fields import define_field
 from store.importers import import_contacts, import_events
+from store.query import planner
 
 NOW = DEFAULT_NOW
 DAY = dt.timedelta(days=1)
@@ -131,13 +136,17 @@ def examined(explain: dict) -> tuple[int, int]:
     return docs, keys
 
 
-async def median_time(work, repeat: int) -> tuple[float, object]:
-    samples, result = [], None
+async def median_times(works: list, repeat: int) -> list[tuple[float, object]]:
+    """(median time, last result) of each of `works`, run in turn `repeat` times (one of
+    each, then again), so that a change of the machine's load weighs on all of them."""
+    samples: list[list[float]] = [[] for _ in works]
+    results: list[object] = [None for _ in works]
     for _ in range(repeat):
-        start = time.perf_counter()
-        result = await work()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples), result
+        for position, work in enumerate(works):
+            start = time.perf_counter()
+            results[position] = await work()
+            samples[position].append(time.perf_counter() - start)
+    return [(statistics.median(times), result) for times, result in zip(samples, results)]
 
 
 async def raw_insert_rate(db, events_path: Path) -> float:
@@ -185,7 +194,10 @@ async def raw_contacts_rate(db) -> float:
     return rate
 
 
-async def run(data: Path, store_dir: Path, skip_import: bool, repeat: int) -> None:
+async def run(data: Path, store_dir: Path, skip_import: bool, repeat: int,
+              only: list[str] | None = None, one_pipeline: bool = False) -> None:
+    if one_pipeline:  # the form before parts: a semi-join's contacts in one `_id $in`
+        planner.ID_CHUNK = sys.maxsize
     lease = await embedded.acquire(store_dir)
     # The MongoDB database `segmentql` itself uses (SEGMENTQL_MONGO_DB, else "segmentql"),
     # so that `segmentql ... --data-dir STORE` reads what was imported here.
@@ -218,6 +230,8 @@ async def run(data: Path, store_dir: Path, skip_import: bool, repeat: int) -> No
                   "examined | hand docs/keys | events read |")
             print("|---|---|---|---|---|---|---|---|")
             for label, text, (low, high), maximum, (collection, hand) in CASES:
+                if only and label not in only:
+                    continue
                 def prepared():  # each repetition prepares, plans and counts afresh
                     return query.prepare(store.db, "main", expression=text, now=NOW,
                                          range_from=low, range_to=high, maximum=maximum)
@@ -225,13 +239,12 @@ async def run(data: Path, store_dir: Path, skip_import: bool, repeat: int) -> No
                 async def ours_count():
                     return await query.count(await prepared())
 
-                ours_s, ours = await median_time(ours_count, repeat)
-
                 async def hand_written():
                     rows = [row async for row in await store.db[collection].aggregate(hand)]
                     return rows[0]["n"] if rows else 0
 
-                hand_s, theirs = await median_time(hand_written, repeat)
+                (ours_s, ours), (hand_s, theirs) = await median_times(
+                    [ours_count, hand_written], repeat)
                 assert ours == theirs, (label, ours, theirs)
                 selection = await prepared()
                 pipeline = await query.plan(selection)
@@ -268,8 +281,15 @@ def main() -> None:
     arguments.add_argument("--skip-import", action="store_true",
                            help="reuse the data already imported into --store")
     arguments.add_argument("--repeat", type=int, default=5)
+    arguments.add_argument("--only", action="append", metavar="SEGMENT",
+                           choices=[case[0] for case in CASES],
+                           help="measure only this segment (by its label; repeatable)")
+    arguments.add_argument("--one-pipeline", action="store_true",
+                           help="run every plan as one pipeline, without parts (the form "
+                                "before store.query.planner.parts, for comparison)")
     options = arguments.parse_args()
-    asyncio.run(run(options.data, options.store, options.skip_import, options.repeat))
+    asyncio.run(run(options.data, options.store, options.skip_import, options.repeat,
+                    options.only, options.one_pipeline))
 
 
 if __name__ == "__main__":

@@ -147,12 +147,18 @@ def compile_segment(expr: ast.Expression, schema: FieldSchema, *, database: str,
         pipeline.append({"$match": exact})
         pipeline.append({"$project": {name: 0 for lookup in compiler.lookups
                                       for name in (lookup.key, lookup.count)}})
-    if maximum is not None:
-        if maximum < 0:
-            raise ValueError("the maximum cannot be negative")
-        pipeline += [{"$sort": dict(MAXIMUM_ORDER)}, {"$limit": maximum}] if maximum else \
-            [{"$match": _NOTHING}]
-    return pipeline
+    return pipeline + maximum_stages(maximum)
+
+
+def maximum_stages(maximum: int | None) -> list[dict]:
+    """The stages that end a pipeline with a maximum: the first `maximum` members in the
+    maximum's order (bucket, then `_id`)."""
+    if maximum is None:
+        return []
+    if maximum < 0:
+        raise ValueError("the maximum cannot be negative")
+    return [{"$sort": dict(MAXIMUM_ORDER)}, {"$limit": maximum}] if maximum else \
+        [{"$match": dict(_NOTHING)}]
 
 
 def _and(*queries: dict) -> dict:

@@ -24,7 +24,7 @@ from dsl.temporal import zone_of
 from store import query
 from store.fields import set_database_timezone
 from store.query import planner as plan_module
-from store.query.planner import SEMI_JOIN_CONTACTS
+from store.query.planner import ID_CHUNK, SEMI_JOIN_CONTACTS
 from tests.dsl.strategies import typed_expressions
 from tests.store.oracle import (ATTRIBUTE_VALUES, ATTRIBUTES, EVENT_TYPES, FIELD_VALUES, FIELDS,
                                 LISTS, NOW, TIMES, load, oracle_data)
@@ -69,12 +69,16 @@ def engine(sync_store):
        events=st.lists(event_strategy | CONSENT_EVENTS, max_size=16).flatmap(st.permutations),
        exprs=st.lists(expressions, min_size=4, max_size=4), selection=selections,
        semi_join_limit=st.sampled_from([SEMI_JOIN_CONTACTS, 1, -1]),
+       id_chunk=st.sampled_from([ID_CHUNK, 1, 3]),
        timezone=st.sampled_from(["UTC", "Europe/Warsaw", "America/New_York", "Asia/Kolkata"]))
 def test_pipeline_agrees_with_reference_evaluator(engine, contacts, lists, consents, events,
-                                                  exprs, selection, semi_join_limit, timezone):
+                                                  exprs, selection, semi_join_limit, id_chunk,
+                                                  timezone):
     """`semi_join_limit`: the most contacts an event condition is counted for on the events
     side; 1 mixes counted and joined conditions in one pipeline, -1 joins them all.
-    `timezone`: the database's, whose calendar days the day rules use."""
+    `id_chunk`: the counted contacts per part of a plan run as parts (1 and 3: these few
+    contacts make several parts, read in more than one round). `timezone`: the database's,
+    whose calendar days the day rules use."""
     runner, store, counter = engine
     database = f"d{next(counter)}"
     rows = runner.run(load(store, database, contacts, lists, events, consents))
@@ -95,12 +99,21 @@ def test_pipeline_agrees_with_reference_evaluator(engine, contacts, lists, conse
         async def run():
             count = await query.count(chosen)
             ids = [row["id"] async for row in query.members(chosen)]
-            return count, ids
+            first = [row["id"] for row in await query.first(chosen, limit=2)]
+            paged, after = [], None
+            while True:  # pages of 3, each after the last key of the one before
+                rows = await query.page(chosen, after=after, limit=3, projection={"id": 1})
+                paged += [row["id"] for row in rows]
+                if len(rows) < 3:
+                    return count, ids, first, paged
+                after = (rows[-1]["bucket"], rows[-1]["_id"])
 
-        plan_module.SEMI_JOIN_CONTACTS = semi_join_limit
+        plan_module.SEMI_JOIN_CONTACTS, plan_module.ID_CHUNK = semi_join_limit, id_chunk
         try:
-            count, ids = runner.run(run())
+            count, ids, first, paged = runner.run(run())
         finally:
-            plan_module.SEMI_JOIN_CONTACTS = SEMI_JOIN_CONTACTS
+            plan_module.SEMI_JOIN_CONTACTS, plan_module.ID_CHUNK = SEMI_JOIN_CONTACTS, ID_CHUNK
         assert ids == expected, expr
         assert count == len(expected), expr
+        assert first == expected[:2], expr
+        assert paged == expected, expr
