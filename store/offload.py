@@ -14,6 +14,7 @@ A worker that dies takes only its call with it: the pool is made again for the n
 from __future__ import annotations
 
 import asyncio
+import atexit
 import functools
 import os
 import threading
@@ -50,6 +51,19 @@ def _executor() -> ProcessPoolExecutor:
                                     mp_context=multiprocessing.get_context("spawn"),
                                     initializer=_follow_parent, initargs=(os.getpid(),))
     return _pool
+
+
+def _close_pool() -> None:
+    """At exit, while the pool's modules are whole: a pool left to the interpreter's
+    teardown can be collected after `concurrent.futures.process` was emptied, and its
+    callback then prints an ignored AttributeError."""
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=False, cancel_futures=True)
+        _pool = None
+
+
+atexit.register(_close_pool)
 
 
 def _follow_parent(parent: int) -> None:
