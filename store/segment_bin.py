@@ -104,9 +104,9 @@ async def restore_segment(db: AsyncDatabase, segment_id: str, *, actor: str) -> 
             suggestion="rename or delete that segment first")
     # A check, not an evaluation (its time changes nothing): at the restore's own time.
     restored_at = utc_now()
-    references = list((await prepare(db, segment.database, parsed=await read_saved_form(segment.json),
-                                     now=restored_at, own_id=segment.id,
-                                     own_names=[segment.name])).references)
+    parsed = await read_saved_form(segment.json)
+    references = list((await prepare(db, segment.database, parsed=parsed, now=restored_at,
+                                     own_id=segment.id, own_names=[segment.name])).references)
     try:
         document = await db[SEGMENTS].find_one_and_update(
             {"_id": segment.id, "in_bin": True},

@@ -16,17 +16,19 @@ from dsl.compiler import EventCounts, compile_segment, event_count_queries, maxi
 from dsl.values import bucket_bounds, bucket_of
 from store.collections import EVENTS
 from store.events import exact_latest_event_times
+from store.lookups import IN_CHUNK
 from store.offload import run_language, size_of
 
 # A condition whose matching events belong to more contacts than this is joined instead:
 # its `_id` list would grow the query past what is reasonable to send (20,000 keys are
 # about 0.5 MB of BSON; MongoDB's limit is 16 MB).
 SEMI_JOIN_CONTACTS = 20_000
-# The contacts of a semi-join are read this many ids per query, PARALLEL_PARTS queries at a
-# time: SecantusDB checks each contact it fetches against the whole `_id $in` list, so one
-# query of n ids costs about n² (docs/compatibility.md). 438 ids on the engine bench: 556 ms
-# in one query, 169 ms as 9 queries of 50 one after the other, 59 ms side by side.
-ID_CHUNK = 50
+# The contacts of a semi-join are read this many ids per query (store/lookups.py: the one
+# size of a look-up by many keys), PARALLEL_PARTS queries at a time: SecantusDB checks each
+# contact it fetches against the whole `_id $in` list, so one query of n ids costs about n²
+# (docs/compatibility.md). 438 ids on the engine bench: 556 ms in one query, 169 ms as 9
+# queries of 50 one after the other, 59 ms side by side.
+ID_CHUNK = IN_CHUNK
 PARALLEL_PARTS = 8
 
 
