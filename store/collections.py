@@ -63,7 +63,9 @@ FIXED_INDEXES: dict[str, list[IndexModel]] = {
                    name="database_type_time"),
     ],
     EVENT_TYPES: [IndexModel([("database", ASCENDING), ("type", ASCENDING)], name="database_type")],
-    SUMMARY_PENDING: [],
+    # sparse: only the markers a repair has claimed (an ingest looks for claims per batch)
+    SUMMARY_PENDING: [IndexModel([("repairing_until", ASCENDING)], sparse=True,
+                                 name="repairing_until")],
     LISTS: [
         IndexModel([("database", ASCENDING), ("name", ASCENDING)], name="database_name"),
     ],

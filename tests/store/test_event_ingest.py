@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import subprocess
 
@@ -304,3 +305,23 @@ async def test_an_ingest_waits_while_its_contacts_are_being_repaired(contacts):
     assert report.stored == 1
     assert (await summaries(store))["main:a"]["MailClick"]["count"] == 2
     assert await type_counts(store) == {"MailClick": 2}
+
+
+async def test_a_claim_holds_up_only_the_ingests_of_its_own_contacts(contacts):
+    store = contacts
+    dead = EventIngest(store.db, "main")
+    await dead.add([event(1, "a", "MailClick", 3)])
+    dead.abandon()
+    marker = await store.db.summary_pending.find_one({})
+    until = dt.datetime.now(UTC) + dt.timedelta(seconds=30)
+    await store.db.summary_pending.update_one({"_id": marker["_id"]},
+                                              {"$set": {"repairing_until": until}})
+    # contact b is not claimed: its ingest goes through at once, while a's would wait
+    report = await asyncio.wait_for(track_events(store.db, "main", [event(2, "b", "MailClick", 4)]),
+                                    timeout=20)
+    assert report.stored == 1
+    held = asyncio.create_task(track_events(store.db, "main", [event(3, "a", "MailClick", 5)]))
+    await asyncio.sleep(1.0)
+    assert not held.done()
+    await repair_interrupted(store.db)
+    assert (await held).stored == 1
