@@ -284,18 +284,20 @@ async def test_a_repair_and_a_live_ingest_of_the_same_contact_count_each_event_o
     assert await type_counts(store) == {"MailClick": 3}
 
 
-async def test_an_ingest_waits_while_its_contacts_are_being_repaired(contacts):
-    import asyncio
-
-    store = contacts
+async def claimed_by_a_repair(store) -> None:
+    """A dead ingest's marker on contact a, claimed by a repair of another process."""
     dead = EventIngest(store.db, "main")
     await dead.add([event(1, "a", "MailClick", 3)])
     dead.abandon()
     marker = await store.db.summary_pending.find_one({})
-    # a repair (of another process) has claimed the marker's contacts
     until = dt.datetime.now(UTC) + dt.timedelta(seconds=30)
     await store.db.summary_pending.update_one({"_id": marker["_id"]},
                                               {"$set": {"repairing_until": until}})
+
+
+async def test_an_ingest_waits_while_its_contacts_are_being_repaired(contacts):
+    store = contacts
+    await claimed_by_a_repair(store)
     ingest = asyncio.create_task(track_events(store.db, "main", [event(2, "a", "MailClick", 4)]))
     await asyncio.sleep(1.0)
     assert not ingest.done()
@@ -309,13 +311,7 @@ async def test_an_ingest_waits_while_its_contacts_are_being_repaired(contacts):
 
 async def test_a_claim_holds_up_only_the_ingests_of_its_own_contacts(contacts):
     store = contacts
-    dead = EventIngest(store.db, "main")
-    await dead.add([event(1, "a", "MailClick", 3)])
-    dead.abandon()
-    marker = await store.db.summary_pending.find_one({})
-    until = dt.datetime.now(UTC) + dt.timedelta(seconds=30)
-    await store.db.summary_pending.update_one({"_id": marker["_id"]},
-                                              {"$set": {"repairing_until": until}})
+    await claimed_by_a_repair(store)
     # contact b is not claimed: its ingest goes through at once, while a's would wait
     report = await asyncio.wait_for(track_events(store.db, "main", [event(2, "b", "MailClick", 4)]),
                                     timeout=20)
