@@ -36,7 +36,7 @@ from dsl.schema import FieldType
 from dsl.values import normalize_attributes, parse_iso_datetime
 from store import embedded, query
 from store.connection import StoreSettings, open_store
-from store.events import latest_event_times
+from store.events import exact_latest_event_times
 from store.fields import define_field
 from store.importers import import_contacts, import_events
 from store.query import planner
@@ -115,7 +115,7 @@ async def counted_queries(prepared: query.PreparedQuery) -> list:
     types = {node.event_type for node in walk(expr) if isinstance(node, EVENT_CONDITIONS)}
     return event_count_queries(expr, prepared.schema, database="main", now=prepared.now,
                                zone=prepared.zone,
-                               latest_events=await latest_event_times(prepared.db, "main",
+                               latest_events=await exact_latest_event_times(prepared.db, "main",
                                                                       types))
 
 

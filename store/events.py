@@ -35,7 +35,7 @@ from store.fields import (INDEX_BUILD_TIMEOUT_S, load_schema, touch_catalog,
 from store.results import RowError, RowRejected, WriteReport, check_id
 
 __all__ = ["EventIngest", "RowError", "WriteReport", "event_key", "exact_latest_event_times",
-           "latest_event_times", "list_event_types", "rebuild_summaries", "repair_interrupted",
+           "list_event_types", "rebuild_summaries", "repair_interrupted",
            "track_events"]
 
 log = logging.getLogger(__name__)
@@ -509,13 +509,13 @@ def _refuse_abandoned(markers: list[dict], database: str) -> None:
 async def exact_latest_event_times(db: AsyncDatabase, database: str,
                                    event_types: Iterable[str]
                                    ) -> dict[str, dt.datetime | None]:
-    """`latest_event_times`, refused (SummariesRepairingError) while summaries of
-    `database` wait for a repair: markers of ingests that will never apply them (their
-    process died, on this host, or an ingest of this process failed half-way;
-    `repair_interrupted` repairs them). A live ingest's marker is normal: its summaries
-    follow when it applies. One read (an evaluation with conditions on events needs
-    both): the `event_types` records of the types, and the database's `summary_pending`
-    markers beside them (`$unionWith`)."""
+    """The time of the latest stored event of each type (None: none stored yet), refused
+    (SummariesRepairingError) while summaries of `database` wait for a repair: markers of
+    ingests that will never apply them (their process died, on this host, or an ingest of
+    this process failed half-way; `repair_interrupted` repairs them). A live ingest's
+    marker is normal: its summaries follow when it applies. One read: the `event_types`
+    records of the types, and the database's `summary_pending` markers beside them
+    (`$unionWith`)."""
     wanted = sorted(set(event_types))
     latest: dict[str, dt.datetime | None] = dict.fromkeys(wanted)
     markers = []
@@ -538,18 +538,6 @@ async def list_event_types(db: AsyncDatabase, database: str) -> list[str]:
     validate_database_name(database)
     return sorted([document["type"] async for document in
                    db[EVENT_TYPES].find({"database": database}, {"type": 1})])
-
-
-async def latest_event_times(db: AsyncDatabase, database: str,
-                             event_types: Iterable[str]) -> dict[str, dt.datetime | None]:
-    """The time of the latest stored event of each type (None: none stored yet)."""
-    wanted = sorted(set(event_types))
-    latest: dict[str, dt.datetime | None] = dict.fromkeys(wanted)
-    async for document in db[EVENT_TYPES].find(
-            {"_id": {"$in": [f"{database}:{event_type}" for event_type in wanted]}},
-            {"type": 1, "last": 1}):
-        latest[document["type"]] = document["last"]
-    return latest
 
 
 async def repair_interrupted(db: AsyncDatabase) -> int:

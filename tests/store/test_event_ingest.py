@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 
 from store.contacts import upsert_contacts
-from store.events import (EventIngest, latest_event_times, list_event_types,
+from store.events import (EventIngest, exact_latest_event_times, list_event_types,
                           rebuild_summaries, repair_interrupted, track_events)
 
 UTC = dt.timezone.utc
@@ -54,7 +54,7 @@ async def test_event_types_record_counts_and_latest_times(contacts):
                                           event(3, "b", "PageVisit", 1)])
     await track_events(store.db, "main", [event(2, "b", "MailClick", 7)])  # a retry: no change
     assert await list_event_types(store.db, "main") == ["MailClick", "PageVisit"]
-    latest = await latest_event_times(store.db, "main", ["MailClick", "PageVisit", "Never"])
+    latest = await exact_latest_event_times(store.db, "main", ["MailClick", "PageVisit", "Never"])
     assert latest == {"MailClick": dt.datetime(2024, 5, 7, 10, tzinfo=UTC),
                       "PageVisit": dt.datetime(2024, 5, 1, 10, tzinfo=UTC), "Never": None}
     record = await store.db.event_types.find_one({"_id": "main:MailClick"})
@@ -78,7 +78,7 @@ async def test_a_crash_between_insert_and_apply_is_repaired(contacts):
     repaired = await summaries(store)
     assert repaired["main:a"]["MailClick"]["count"] == 1
     assert repaired["main:b"]["MailOpen"]["count"] == 1
-    assert await latest_event_times(store.db, "main", ["MailOpen"]) == {
+    assert await exact_latest_event_times(store.db, "main", ["MailOpen"]) == {
         "MailOpen": dt.datetime(2024, 5, 4, 10, tzinfo=UTC)}
     assert await store.db.summary_pending.count_documents({}) == 0
 
