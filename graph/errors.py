@@ -118,8 +118,10 @@ def is_unavailable(error: BaseException) -> bool:
             error, ServerSelectionTimeoutError))
 
 
-def to_errors(error: BaseException) -> list[SegmentError]:
-    """The `errors` list of an expected failure (raises what is not one)."""
+def to_errors(error: BaseException, *, store_interrupted: bool = False) -> list[SegmentError]:
+    """The `errors` list of an expected failure (raises what is not one). `store_interrupted`:
+    the store was down or restarted while the request ran, so a time-out was spent waiting
+    for it (UNAVAILABLE), not on a slow query."""
     if isinstance(error, SegmentErrors):
         return [from_language_error(item) for item in error.errors]
     if isinstance(error, LanguageError):
@@ -130,7 +132,8 @@ def to_errors(error: BaseException) -> list[SegmentError]:
         return [SegmentError(message=error.message, code=error.code)]
     if isinstance(error, Busy):
         return [SegmentError(message=str(error), code="BUSY")]
-    if isinstance(error, PyMongoError) and is_unavailable(error):
+    if isinstance(error, PyMongoError) and (is_unavailable(error) or (
+            store_interrupted and error.timeout)):
         return [SegmentError(message=UNAVAILABLE_MESSAGE, code="UNAVAILABLE")]
     if isinstance(error, PyMongoError) and error.timeout:
         return [timeout_error()]
@@ -167,10 +170,14 @@ class ExpectedErrors(FieldExtension):
         self.result_type = _result_type(field)
 
     async def resolve_async(self, next_, source: Any, info, **kwargs: Any) -> Any:
+        health = info.context.store.health
+        restarts = health.restarts
         try:
             return await next_(source, info, **kwargs)
         except (*EXPECTED, PyMongoError) as failure:
-            errors = to_errors(failure)  # an unexpected PyMongoError is raised again
+            interrupted = not health.available or health.restarts != restarts
+            # an unexpected PyMongoError is raised again
+            errors = to_errors(failure, store_interrupted=interrupted)
         if self.result_type is not None:
             return self.result_type(errors=errors)
         raise GraphQLError(errors[0].message, extensions={"code": errors[0].code})

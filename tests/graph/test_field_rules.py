@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 import strawberry
+from pymongo.errors import NetworkTimeout
 from strawberry.permission import PermissionExtension
 
 from graph.auth import Access
@@ -16,6 +17,7 @@ from graph.errors import ExpectedErrors, MutationResult, Refused
 from graph.permissions import KeySees, Requires
 from graph.schema import Mutation, Query
 from store.api_keys import ApiKey
+from store.connection import StoreHealth
 from store.errors import NotFoundError
 
 MUTATIONS = Mutation.__strawberry_definition__.fields
@@ -89,11 +91,15 @@ def _small_schema():
     @strawberry.type
     class Small:
         @strawberry.field(extensions=[ExpectedErrors()])
-        async def count(self, what: str) -> int:
+        async def count(self, what: str, info: strawberry.Info) -> int:
             if what == "missing":
                 raise NotFoundError("no such thing")
             if what == "broken":
                 raise RuntimeError("a bug")
+            if what.startswith("slow"):
+                if what == "slow while the store restarts":
+                    info.context.store.health.set("restarting", "the embedded store stopped")
+                raise NetworkTimeout("timed out")
             return 1
 
         @strawberry.field(extensions=[Requires(database="database"), ExpectedErrors()])
@@ -115,7 +121,7 @@ def _small_schema():
 def _context(role: str, databases: tuple[str, ...] | None = None):
     key = ApiKey(key_id="k1", name="test", role=role, databases=databases,
                  created_at=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), created_by="test")
-    return SimpleNamespace(access=Access(key))
+    return SimpleNamespace(access=Access(key), store=SimpleNamespace(health=StoreHealth()))
 
 
 def _run(query: str, role: str = "viewer", databases=("main",)):
@@ -150,6 +156,14 @@ def test_a_field_without_errors_answers_a_graphql_error_with_the_code() -> None:
     assert answer.data is None
     assert answer.errors[0].message == "no such thing"
     assert answer.errors[0].extensions == {"code": "NOT_FOUND"}
+
+
+def test_a_time_out_is_timeout_while_the_store_is_up_and_unavailable_when_it_was_not() -> None:
+    slow = _run('{ count(what: "slow") }')
+    assert slow.errors[0].extensions["code"] == "TIMEOUT"
+    # the store died under the request: waiting for it timed out, and that is no slow query
+    restarting = _run('{ count(what: "slow while the store restarts") }')
+    assert restarting.errors[0].extensions["code"] == "UNAVAILABLE", restarting.errors
 
 
 def test_an_unexpected_failure_is_not_turned_into_data() -> None:
