@@ -16,11 +16,12 @@ they never move, so they never make a change by themselves.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from dsl import ast, temporal
-from dsl.evaluator import evaluate, time_of
+from dsl.evaluator import evaluate, matching_events, time_of
 
 UTC = dt.timezone.utc
 _MS = dt.timedelta(milliseconds=1)
@@ -230,15 +231,54 @@ def next_change(expr: ast.Expression, contact: Mapping, events: Iterable[Mapping
 
 
 def _group_changes(node: ast.And | ast.Or, search: _Search) -> None:
-    # an operand whose answer does not move with time and that already decides the whole
+    # an operand whose answer cannot move with time and that already decides the whole
     # (false in an `and`, true in an `or`) settles it: nothing under it matters (fewer
     # pairs to keep and to sweep)
     decides = isinstance(node, ast.Or)
-    if not any(not is_time_dependent(operand)
+    if not any(_settled(operand, search)
                and bool(evaluate(operand, search.contact, search.events, search.now,
                                  zone=search.zone)) == decides
                for operand in node.operands):
         search.pending.extend(node.operands)
+
+
+def _settled(node: ast.Expression, search: _Search) -> bool:
+    """Can time alone never change this operand's answer for the contact?"""
+    while isinstance(node, ast.Not):
+        node = node.operand
+    if isinstance(node, ast.EventCondition):
+        return _count_settled(node, search)
+    return not is_time_dependent(node)
+
+
+def _count_settled(node: ast.EventCondition, search: _Search) -> bool:
+    """An `in last` window's count can only fall as time passes when no event of the type
+    is later than now (none can enter) and the `where` does not move: then the answer is
+    settled when no lower count gives another answer (`at least 2` with one event in the
+    window stays false; `did not occur` and `at most N` stay true)."""
+    if not window_bounds(node.window):
+        return not is_time_dependent(node)
+    if not isinstance(node.window, ast.LastWindow) or (
+            node.where is not None and is_time_dependent(node.where)):
+        return False
+    of_type = search.by_type.get(node.event_type, ())
+    if any(event["time"] > search.now for event in of_type):
+        return False
+    count = len(matching_events(node, search.by_type, search.now, search.zone))
+    low, high = _counts_that_match(node)
+    holds = low <= count <= high
+    return low <= 0 if holds else low > count  # every count in 0..count answers alike
+
+
+def _counts_that_match(node: ast.EventCondition) -> tuple[int, float]:
+    """The counts for which the condition holds: an interval (see count_matches)."""
+    if not node.occurred:
+        return 0, 0
+    if node.count is None:
+        return 1, math.inf
+    times = node.count.times
+    return {ast.CountOp.AT_LEAST: (times, math.inf), ast.CountOp.AT_MOST: (0, times),
+            ast.CountOp.EXACTLY: (times, times)}[node.count.op]
 
 
 def _negation_changes(node: ast.Not, search: _Search) -> None:
@@ -256,6 +296,8 @@ def _time_changes(node: ast.EventTime, search: _Search) -> None:
 
 def _event_changes(node: ast.EventCondition | ast.EventTotal, search: _Search) -> None:
     # a total changes when an event enters or leaves its window, as a count does
+    if isinstance(node, ast.EventCondition) and _count_settled(node, search):
+        return
     of_type = search.by_type.get(node.event_type, ())
     search.consider(window_bounds(node.window), (event["time"] for event in of_type))
     if node.where is not None:

@@ -80,6 +80,40 @@ def test_a_window_edge_passing_an_event_is_the_next_change():
     assert next_change(expr, {"fields": {}}, [event], BASE - dt.timedelta(hours=1)) == BASE
 
 
+def test_a_count_that_time_can_only_lower_is_settled_when_lowering_cannot_flip_it():
+    from dsl.parser import parse
+
+    def buys(*days_ago):
+        return [{"type": "Buy", "time": BASE - dt.timedelta(days=days), "attributes": {}}
+                for days in days_ago]
+
+    one_buy = {"fields": {"Signup": BASE}}
+    # without a later event, a window's count only falls: "at least 2" is false for good
+    for text in ("event Buy occurred at least 2 times in last 30 days",
+                 "event Buy occurred in last 30 days where price > 3",
+                 'event Buy occurred at least 2 times in last 30 days and Signup in last 3 days'):
+        assert next_change(parse(text), one_buy, buys(5), BASE) is None, text
+    # true and only falling counts keep "did not occur" and "at most" true
+    for text in ("event Buy did not occur in last 3 days",
+                 "event Buy occurred at most 2 times in last 30 days"):
+        assert next_change(parse(text), one_buy, buys(5), BASE) is None, text
+    # what a falling count can flip keeps its instant: the event leaving the window
+    leaves = BASE + dt.timedelta(days=25, milliseconds=1)
+    for text in ("event Buy occurred in last 30 days", "event Buy did not occur in last 30 days",
+                 "event Buy occurred exactly 1 times in last 30 days"):
+        assert next_change(parse(text), one_buy, buys(5, 45), BASE) == leaves, text
+    assert next_change(parse("event Buy occurred at most 1 times in last 30 days"), one_buy,
+                       buys(5, 6), BASE) == BASE + dt.timedelta(days=24, milliseconds=1)
+    # an event later than now enters the window: the count can rise
+    assert next_change(parse("event Buy occurred at least 2 times in last 30 days"), one_buy,
+                       buys(5, -1), BASE) == BASE + dt.timedelta(days=1)
+    # a `where` that moves with time can let more events match
+    assert next_change(parse("event Buy occurred at least 2 times in last 30 days "
+                             "where sent before 2 days ago"), one_buy,
+                       [dict(event, attributes={"sent": BASE}) for event in buys(5, 6)],
+                       BASE) is not None
+
+
 def test_days_ago_steps_at_midnight_and_absolute_dates_never_move():
     signup = dt.datetime(2024, 2, 20, 15, tzinfo=UTC)
     before = ast.Compare("Signup", ast.CompareOp.BEFORE, ast.Ago(7, ast.Unit.DAYS))
