@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from dsl import ast
 from dsl.consent import ADDRESS_FIELDS, CONSENT_EVENT_TYPES
+from dsl.evaluator import same_for_counts_up_to
 from dsl.next_change import is_time_dependent
 
 # A contact write that changes consent touches this name (store/contacts.py), as a field
@@ -31,6 +32,18 @@ class Reads:
     # event types read through `in last N units`: the summary answers only while the
     # contact has no event later than `now`
     event_types_in_last: frozenset[str] = frozenset()
+    # the event conditions that put their type in full: a contact with n events of the
+    # type (its summary's count) for whom every count 0..n answers alike needs none read
+    # (`at least 5 times in last 90 days` with 3 events is false whatever they are)
+    counted_in_full: frozenset[ast.EventCondition] = frozenset()
+    # event types whose events are read whatever their count (a sum, average, ...)
+    event_types_summed: frozenset[str] = frozenset()
+
+    def events_needed(self, event_type: str, count: int) -> bool:
+        """Must a contact's `count` events of a type in full be read to answer?"""
+        return event_type in self.event_types_summed or any(
+            not same_for_counts_up_to(node, count) for node in self.counted_in_full
+            if node.event_type == event_type)
 
     def touched_by(self, *, fields=(), event_types=(), lists=()) -> bool:
         return (not self.fields.isdisjoint(fields) or not self.event_types.isdisjoint(event_types)
@@ -46,6 +59,8 @@ class _Found:
     event_types: set[str] = field(default_factory=set)
     in_full: set[str] = field(default_factory=set)
     in_last: set[str] = field(default_factory=set)
+    counted: set[ast.EventCondition] = field(default_factory=set)
+    summed: set[str] = field(default_factory=set)
     lists: set[str] = field(default_factory=set)
 
 
@@ -55,7 +70,8 @@ def reads(expr: ast.Expression) -> Reads:
         node = found.pending.pop()
         ast.dispatch(_READS, node, "find what reads")(node, found)
     return Reads(frozenset(found.fields), frozenset(found.event_types), frozenset(found.lists),
-                 frozenset(found.in_full), is_time_dependent(expr), frozenset(found.in_last))
+                 frozenset(found.in_full), is_time_dependent(expr), frozenset(found.in_last),
+                 frozenset(found.counted), frozenset(found.summed))
 
 
 def _group(node: ast.And | ast.Or, found: _Found) -> None:
@@ -76,6 +92,7 @@ def _event(node: ast.EventCondition, found: _Found) -> None:
     if (node.where is not None or isinstance(node.window, ast.BetweenWindow)
             or (node.count is not None and node.window is not None)):
         found.in_full.add(node.event_type)
+        found.counted.add(node)
     elif isinstance(node.window, ast.LastWindow):
         found.in_last.add(node.event_type)
 
@@ -84,6 +101,7 @@ def _total(node: ast.EventTotal, found: _Found) -> None:
     # sums attribute values: the events themselves
     found.event_types.add(node.event_type)
     found.in_full.add(node.event_type)
+    found.summed.add(node.event_type)
 
 
 def _event_time(node: ast.EventTime, found: _Found) -> None:

@@ -11,6 +11,7 @@ positive comparison; every negative operator is exactly `not` of its positive.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
@@ -144,17 +145,28 @@ def time_of(node: ast.EventTime, events: Mapping[str, list[Mapping]]) -> dt.date
     return min(times) if node.edge is ast.Edge.FIRST else max(times)
 
 
-def count_matches(node: ast.EventCondition, times: int) -> bool:
-    """`occurred` is at least once; `did not occur` is zero; at most N includes zero."""
+def count_range(node: ast.EventCondition) -> tuple[int, float]:
+    """The counts of matching events for which the condition holds, low to high: `occurred`
+    is at least once; `did not occur` is zero; at most N includes zero."""
     if not node.occurred:
-        return times == 0
+        return 0, 0
     if node.count is None:
-        return times >= 1
-    if node.count.op is ast.CountOp.AT_LEAST:
-        return times >= node.count.times
-    if node.count.op is ast.CountOp.AT_MOST:
-        return times <= node.count.times
-    return times == node.count.times
+        return 1, math.inf
+    times = node.count.times
+    return {ast.CountOp.AT_LEAST: (times, math.inf), ast.CountOp.AT_MOST: (0, times),
+            ast.CountOp.EXACTLY: (times, times)}[node.count.op]
+
+
+def count_matches(node: ast.EventCondition, times: int) -> bool:
+    low, high = count_range(node)
+    return low <= times <= high
+
+
+def same_for_counts_up_to(node: ast.EventCondition, times: int) -> bool:
+    """Does every count from 0 to `times` give the same answer? Then neither losing events
+    (a window moving on) nor which of at most `times` events match can change it."""
+    low, high = count_range(node)
+    return low <= 0 if low <= times <= high else low > times
 
 
 def attributes_match(node: ast.Expression, event: Mapping, now: dt.datetime,

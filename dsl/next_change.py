@@ -16,12 +16,11 @@ they never move, so they never make a change by themselves.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from dsl import ast, temporal
-from dsl.evaluator import evaluate, matching_events, time_of
+from dsl.evaluator import evaluate, matching_events, same_for_counts_up_to, time_of
 
 UTC = dt.timezone.utc
 _MS = dt.timedelta(milliseconds=1)
@@ -264,21 +263,8 @@ def _count_settled(node: ast.EventCondition, search: _Search) -> bool:
     of_type = search.by_type.get(node.event_type, ())
     if any(event["time"] > search.now for event in of_type):
         return False
-    count = len(matching_events(node, search.by_type, search.now, search.zone))
-    low, high = _counts_that_match(node)
-    holds = low <= count <= high
-    return low <= 0 if holds else low > count  # every count in 0..count answers alike
-
-
-def _counts_that_match(node: ast.EventCondition) -> tuple[int, float]:
-    """The counts for which the condition holds: an interval (see count_matches)."""
-    if not node.occurred:
-        return 0, 0
-    if node.count is None:
-        return 1, math.inf
-    times = node.count.times
-    return {ast.CountOp.AT_LEAST: (times, math.inf), ast.CountOp.AT_MOST: (0, times),
-            ast.CountOp.EXACTLY: (times, times)}[node.count.op]
+    return same_for_counts_up_to(
+        node, len(matching_events(node, search.by_type, search.now, search.zone)))
 
 
 def _negation_changes(node: ast.Not, search: _Search) -> None:

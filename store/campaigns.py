@@ -47,7 +47,7 @@ from dsl.values import fold, to_millis
 from store import query
 from store.clock import utc_now
 from store.collections import CAMPAIGN_RECIPIENTS, CAMPAIGNS
-from store.errors import NameTakenError, NotFoundError, StoreInputError
+from store.errors import DUPLICATE_KEY, NameTakenError, NotFoundError, StoreInputError
 from store.fields import DEFAULT_DATABASE
 from store.segment_definition import normalize_name
 from store.segment_history import get_version
@@ -56,7 +56,6 @@ from store.segments import require_live, require_segment
 
 STATUSES = ("draft", "sending", "sent", "failed")
 SEND_STALE_SECONDS = 120  # no heartbeat for this long: the sender is gone
-_DUPLICATE_KEY = 11000
 
 
 @dataclass(frozen=True)
@@ -243,7 +242,7 @@ async def _insert_new(db: AsyncDatabase, documents: list[dict]) -> None:
         await db[CAMPAIGN_RECIPIENTS].insert_many(documents, ordered=False)
     except BulkWriteError as error:
         if error.details.get("writeConcernErrors") or any(
-                write_error.get("code") != _DUPLICATE_KEY
+                write_error.get("code") != DUPLICATE_KEY
                 for write_error in error.details.get("writeErrors", [])):
             raise
 

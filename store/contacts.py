@@ -18,6 +18,7 @@ from store.collections import CONTACTS, JOURNALED, LISTS
 from store.consent import parse_consent
 from store.fields import load_schema, touch_catalog, validate_database_name
 from store.results import RowError, RowRejected, WriteReport, check_id
+from store.errors import DUPLICATE_KEY
 
 __all__ = ["RowError", "WriteReport", "contact_key", "get_contact", "upsert_contacts"]
 
@@ -27,7 +28,6 @@ MAX_BATCH = 10_000
 # so the report is exact, and stays well inside one operation's time limit on SecantusDB.
 WRITE_CHUNK = 200
 CREATE_TIME = "CreateTime"
-_DUPLICATE_KEY = 11000
 _ROW_KEYS = frozenset({"id", "fields", "lists", "consent"})
 
 
@@ -224,7 +224,7 @@ async def _write_changes(db: AsyncDatabase, database: str, changes: list[_Change
         if error.details.get("writeConcernErrors"):
             raise
         for write_error in error.details.get("writeErrors", []):
-            if write_error.get("code") == _DUPLICATE_KEY:
+            if write_error.get("code") == DUPLICATE_KEY:
                 existing.append(write_error["index"])
             else:
                 failed[write_error["index"]] = write_error.get("errmsg", "the write failed")

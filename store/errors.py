@@ -8,6 +8,9 @@ on the command line, an entry in `errors` in GraphQL, never a server error.
 
 from __future__ import annotations
 
+# MongoDB's code for a write refused by a unique index (a repeated id)
+DUPLICATE_KEY = 11000
+
 
 class StoreError(Exception):
     """A request the store refuses: what was wrong, and what to do about it."""

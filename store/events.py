@@ -27,7 +27,7 @@ from store.collections import (CONTACTS, EVENT_TYPES, EVENTS, JOURNALED,
 from store.clock import utc_now
 from store.consent import consent_from_event
 from store.contacts import contact_key
-from store.errors import SummariesRepairingError
+from store.errors import DUPLICATE_KEY, SummariesRepairingError
 from store.embedded import process_alive
 from store.lookups import in_chunks
 from store.fields import (INDEX_BUILD_TIMEOUT_S, load_schema, touch_catalog,
@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 
 MAX_TYPE_LENGTH = 128
 MAX_BATCH = 10_000
-_DUPLICATE_KEY = 11000
 _ROW_KEYS = frozenset({"id", "contact", "type", "time", "attributes"})
 _SUMMARY_BATCH = 1000
 _OWNER = {"host": socket.gethostname(), "pid": os.getpid()}
@@ -328,7 +327,7 @@ class EventIngest:
             if write_error is None:
                 inserted.append(document)
                 report.stored += 1
-            elif write_error.get("code") == _DUPLICATE_KEY:
+            elif write_error.get("code") == DUPLICATE_KEY:
                 report.duplicates += 1
             else:
                 index, event_id = positions[position]

@@ -17,11 +17,10 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError
 
 from store.collections import LIVE_CHANGES, LIVE_SEGMENTS
-from store.errors import StoreInputError
+from store.errors import DUPLICATE_KEY, StoreInputError
 from store.live import bell
 from store.pages import Page, check_first, decode_cursor, encode_cursor
 
-_DUPLICATE_KEY = 11000
 _CURSOR = "segment-change"
 CAUSES = ("event", "contact", "list", "time", "definition")
 DEFAULT_RETENTION_DAYS = 30
@@ -94,7 +93,7 @@ async def record(db, database: str, changes: list[dict], recorded_at: dt.datetim
         if error.details.get("writeConcernErrors"):
             raise
         for write_error in error.details.get("writeErrors", []):
-            if write_error.get("code") != _DUPLICATE_KEY:
+            if write_error.get("code") != DUPLICATE_KEY:
                 raise
             stored -= 1
     if stored:

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dsl.dependencies import summary_events
+from dsl.dependencies import Reads, summary_events
 from dsl.evaluator import evaluate
 from dsl.next_change import next_change
 from dsl.values import summary_key
@@ -42,31 +42,44 @@ class Outcome:
     at: dt.datetime  # the instant evaluated
 
 
-def _needs(segments: list[LiveSegment]) -> tuple[set[str], set[str], set[str]]:
-    """(event types read, those whose events themselves are needed, those read through
-    `in last` windows)."""
-    types: set[str] = set()
-    in_full: set[str] = set()
-    in_last: set[str] = set()
-    for segment in segments:
-        types |= segment.reads.event_types
-        in_full |= segment.reads.event_types_in_full
-        in_last |= segment.reads.event_types_in_last
-    return types, in_full, in_last
+@dataclass(frozen=True)
+class _Needs:
+    """What a list of segments reads of a contact's events."""
+
+    types: frozenset[str]  # the event types read
+    in_full: frozenset[str]  # those whose events themselves may be needed
+    in_last: frozenset[str]  # those read through `in last` windows
+    reads: tuple[Reads, ...] = ()  # with them: the counts that make events needless
+
+    def events_needed(self, event_type: str, count: int) -> bool:
+        """Must a contact's `count` events of this type be read (or can its summary
+        answer)? Without `reads`, every type in full is read."""
+        return event_type in self.in_full and (not self.reads or any(
+            reads.events_needed(event_type, count) for reads in self.reads
+            if event_type in reads.event_types_in_full))
 
 
-def _contact_data(document: dict, types: set[str], in_full: set[str], in_last: set[str],
+def _needs(segments: list[LiveSegment]) -> _Needs:
+    reads = tuple(segment.reads for segment in segments)
+    return _Needs(frozenset().union(*(item.event_types for item in reads)),
+                  frozenset().union(*(item.event_types_in_full for item in reads)),
+                  frozenset().union(*(item.event_types_in_last for item in reads)), reads)
+
+
+def _contact_data(document: dict, needs: _Needs,
                   now: dt.datetime | None) -> tuple[ContactData, set[str]]:
     """The contact with the events its summaries stand in for, and the event types whose
     events must be read (the summaries cannot answer for them)."""
     summaries = document.get("events") or {}
-    full = set(in_full)
+    full = set()
     events = []
-    for event_type in types - in_full:
+    for event_type in needs.types:
         summary = summaries.get(summary_key(event_type)) or {}
-        if (event_type in in_last and summary.get("count")
+        count = summary.get("count") or 0
+        if needs.events_needed(event_type, count) or (
+                event_type in needs.in_last and count
                 and (now is None or summary["last"] > now)):
-            full.add(event_type)  # an event later than `now`: the summary cannot say
+            full.add(event_type)  # (or an event later than `now`: the summary cannot say)
             continue
         events.extend(summary_events(event_type, summary))
     return ContactData(document["_id"], document["id"], document["bucket"],
@@ -112,10 +125,10 @@ async def read_contacts(db, keys: Iterable[str], segments: list[LiveSegment],
     segments each contact is evaluated against, when not all of `segments` (a contact's
     events are then read only for the types its own segments need)."""
     keys = list(dict.fromkeys(keys))
-    projection = _projection(segments, _needs(segments)[0])
-    needs_of: dict[int, tuple[set[str], set[str], set[str]]] = {}
+    projection = _projection(segments, _needs(segments).types)
+    needs_of: dict[int, _Needs] = {}
 
-    def needs(key: str) -> tuple[set[str], set[str], set[str]]:
+    def needs(key: str) -> _Needs:
         own = segments if segments_by_key is None else segments_by_key.get(key, [])
         if id(own) not in needs_of:  # contacts share their lists of segments
             needs_of[id(own)] = _needs(own)
@@ -125,7 +138,7 @@ async def read_contacts(db, keys: Iterable[str], segments: list[LiveSegment],
     wanted: dict[str, frozenset[str]] = {}
     for chunk in in_chunks(keys):
         async for document in db[CONTACTS].find({"_id": {"$in": chunk}}, projection):
-            found[document["_id"]], full = _contact_data(document, *needs(document["_id"]), now)
+            found[document["_id"]], full = _contact_data(document, needs(document["_id"]), now)
             if full:
                 wanted[document["_id"]] = frozenset(full)
     for chunk in in_chunks(list(wanted)):
@@ -144,11 +157,12 @@ async def scan_contacts(db, database: str, query: dict,
     """The contacts of `database` matching `query`, with the events `segments` need, read
     as two scans (the contacts, then the events by type) rather than by contact: a
     rebuild reads most of a database, and one scan is much cheaper than many look-ups."""
-    types, in_full, _ = _needs(segments)
     # a scan reads the events of every type the summaries may not answer for (cheaper in
     # one pass than deciding contact by contact)
-    in_full = in_full | _needs(segments)[2]
-    found = {document["_id"]: _contact_data(document, types, in_full, set(), None)[0]
+    needs = _needs(segments)
+    in_full = needs.in_full | needs.in_last
+    needs = _Needs(needs.types, in_full, frozenset())
+    found = {document["_id"]: _contact_data(document, needs, None)[0]
              async for document in db[CONTACTS].find({"database": database, **query},
                                                      _PROJECTION)}
     if in_full and found:

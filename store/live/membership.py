@@ -16,13 +16,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING, InsertOne, UpdateOne
+from pymongo.errors import BulkWriteError
 
 from store.collections import LIVE_MEMBERS, LIVE_SEGMENTS
 from store.live.changes import change_id, record
 from store.live.evaluation import Outcome
 from store.live.registry import LiveSegment
 from store.lookups import in_chunks
+from store.errors import DUPLICATE_KEY
 
 _CHUNK = 1000
 
@@ -55,7 +57,7 @@ async def apply_outcomes(db, database: str, segments: dict[str, LiveSegment],
     if existing is None:
         existing = await stored_state(db, database, (o.contact for o in outcomes))
     changes: list[dict] = []
-    updates: list[UpdateOne] = []
+    states: list[tuple[str, dict, bool]] = []
     capped: dict[str, dt.datetime] = {}
     for outcome in outcomes:
         doc_id = member_id(outcome.segment, outcome.key)
@@ -87,15 +89,37 @@ async def apply_outcomes(db, database: str, segments: dict[str, LiveSegment],
             state["next_at"] = old.get("next_at")
         if old is not None and all(old.get(name) == value for name, value in state.items()):
             continue  # unchanged: most re-evaluations change nothing
-        updates.append(UpdateOne({"_id": doc_id}, {"$set": state}, upsert=True))
+        states.append((doc_id, state, old is None))
         existing[doc_id] = {"flips": flips, "member": member, "qualifies": outcome.qualifies}
     recorded = await record(db, database, changes, recorded_at, count_members=True)
-    for start in range(0, len(updates), _CHUNK):
-        await db[LIVE_MEMBERS].bulk_write(updates[start:start + _CHUNK], ordered=False)
+    await save_states(db, states)
     for segment_id, at in capped.items():
         recorded += await settle_maximum(db, database, segments[segment_id], at, cause,
                                          recorded_at)
     return recorded
+
+
+async def save_states(db, states: list[tuple[str, dict, bool]]) -> None:
+    """Store (document id, state, whether no document was read for it) records: the new ones
+    inserted (half the cost of an upsert on SecantusDB), the others updated; a new one that
+    another writer created meanwhile is updated instead."""
+    for start in range(0, len(states), _CHUNK):
+        chunk = states[start:start + _CHUNK]
+        writes = [InsertOne({"_id": doc_id, **state}) if new
+                  else UpdateOne({"_id": doc_id}, {"$set": state}, upsert=True)
+                  for doc_id, state, new in chunk]
+        try:
+            await db[LIVE_MEMBERS].bulk_write(writes, ordered=False)
+        except BulkWriteError as error:
+            if error.details.get("writeConcernErrors"):
+                raise
+            again = []
+            for failed in error.details.get("writeErrors", []):
+                if failed.get("code") != DUPLICATE_KEY:
+                    raise
+                doc_id, state, _ = chunk[failed["index"]]
+                again.append(UpdateOne({"_id": doc_id}, {"$set": state}, upsert=True))
+            await db[LIVE_MEMBERS].bulk_write(again, ordered=False)
 
 
 def _earlier_or_same(stored: dt.datetime | None, new: dt.datetime | None) -> bool:

@@ -14,7 +14,7 @@ from store.live.clock import bump_revision, read_clock, wall_now
 from store.live.changes import change_id, record
 from store.live.entry import qualifying_contacts
 from store.live.evaluation import evaluate_pairs, scan_contacts
-from store.live.membership import member_id, recount
+from store.live.membership import member_id, recount, save_states
 from store.live.registry import LiveSegment, live_segments, load_segment
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ async def rebuild(db, document: dict) -> int:
     next_at = await _next_changes(db, segment, now) if segment.reads.time_dependent else {}
     existing = {document["contact"]: document async for document in
                 db[LIVE_MEMBERS].find({"segment": segment.id})}
-    changes, updates = [], []
+    changes, states = [], []
     for contact in set(existing) | set(qualifying) | set(next_at):
         old = existing.get(contact, {})
         was_member = bool(old.get("member"))
@@ -81,13 +81,12 @@ async def rebuild(db, document: dict) -> int:
             continue
         key = f"{database}:{contact}"
         bucket = qualifying.get(contact, old.get("bucket"))
-        updates.append(UpdateOne({"_id": member_id(segment.id, key)}, {"$set": {
+        states.append((member_id(segment.id, key), {
             "segment": segment.id, "database": database, "contact": contact,
             "bucket": bucket, "qualifies": contact in qualifying, "member": member,
-            "flips": flips, "next_at": next_at.get(contact)}}, upsert=True))
+            "flips": flips, "next_at": next_at.get(contact)}, not old))
     recorded = await record(db, database, changes, wall_now())
-    for start in range(0, len(updates), 1000):
-        await db[LIVE_MEMBERS].bulk_write(updates[start:start + 1000], ordered=False)
+    await save_states(db, states)
     await _fill_buckets(db, segment.id, database)
     await recount(db, segment.id)
     await db[LIVE_SEGMENTS].update_one(

@@ -9,6 +9,7 @@ import pytest
 
 from dsl.schema import FieldType
 from store.clock import utc_now
+from store.collections import LIVE_MEMBERS
 from store.contacts import upsert_contacts
 from store.errors import StoreInputError
 from store.events import EventIngest, track_events
@@ -16,7 +17,9 @@ from store.fields import define_field
 from store.lists import add_to_list, create_list, remove_from_list
 from store.live import clock
 from store.live.changes import changes_after
-from store.live.membership import member_ids
+from store.live.evaluation import read_contacts
+from store.live.membership import member_ids, save_states
+from store.live.registry import live_segments
 from store.live.sweep import sweep
 from store.lookups import IN_CHUNK
 from store.segment_bin import delete_segment, restore_segment
@@ -154,6 +157,39 @@ async def test_a_batch_of_more_contacts_than_one_look_up_takes_is_maintained_who
     later = T0 + dt.timedelta(days=8)
     await sweep(db, now=later)
     assert await member_ids(db, segment.id) == [] == await fresh(db, segment, later)
+
+
+async def test_a_contact_whose_count_decides_the_answer_has_no_events_read(store):
+    # "at least 2 ... where price > 50" is false for a contact with one Buy whatever it is:
+    # its summary answers; a contact with two has its events read
+    db = store.db
+    await upsert_contacts(db, "main", [{"id": "one"}, {"id": "two"}])
+    await track_events(db, "main", [
+        {"contact": contact, "type": "Buy", "time": iso(T0 - dt.timedelta(hours=n)),
+         "attributes": {"price": 60}}
+        for contact, times in (("one", 1), ("two", 2)) for n in range(times)])
+    segment = await create_segment(
+        db, name="Two buys over 50", actor="t",
+        expression="event Buy occurred at least 2 times in last 7 days where price > 50")
+    _, (live,) = await live_segments(db, "main")
+    found = await read_contacts(db, ["main:one", "main:two"], [live], T0)
+    assert [event["attributes"] for event in found["main:one"].events] == [{}]  # the summary's
+    assert [event["attributes"] for event in found["main:two"].events] == [{"price": 60}] * 2
+    assert await member_ids(db, segment.id) == ["two"] == await fresh(db, segment, T0)
+
+
+async def test_a_state_taken_for_new_that_another_writer_stored_meanwhile_is_updated(store):
+    db = store.db
+    state = {"segment": "s1", "database": "main", "contact": "a", "bucket": 1,
+             "qualifies": False, "member": False, "flips": 0, "next_at": None}
+    await save_states(db, [("s1:main:a", state, True), ("s1:main:b", state, True)])
+    # both read as missing by a second writer: one created meanwhile, one not
+    await save_states(db, [("s1:main:a", {**state, "member": True, "flips": 1}, True),
+                           ("s1:main:c", {**state, "contact": "c"}, True)])
+    stored = {document["_id"]: document async for document in db[LIVE_MEMBERS].find(
+        {"segment": "s1"})}
+    assert sorted(stored) == ["s1:main:a", "s1:main:b", "s1:main:c"]
+    assert stored["s1:main:a"]["member"] is True and stored["s1:main:a"]["flips"] == 1
 
 
 async def test_a_maximum_keeps_the_first_contacts_in_the_pipeline_order(store):
