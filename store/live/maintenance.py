@@ -26,6 +26,7 @@ from store.live.clock import wall_now
 from store.live.evaluation import evaluate_pairs, read_contacts
 from store.live.membership import apply_outcomes, recount, stored_state
 from store.live.registry import LiveSegment, live_segments
+from store.lookups import in_chunks
 
 log = logging.getLogger(__name__)
 _OWNER = {"host": socket.gethostname(), "pid": os.getpid()}
@@ -82,15 +83,26 @@ async def maintain(db, database: str, contact_keys: Iterable[str], touched: Touc
                        touched.segments_by_contact(keys, affected).items() if chosen}
     if not segments_by_key:
         return 0
-    keys = list(segments_by_key)
     now = clock.now()
-    # the contacts and their stored live state are independent reads: overlap them
-    contacts, existing = await asyncio.gather(
-        read_contacts(db, keys, affected, now, segments_by_key=segments_by_key),
-        stored_state(db, database, (key.split(":", 1)[1] for key in keys)))
-    pairs = [(segment, contact, now) for contact in contacts.values()
-             for segment in segments_by_key[contact.key]]
-    outcomes = await evaluate_pairs(pairs)
+    existing: dict[str, dict] = {}
+    evaluations = []
+    try:
+        for chunk in in_chunks(list(segments_by_key)):
+            # the contacts and their stored live state are independent reads: overlap them
+            contacts, state = await asyncio.gather(
+                read_contacts(db, chunk, affected, now, segments_by_key=segments_by_key),
+                stored_state(db, database, (key.split(":", 1)[1] for key in chunk)))
+            existing.update(state)
+            # evaluated (in a worker thread) while the next chunk is read
+            evaluations.append(asyncio.ensure_future(evaluate_pairs(
+                [(segment, contact, now) for contact in contacts.values()
+                 for segment in segments_by_key[contact.key]])))
+        outcomes = [outcome for evaluation in evaluations for outcome in await evaluation]
+    except BaseException:
+        for evaluation in evaluations:
+            evaluation.cancel()
+        await asyncio.gather(*evaluations, return_exceptions=True)
+        raise
     return await apply_outcomes(db, database, {segment.id: segment for segment in affected},
                                 outcomes, cause, wall_now(), existing=existing)
 
