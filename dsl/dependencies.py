@@ -7,12 +7,14 @@ first (the referenced definition is what is read).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from dsl import ast
 from dsl.consent import ADDRESS_FIELDS, CONSENT_EVENT_TYPES
 from dsl.evaluator import same_for_counts_up_to
 from dsl.next_change import is_time_dependent
+from dsl.temporal import UTC, Zone, window_interval
 
 # A contact write that changes consent touches this name (store/contacts.py), as a field
 # write touches the field's; the events that set consent or suppression are read too.
@@ -39,11 +41,25 @@ class Reads:
     # event types whose events are read whatever their count (a sum, average, ...)
     event_types_summed: frozenset[str] = frozenset()
 
-    def events_needed(self, event_type: str, count: int) -> bool:
-        """Must a contact's `count` events of a type in full be read to answer?"""
-        return event_type in self.event_types_summed or any(
-            not same_for_counts_up_to(node, count) for node in self.counted_in_full
-            if node.event_type == event_type)
+    def events_needed(self, event_type: str, count: int, last: dt.datetime | None = None,
+                      now: dt.datetime | None = None, zone: Zone = UTC) -> bool:
+        """Must a contact's events of a type in full be read to answer, given its summary's
+        `count` and `last` (at `now`)? Not when each condition needing them answers alike
+        for every count the contact can have in its window: up to `count`, or none at all
+        when its last event is before an `in last` window (which only moves on)."""
+        if event_type in self.event_types_summed:
+            return True
+        for node in self.counted_in_full:
+            if node.event_type != event_type:
+                continue
+            within = count
+            if (isinstance(node.window, ast.LastWindow) and last is not None
+                    and now is not None and last <= now
+                    and not window_interval(node.window, now, zone).contains(last)):
+                within = 0
+            if not same_for_counts_up_to(node, within):
+                return True
+        return False
 
     def touched_by(self, *, fields=(), event_types=(), lists=()) -> bool:
         return (not self.fields.isdisjoint(fields) or not self.event_types.isdisjoint(event_types)

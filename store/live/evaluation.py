@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from dsl.dependencies import Reads, summary_events
 from dsl.evaluator import evaluate
 from dsl.next_change import next_change
+from dsl.temporal import Zone
 from dsl.values import summary_key
 from store.collections import CONTACTS, EVENTS
 from store.live.registry import LiveSegment
@@ -49,21 +50,23 @@ class _Needs:
     types: frozenset[str]  # the event types read
     in_full: frozenset[str]  # those whose events themselves may be needed
     in_last: frozenset[str]  # those read through `in last` windows
-    reads: tuple[Reads, ...] = ()  # with them: the counts that make events needless
+    # with them: what makes events needless (the segments' reads, each with its zone)
+    reads: tuple[tuple[Reads, Zone], ...] = ()
 
-    def events_needed(self, event_type: str, count: int) -> bool:
-        """Must a contact's `count` events of this type be read (or can its summary
-        answer)? Without `reads`, every type in full is read."""
+    def events_needed(self, event_type: str, summary: dict, now: dt.datetime | None) -> bool:
+        """Must a contact's events of this type be read, or can its summary answer?
+        Without `reads`, every type in full is read."""
         return event_type in self.in_full and (not self.reads or any(
-            reads.events_needed(event_type, count) for reads in self.reads
-            if event_type in reads.event_types_in_full))
+            reads.events_needed(event_type, summary.get("count") or 0, summary.get("last"),
+                                now, zone)
+            for reads, zone in self.reads if event_type in reads.event_types_in_full))
 
 
 def _needs(segments: list[LiveSegment]) -> _Needs:
-    reads = tuple(segment.reads for segment in segments)
-    return _Needs(frozenset().union(*(item.event_types for item in reads)),
-                  frozenset().union(*(item.event_types_in_full for item in reads)),
-                  frozenset().union(*(item.event_types_in_last for item in reads)), reads)
+    reads = tuple((segment.reads, segment.zone) for segment in segments)
+    return _Needs(frozenset().union(*(item.event_types for item, _ in reads)),
+                  frozenset().union(*(item.event_types_in_full for item, _ in reads)),
+                  frozenset().union(*(item.event_types_in_last for item, _ in reads)), reads)
 
 
 def _contact_data(document: dict, needs: _Needs,
@@ -76,7 +79,7 @@ def _contact_data(document: dict, needs: _Needs,
     for event_type in needs.types:
         summary = summaries.get(summary_key(event_type)) or {}
         count = summary.get("count") or 0
-        if needs.events_needed(event_type, count) or (
+        if needs.events_needed(event_type, summary, now) or (
                 event_type in needs.in_last and count
                 and (now is None or summary["last"] > now)):
             full.add(event_type)  # (or an event later than `now`: the summary cannot say)

@@ -160,22 +160,30 @@ async def test_a_batch_of_more_contacts_than_one_look_up_takes_is_maintained_who
 
 
 async def test_a_contact_whose_count_decides_the_answer_has_no_events_read(store):
-    # "at least 2 ... where price > 50" is false for a contact with one Buy whatever it is:
-    # its summary answers; a contact with two has its events read
+    # "at least 2 ... where price > 50" is false for a contact with one Buy whatever it is,
+    # and for one whose Buys are all older than the window: their summaries answer; a
+    # contact with two recent ones has its events read
     db = store.db
-    await upsert_contacts(db, "main", [{"id": "one"}, {"id": "two"}])
+    await upsert_contacts(db, "main", [{"id": "one"}, {"id": "two"}, {"id": "old"}])
     await track_events(db, "main", [
-        {"contact": contact, "type": "Buy", "time": iso(T0 - dt.timedelta(hours=n)),
+        {"contact": contact, "type": "Buy", "time": iso(T0 - dt.timedelta(hours=n + hours)),
          "attributes": {"price": 60}}
-        for contact, times in (("one", 1), ("two", 2)) for n in range(times)])
+        for contact, times, hours in (("one", 1, 0), ("two", 2, 0), ("old", 3, 8 * 24))
+        for n in range(times)])
     segment = await create_segment(
         db, name="Two buys over 50", actor="t",
         expression="event Buy occurred at least 2 times in last 7 days where price > 50")
     _, (live,) = await live_segments(db, "main")
-    found = await read_contacts(db, ["main:one", "main:two"], [live], T0)
-    assert [event["attributes"] for event in found["main:one"].events] == [{}]  # the summary's
+    found = await read_contacts(db, ["main:one", "main:two", "main:old"], [live], T0)
+    summary_only = [{}]  # the summary's stand-in events carry no attributes
+    assert [event["attributes"] for event in found["main:one"].events] == summary_only
+    assert [event["attributes"] for event in found["main:old"].events] == summary_only * 3
     assert [event["attributes"] for event in found["main:two"].events] == [{"price": 60}] * 2
     assert await member_ids(db, segment.id) == ["two"] == await fresh(db, segment, T0)
+    # the window only moves on: "old" never enters, and "two" leaves when its first buy does
+    later = T0 + dt.timedelta(days=8)
+    await sweep(db, now=later)
+    assert await member_ids(db, segment.id) == [] == await fresh(db, segment, later)
 
 
 async def test_a_state_taken_for_new_that_another_writer_stored_meanwhile_is_updated(store):
