@@ -40,6 +40,22 @@ class Reads:
     counted_in_full: frozenset[ast.EventCondition] = frozenset()
     # event types whose events are read whatever their count (a sum, average, ...)
     event_types_summed: frozenset[str] = frozenset()
+    # the `in last` windows over each event type, and the types read otherwise (no window,
+    # since / before / between, first / last time, consent): see `event_matters`
+    last_windows: frozenset[tuple[str, ast.LastWindow]] = frozenset()
+    event_types_unwindowed: frozenset[str] = frozenset()
+
+    def event_matters(self, event_type: str, time: dt.datetime, now: dt.datetime,
+                      zone: Zone = UTC) -> bool:
+        """Can a new event of this type at `time` change the answer, at `now` or later?
+        Not when every condition on its type looks only at an `in last` window the event
+        is before: windows only move on."""
+        if event_type not in self.event_types:
+            return False
+        if event_type in self.event_types_unwindowed or time > now:
+            return True
+        return any(window_interval(window, now, zone).contains(time)
+                   for read_type, window in self.last_windows if read_type == event_type)
 
     def events_needed(self, event_type: str, count: int, last: dt.datetime | None = None,
                       now: dt.datetime | None = None, zone: Zone = UTC) -> bool:
@@ -77,6 +93,14 @@ class _Found:
     in_last: set[str] = field(default_factory=set)
     counted: set[ast.EventCondition] = field(default_factory=set)
     summed: set[str] = field(default_factory=set)
+    last_windows: set[tuple[str, ast.LastWindow]] = field(default_factory=set)
+    unwindowed: set[str] = field(default_factory=set)
+
+    def windowed(self, event_type: str, window: ast.Window | None) -> None:
+        if isinstance(window, ast.LastWindow):
+            self.last_windows.add((event_type, window))
+        else:
+            self.unwindowed.add(event_type)
     lists: set[str] = field(default_factory=set)
 
 
@@ -87,7 +111,8 @@ def reads(expr: ast.Expression) -> Reads:
         ast.dispatch(_READS, node, "find what reads")(node, found)
     return Reads(frozenset(found.fields), frozenset(found.event_types), frozenset(found.lists),
                  frozenset(found.in_full), is_time_dependent(expr), frozenset(found.in_last),
-                 frozenset(found.counted), frozenset(found.summed))
+                 frozenset(found.counted), frozenset(found.summed),
+                 frozenset(found.last_windows), frozenset(found.unwindowed))
 
 
 def _group(node: ast.And | ast.Or, found: _Found) -> None:
@@ -105,6 +130,7 @@ def _nothing(node: ast.MatchAll, found: _Found) -> None:
 def _event(node: ast.EventCondition, found: _Found) -> None:
     # An event's `where` reads the events' attributes, not the contact's fields.
     found.event_types.add(node.event_type)
+    found.windowed(node.event_type, node.window)
     if (node.where is not None or isinstance(node.window, ast.BetweenWindow)
             or (node.count is not None and node.window is not None)):
         found.in_full.add(node.event_type)
@@ -116,12 +142,14 @@ def _event(node: ast.EventCondition, found: _Found) -> None:
 def _total(node: ast.EventTotal, found: _Found) -> None:
     # sums attribute values: the events themselves
     found.event_types.add(node.event_type)
+    found.windowed(node.event_type, node.window)
     found.in_full.add(node.event_type)
     found.summed.add(node.event_type)
 
 
 def _event_time(node: ast.EventTime, found: _Found) -> None:
     found.event_types.add(node.event_type)  # first / last: the summary answers
+    found.unwindowed.add(node.event_type)
 
 
 def _can_receive(node: ast.CanReceive, found: _Found) -> None:
@@ -129,6 +157,7 @@ def _can_receive(node: ast.CanReceive, found: _Found) -> None:
     address = ADDRESS_FIELDS.get(node.channel.value)
     found.fields.update({CONSENT_FIELD} | ({address} if address else set()))
     found.event_types.update(CONSENT_EVENT_TYPES)
+    found.unwindowed.update(CONSENT_EVENT_TYPES)
 
 
 def _in_list(node: ast.InList, found: _Found) -> None:

@@ -347,14 +347,16 @@ async def _live_after_events(db: AsyncDatabase, database: str,
                              contacts: dict[str, dict], event_types: set[str]) -> None:
     """Live maintenance of the contacts whose events were applied (one call per applied
     batch; the summary markers still stand, so a crash here is repaired on open).
-    `contacts`: {contact _id: {summary key: ...}}, each contact's own event types."""
+    `contacts`: {contact _id: {summary key: [count, first, last]}}, each contact's own
+    event types with the times of their new events."""
     from store.live.maintenance import Touched, maintain  # the live modules import this one
 
     type_of = {summary_key(event_type): event_type for event_type in event_types}
-    by_contact = {contact: {type_of[key] for key in keys if key in type_of}
-                  for contact, keys in contacts.items()}
+    latest = {contact: {type_of[key]: change[2] for key, change in changes.items()
+                        if key in type_of}
+              for contact, changes in contacts.items()}
     await maintain(db, database, list(contacts), Touched(
-        event_types=event_types, event_types_by_contact=by_contact), "event")
+        event_types=event_types, event_times_by_contact=latest), "event")
 
 
 def _merge(changes: dict[str, list | None], key: str, time: dt.datetime) -> None:

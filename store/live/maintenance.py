@@ -11,6 +11,7 @@ a change recorded before the crash is recorded again under the same id (a no-op)
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import os
 import socket
@@ -36,35 +37,36 @@ _OWNER = {"host": socket.gethostname(), "pid": os.getpid()}
 class Touched:
     """What a write changed: `everything` for contacts that may be new (a new contact can
     enter any segment, e.g. one with no conditions or a negative one).
-    `event_types_by_contact`: an ingest batch's event types per contact (by `_id`); a
-    contact is then re-evaluated only against the segments that read one of its own types:
-    the answer of a segment that reads none of them cannot have changed for it but by the
-    passing of time, which the sweep records at its exact instant."""
+    `event_times_by_contact`: an ingest batch's event types per contact (by `_id`), each
+    with the time of its latest new event; a contact is then re-evaluated only against the
+    segments that read one of its own types and for which that event can matter (not one
+    before every `in last` window the segment has over the type): the answer of any other
+    cannot have changed for it but by the passing of time, which the sweep records at its
+    exact instant."""
 
     fields: set[str] = field(default_factory=set)
     event_types: set[str] = field(default_factory=set)
     lists: set[str] = field(default_factory=set)
     everything: bool = False
-    event_types_by_contact: dict[str, set[str]] | None = None
+    event_times_by_contact: dict[str, dict[str, dt.datetime]] | None = None
 
     def affects(self, segment: LiveSegment) -> bool:
         return self.everything or segment.reads.touched_by(
             fields=self.fields, event_types=self.event_types, lists=self.lists)
 
     def segments_by_contact(self, keys: list[str], affected: list[LiveSegment],
-                            ) -> dict[str, list[LiveSegment]]:
-        """The segments each contact is re-evaluated against (contacts written alike share
-        one list)."""
-        if self.everything or self.event_types_by_contact is None:
+                            now: dt.datetime) -> dict[str, list[LiveSegment]]:
+        """The segments each contact is re-evaluated against."""
+        if self.everything or self.event_times_by_contact is None:
             return dict.fromkeys(keys, affected)
-        by_types: dict[frozenset[str], list[LiveSegment]] = {}
         chosen = {}
         for key in keys:
-            types = frozenset(self.event_types_by_contact.get(key, self.event_types))
-            if types not in by_types:
-                by_types[types] = [segment for segment in affected if segment.reads.touched_by(
-                    fields=self.fields, event_types=types, lists=self.lists)]
-            chosen[key] = by_types[types]
+            latest = self.event_times_by_contact.get(key)
+            chosen[key] = affected if latest is None else [
+                segment for segment in affected
+                if segment.reads.touched_by(fields=self.fields, lists=self.lists)
+                or any(segment.reads.event_matters(event_type, time, now, segment.zone)
+                       for event_type, time in latest.items())]
         return chosen
 
 
@@ -79,11 +81,11 @@ async def maintain(db, database: str, contact_keys: Iterable[str], touched: Touc
     affected = [segment for segment in segments if touched.affects(segment)]
     if not affected:
         return 0
+    now = clock.now()
     segments_by_key = {key: chosen for key, chosen in
-                       touched.segments_by_contact(keys, affected).items() if chosen}
+                       touched.segments_by_contact(keys, affected, now).items() if chosen}
     if not segments_by_key:
         return 0
-    now = clock.now()
     existing: dict[str, dict] = {}
     evaluations = []
     try:

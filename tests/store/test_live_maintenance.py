@@ -18,6 +18,7 @@ from store.lists import add_to_list, create_list, remove_from_list
 from store.live import clock
 from store.live.changes import changes_after
 from store.live.evaluation import read_contacts
+from store.live.maintenance import Touched
 from store.live.membership import member_ids, save_states
 from store.live.registry import live_segments
 from store.live.sweep import sweep
@@ -184,6 +185,33 @@ async def test_a_contact_whose_count_decides_the_answer_has_no_events_read(store
     later = T0 + dt.timedelta(days=8)
     await sweep(db, now=later)
     assert await member_ids(db, segment.id) == [] == await fresh(db, segment, later)
+
+
+async def test_a_new_event_before_every_window_of_its_type_re_evaluates_no_segment(store):
+    db = store.db
+    await upsert_contacts(db, "main", [{"id": "a"}])
+    await track_events(db, "main", [{"contact": "a", "type": "Buy", "time": iso(T0)}])
+    week = await create_segment(db, name="Week", actor="t",
+                                expression="event Buy occurred in last 7 days where price > 5")
+    ever = await create_segment(db, name="Ever", actor="t", expression="event Buy occurred")
+    _, segments = await live_segments(db, "main")
+
+    def chosen(age: dt.timedelta) -> list[str]:
+        touched = Touched(event_types={"Buy"},
+                          event_times_by_contact={"main:a": {"Buy": T0 - age}})
+        return sorted(segment.id for segment in touched.segments_by_contact(
+            ["main:a"], segments, T0)["main:a"])
+
+    assert chosen(dt.timedelta(days=8)) == [ever.id]  # before the window: only `ever`
+    assert chosen(dt.timedelta(days=6)) == sorted([week.id, ever.id])
+    assert chosen(-dt.timedelta(days=1)) == sorted([week.id, ever.id])  # enters later
+    # and through an ingest: the old event changes nothing, the recent one enters `week`
+    await track_events(db, "main", [{"contact": "a", "type": "Buy", "attributes": {"price": 9},
+                                     "time": iso(T0 - dt.timedelta(days=8))}])
+    assert await member_ids(db, week.id) == [] == await fresh(db, week, T0)
+    await track_events(db, "main", [{"contact": "a", "type": "Buy", "attributes": {"price": 9},
+                                     "time": iso(T0 - dt.timedelta(days=1))}])
+    assert await member_ids(db, week.id) == ["a"] == await fresh(db, week, T0)
 
 
 async def test_a_state_taken_for_new_that_another_writer_stored_meanwhile_is_updated(store):
