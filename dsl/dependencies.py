@@ -95,13 +95,13 @@ class _Found:
     summed: set[str] = field(default_factory=set)
     last_windows: set[tuple[str, ast.LastWindow]] = field(default_factory=set)
     unwindowed: set[str] = field(default_factory=set)
+    lists: set[str] = field(default_factory=set)
 
     def windowed(self, event_type: str, window: ast.Window | None) -> None:
         if isinstance(window, ast.LastWindow):
             self.last_windows.add((event_type, window))
         else:
             self.unwindowed.add(event_type)
-    lists: set[str] = field(default_factory=set)
 
 
 def reads(expr: ast.Expression) -> Reads:

@@ -56,17 +56,19 @@ class Touched:
 
     def segments_by_contact(self, keys: list[str], affected: list[LiveSegment],
                             now: dt.datetime) -> dict[str, list[LiveSegment]]:
-        """The segments each contact is re-evaluated against."""
+        """The segments each contact is re-evaluated against (contacts given the same
+        segments share one list)."""
         if self.everything or self.event_times_by_contact is None:
             return dict.fromkeys(keys, affected)
+        shared: dict[tuple[int, ...], list[LiveSegment]] = {}
         chosen = {}
         for key in keys:
             latest = self.event_times_by_contact.get(key)
-            chosen[key] = affected if latest is None else [
-                segment for segment in affected
-                if segment.reads.touched_by(fields=self.fields, lists=self.lists)
-                or any(segment.reads.event_matters(event_type, time, now, segment.zone)
-                       for event_type, time in latest.items())]
+            picked = [n for n, segment in enumerate(affected) if latest is None
+                      or segment.reads.touched_by(fields=self.fields, lists=self.lists)
+                      or any(segment.reads.event_matters(event_type, time, now, segment.zone)
+                             for event_type, time in latest.items())]
+            chosen[key] = shared.setdefault(tuple(picked), [affected[n] for n in picked])
         return chosen
 
 

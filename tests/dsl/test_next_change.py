@@ -137,3 +137,23 @@ def test_reads_names_what_an_expression_depends_on():
     assert found.event_types_in_full == {"Buy"}  # MailOpen: the summary answers
     assert found.time_dependent
     assert found.touched_by(lists={"VIP"}) and not found.touched_by(fields={"price"})
+
+
+def test_reads_say_which_new_events_and_old_ones_can_matter():
+    from dsl.parser import parse
+
+    found = reads(parse("event Buy occurred at least 2 times in last 3 days where price > 5 "
+                        "or event Open occurred in last 7 days or event Click occurred"))
+    day = dt.timedelta(days=1)
+    # a new event before every `in last` window of its type changes nothing, now or later
+    assert not found.event_matters("Buy", BASE - 4 * day, BASE)
+    assert found.event_matters("Buy", BASE - 2 * day, BASE)
+    assert found.event_matters("Buy", BASE + day, BASE)  # enters later
+    assert not found.event_matters("Open", BASE - 8 * day, BASE)
+    assert found.event_matters("Click", BASE - 800 * day, BASE)  # no window: any event counts
+    assert not found.event_matters("Other", BASE, BASE)
+    # the events of `Buy` are needed only while two of them can be in the window
+    assert not found.events_needed("Buy", 1, BASE - day, BASE)
+    assert found.events_needed("Buy", 2, BASE - day, BASE)
+    assert not found.events_needed("Buy", 9, BASE - 4 * day, BASE)  # all before the window
+    assert found.events_needed("Buy", 9, BASE + day, BASE)  # one later than now
