@@ -17,6 +17,7 @@ bad cursor), values that do not fit a scalar, and time-outs (reported as such).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import strawberry
@@ -31,6 +32,7 @@ from dsl.errors import SegmentError as LanguageError
 from dsl.errors import SegmentErrors
 from graph.limits import Busy
 from graph.scalars import ScalarValueError
+from store.connection import StoreHealth
 from store.errors import StoreError
 
 log = logging.getLogger("segmentql.graph")
@@ -95,9 +97,11 @@ def from_store_error(error: StoreError) -> SegmentError:
     return SegmentError(message=str(error), suggestion=error.suggestion, code=error.code)
 
 
+TIMEOUT_MESSAGE = "the request took longer than the server's time limit for a database query"
+
+
 def timeout_error() -> SegmentError:
-    return SegmentError(message="the request took longer than the server's time limit for a "
-                                "database query", code="TIMEOUT",
+    return SegmentError(message=TIMEOUT_MESSAGE, code="TIMEOUT",
                         suggestion="narrow the expression, or try again later")
 
 
@@ -118,10 +122,36 @@ def is_unavailable(error: BaseException) -> bool:
             error, ServerSelectionTimeoutError))
 
 
-def to_errors(error: BaseException, *, store_interrupted: bool = False) -> list[SegmentError]:
-    """The `errors` list of an expected failure (raises what is not one). `store_interrupted`:
-    the store was down or restarted while the request ran, so a time-out was spent waiting
-    for it (UNAVAILABLE), not on a slow query."""
+@dataclass(frozen=True)
+class StoreWatch:
+    """The store's state when a request (or a field) began. A time-out while the store was
+    down, or restarted since, was spent waiting for it: UNAVAILABLE, not a slow query."""
+
+    health: StoreHealth | None
+    restarts: int
+
+    @classmethod
+    def of(cls, context: Any) -> StoreWatch:
+        health = getattr(getattr(context, "store", None), "health", None)
+        return cls(health, health.restarts if health is not None else 0)
+
+    def interrupted(self) -> bool:
+        return self.health is not None and (not self.health.available
+                                            or self.health.restarts != self.restarts)
+
+
+def store_failure_code(error: BaseException | None, watch: StoreWatch) -> str | None:
+    """UNAVAILABLE or TIMEOUT for a failure of the store, else None."""
+    if not isinstance(error, PyMongoError):
+        return None
+    if is_unavailable(error) or (error.timeout and watch.interrupted()):
+        return "UNAVAILABLE"
+    return "TIMEOUT" if error.timeout else None
+
+
+def to_errors(error: BaseException, watch: StoreWatch | None = None) -> list[SegmentError]:
+    """The `errors` list of an expected failure (raises what is not one); `watch`: the
+    store's state when the request began (a time-out waiting for a restart: UNAVAILABLE)."""
     if isinstance(error, SegmentErrors):
         return [from_language_error(item) for item in error.errors]
     if isinstance(error, LanguageError):
@@ -132,10 +162,10 @@ def to_errors(error: BaseException, *, store_interrupted: bool = False) -> list[
         return [SegmentError(message=error.message, code=error.code)]
     if isinstance(error, Busy):
         return [SegmentError(message=str(error), code="BUSY")]
-    if isinstance(error, PyMongoError) and (is_unavailable(error) or (
-            store_interrupted and error.timeout)):
+    code = store_failure_code(error, watch or StoreWatch(None, 0))
+    if code == "UNAVAILABLE":
         return [SegmentError(message=UNAVAILABLE_MESSAGE, code="UNAVAILABLE")]
-    if isinstance(error, PyMongoError) and error.timeout:
+    if code == "TIMEOUT":
         return [timeout_error()]
     raise error
 
@@ -170,14 +200,11 @@ class ExpectedErrors(FieldExtension):
         self.result_type = _result_type(field)
 
     async def resolve_async(self, next_, source: Any, info, **kwargs: Any) -> Any:
-        health = info.context.store.health
-        restarts = health.restarts
+        watch = StoreWatch.of(info.context)
         try:
             return await next_(source, info, **kwargs)
         except (*EXPECTED, PyMongoError) as failure:
-            interrupted = not health.available or health.restarts != restarts
-            # an unexpected PyMongoError is raised again
-            errors = to_errors(failure, store_interrupted=interrupted)
+            errors = to_errors(failure, watch)  # an unexpected PyMongoError is raised again
         if self.result_type is not None:
             return self.result_type(errors=errors)
         raise GraphQLError(errors[0].message, extensions={"code": errors[0].code})
@@ -190,26 +217,25 @@ def is_public(error: GraphQLError) -> bool:
     return isinstance(original, (PublicError, ScalarValueError, Busy))
 
 
-def is_timeout(error: GraphQLError) -> bool:
-    original = error.original_error
-    return isinstance(original, PyMongoError) and original.timeout
-
-
 class ErrorPolicy(MaskErrors):
-    """MaskErrors: unexpected errors become "Unexpected error."; time-outs say so."""
+    """MaskErrors: unexpected errors become "Unexpected error."; time-outs and an
+    unavailable store say so, with their code."""
 
     def __init__(self) -> None:
         super().__init__(should_mask_error=lambda error: not is_public(error),
                          error_message=UNEXPECTED)
+        self._watch = StoreWatch(None, 0)
+
+    def on_operation(self):
+        self._watch = StoreWatch.of(self.execution_context.context)
+        yield from super().on_operation()
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
-        if is_timeout(error):
-            masked.message = ("the request took longer than the server's time limit for a "
-                              "database query")
-        if error.original_error is not None and is_unavailable(error.original_error):
-            masked.message = UNAVAILABLE_MESSAGE
-            masked.extensions = {"code": "UNAVAILABLE"}
+        code = store_failure_code(error.original_error, self._watch)
+        if code is not None:
+            masked.message = UNAVAILABLE_MESSAGE if code == "UNAVAILABLE" else TIMEOUT_MESSAGE
+            masked.extensions = {"code": code}
         return masked
 
 

@@ -13,7 +13,7 @@ from pymongo.errors import NetworkTimeout
 from strawberry.permission import PermissionExtension
 
 from graph.auth import Access
-from graph.errors import ExpectedErrors, MutationResult, Refused
+from graph.errors import ErrorPolicy, ExpectedErrors, MutationResult, Refused
 from graph.permissions import KeySees, Requires
 from graph.schema import Mutation, Query
 from store.api_keys import ApiKey
@@ -164,6 +164,25 @@ def test_a_time_out_is_timeout_while_the_store_is_up_and_unavailable_when_it_was
     # the store died under the request: waiting for it timed out, and that is no slow query
     restarting = _run('{ count(what: "slow while the store restarts") }')
     assert restarting.errors[0].extensions["code"] == "UNAVAILABLE", restarting.errors
+
+
+def test_a_masked_time_out_is_unavailable_when_the_store_restarted_meanwhile() -> None:
+    # a field without ExpectedErrors: its failures go through ErrorPolicy alone
+    @strawberry.type
+    class Bare:
+        @strawberry.field
+        async def slow(self, info: strawberry.Info, restarting: bool) -> int:
+            if restarting:
+                info.context.store.health.restarts += 1  # down and back during the request
+            raise NetworkTimeout("timed out")
+
+    policed = strawberry.Schema(query=Bare, extensions=[ErrorPolicy])
+    up = asyncio.run(policed.execute("{ slow(restarting: false) }",
+                                     context_value=_context("viewer")))
+    assert up.errors[0].extensions == {"code": "TIMEOUT"}
+    restarted = asyncio.run(policed.execute("{ slow(restarting: true) }",
+                                            context_value=_context("viewer")))
+    assert restarted.errors[0].extensions == {"code": "UNAVAILABLE"}, restarted.errors
 
 
 def test_an_unexpected_failure_is_not_turned_into_data() -> None:
