@@ -266,8 +266,8 @@ def status(data_dir: Path | str) -> ServerStatus:
 def prepared(lease: EmbeddedLease, db_name: str) -> str | None:
     """What `record_prepared` recorded for the MongoDB database `db_name` on the lease's
     server (None: nothing, or the record is of another server)."""
-    data = _read_state_data(lease.data_dir)
-    if data is None or data.get("pid") != lease.server.pid:
+    data = _lease_state_data(lease)
+    if data is None:
         return None
     found = (data.get("prepared") or {}).get(db_name)
     return found if isinstance(found, str) else None
@@ -278,8 +278,8 @@ def record_prepared(lease: EmbeddedLease, db_name: str, key: str) -> None:
     made on `db_name` of the running server. The record goes with the server: a server
     started again (or after `stop`) writes a new embedded.json without it."""
     with _start_locked(lease.data_dir):
-        data = _read_state_data(lease.data_dir)
-        if data is None or data.get("pid") != lease.server.pid:
+        data = _lease_state_data(lease)
+        if data is None:
             return  # the server was replaced meanwhile: its opener checks it
         data["prepared"] = {**(data.get("prepared") or {}), db_name: key}
         _write_state_data(lease.data_dir, data)
@@ -400,13 +400,15 @@ def _open_lock(path: Path) -> int:
 
 
 def _read_state(data_dir: Path) -> EmbeddedServer | None:
+    data = _read_state_data(data_dir)
+    if data is None:
+        return None
     try:
-        data = json.loads((data_dir / STATE_FILE).read_text())
         keeper = data.get("keeper")
         return EmbeddedServer(pid=int(data["pid"]), port=int(data["port"]),
                               idle_seconds=float(data.get("idle_seconds", 0)),
                               keeper=None if keeper is None else int(keeper))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError):
         return None
 
 
@@ -416,6 +418,12 @@ def _read_state_data(data_dir: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def _lease_state_data(lease: EmbeddedLease) -> dict | None:
+    """embedded.json while it is the lease's server's (None once another replaced it)."""
+    data = _read_state_data(lease.data_dir)
+    return data if data is not None and data.get("pid") == lease.server.pid else None
 
 
 def _write_state(data_dir: Path, server: EmbeddedServer) -> None:
