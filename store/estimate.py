@@ -21,6 +21,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from dsl.values import bucket_bounds
 from store import query
+from store.query.run import count_of
 from store.collections import CONTACTS
 from store.fields import DEFAULT_DATABASE
 
@@ -157,7 +158,7 @@ async def _evaluate(sample_query: query.PreparedQuery, first: int,
                 {"$facet": {"sampled": [{"$count": "n"}],
                             "members": [*members, {"$count": "n"}]}}]
     async for row in await sample_query.db[CONTACTS].aggregate(pipeline):
-        return _first_count(row["sampled"]), _first_count(row["members"])
+        return count_of(row["sampled"]), count_of(row["members"])
     return 0, 0
 
 
@@ -175,6 +176,3 @@ def _inside_sample(members: list[dict], sample: dict) -> list[dict]:
         del condition[key]
     return ([{"$match": condition}] if condition else []) + members[1:]
 
-
-def _first_count(rows: list[dict]) -> int:
-    return rows[0]["n"] if rows else 0

@@ -37,7 +37,8 @@ async def _in_turn(query: PreparedQuery, pipelines: list[list[dict]]
             yield rows
 
 
-def _counted(rows: list[dict]) -> int:
+def count_of(rows: list[dict]) -> int:
+    """The count a `{"$count": "n"}` stage answered (no row: none)."""
     return rows[0]["n"] if rows else 0
 
 
@@ -62,7 +63,7 @@ async def _walk(query: PreparedQuery, split: list[Part], projection: dict,
     position = 0
     async for rows in _in_turn(query, pipelines):
         if counted[position]:
-            remaining -= min(remaining, _counted(rows))
+            remaining -= min(remaining, count_of(rows))
         else:
             for document in rows:
                 if remaining is not None:
@@ -86,7 +87,7 @@ async def count(query: PreparedQuery) -> int:
         return 0
     total = 0
     async for rows in _in_turn(query, [[*part.pipeline, {"$count": "n"}] for part in split]):
-        total += _counted(rows)
+        total += count_of(rows)
         if query.maximum is not None and total >= query.maximum:
             return query.maximum
     return total
