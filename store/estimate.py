@@ -175,4 +175,3 @@ def _inside_sample(members: list[dict], sample: dict) -> list[dict]:
     for key in sample:
         del condition[key]
     return ([{"$match": condition}] if condition else []) + members[1:]
-
