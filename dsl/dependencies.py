@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from dsl import ast
 from dsl.consent import ADDRESS_FIELDS, CONSENT_EVENT_TYPES
@@ -26,17 +27,14 @@ class Reads:
     fields: frozenset[str]
     event_types: frozenset[str]
     lists: frozenset[str]
-    # event types whose conditions need the events themselves (a `where`, a `between`
-    # window, or a count within a window); for the others the contact's summary (count,
-    # first, last) answers: see `summary_events`
-    event_types_in_full: frozenset[str]
     time_dependent: bool
     # event types read through `in last N units`: the summary answers only while the
     # contact has no event later than `now`
     event_types_in_last: frozenset[str] = frozenset()
-    # the event conditions that put their type in full: a contact with n events of the
-    # type (its summary's count) for whom every count 0..n answers alike needs none read
-    # (`at least 5 times in last 90 days` with 3 events is false whatever they are)
+    # the event conditions that need the events themselves (a `where`, a `between` window,
+    # or a count within a window): a contact with n events of the type (its summary's
+    # count) for whom every count 0..n answers alike needs none read (`at least 5 times in
+    # last 90 days` with 3 events is false whatever they are)
     counted_in_full: frozenset[ast.EventCondition] = frozenset()
     # event types whose events are read whatever their count (a sum, average, ...)
     event_types_summed: frozenset[str] = frozenset()
@@ -44,6 +42,12 @@ class Reads:
     # since / before / between, first / last time, consent): see `event_matters`
     last_windows: frozenset[tuple[str, ast.LastWindow]] = frozenset()
     event_types_unwindowed: frozenset[str] = frozenset()
+
+    @cached_property
+    def event_types_in_full(self) -> frozenset[str]:
+        """The event types whose conditions may need the events themselves; for the others
+        the contact's summary (count, first, last) answers: see `summary_events`."""
+        return self.event_types_summed | {node.event_type for node in self.counted_in_full}
 
     def event_matters(self, event_type: str, time: dt.datetime, now: dt.datetime,
                       zone: Zone = UTC) -> bool:
@@ -89,7 +93,6 @@ class _Found:
     pending: list[ast.Expression]
     fields: set[str] = field(default_factory=set)
     event_types: set[str] = field(default_factory=set)
-    in_full: set[str] = field(default_factory=set)
     in_last: set[str] = field(default_factory=set)
     counted: set[ast.EventCondition] = field(default_factory=set)
     summed: set[str] = field(default_factory=set)
@@ -110,9 +113,11 @@ def reads(expr: ast.Expression) -> Reads:
         node = found.pending.pop()
         ast.dispatch(_READS, node, "find what reads")(node, found)
     return Reads(frozenset(found.fields), frozenset(found.event_types), frozenset(found.lists),
-                 frozenset(found.in_full), is_time_dependent(expr), frozenset(found.in_last),
-                 frozenset(found.counted), frozenset(found.summed),
-                 frozenset(found.last_windows), frozenset(found.unwindowed))
+                 is_time_dependent(expr), event_types_in_last=frozenset(found.in_last),
+                 counted_in_full=frozenset(found.counted),
+                 event_types_summed=frozenset(found.summed),
+                 last_windows=frozenset(found.last_windows),
+                 event_types_unwindowed=frozenset(found.unwindowed))
 
 
 def _group(node: ast.And | ast.Or, found: _Found) -> None:
@@ -133,7 +138,6 @@ def _event(node: ast.EventCondition, found: _Found) -> None:
     found.windowed(node.event_type, node.window)
     if (node.where is not None or isinstance(node.window, ast.BetweenWindow)
             or (node.count is not None and node.window is not None)):
-        found.in_full.add(node.event_type)
         found.counted.add(node)
     elif isinstance(node.window, ast.LastWindow):
         found.in_last.add(node.event_type)
@@ -143,7 +147,6 @@ def _total(node: ast.EventTotal, found: _Found) -> None:
     # sums attribute values: the events themselves
     found.event_types.add(node.event_type)
     found.windowed(node.event_type, node.window)
-    found.in_full.add(node.event_type)
     found.summed.add(node.event_type)
 
 

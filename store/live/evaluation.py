@@ -59,7 +59,7 @@ class _Needs:
         return event_type in self.in_full and (not self.reads or any(
             reads.events_needed(event_type, summary.get("count") or 0, summary.get("last"),
                                 now, zone)
-            for reads, zone in self.reads if event_type in reads.event_types_in_full))
+            for reads, zone in self.reads))
 
 
 def _needs(segments: list[LiveSegment]) -> _Needs:
