@@ -2,7 +2,7 @@
 
 Field indexes and event-type indexes are created on demand by store/fields.py and
 store/events.py, within caps that keep `contacts` under MongoDB's 64 indexes per
-collection: `_id` + 3 fixed + 40 field indexes + 20 event-type indexes = 64.
+collection: `_id` + 2 fixed + 40 field indexes + 20 event-type indexes = 63.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ MAX_FIELD_INDEXES = 40
 MAX_EVENT_TYPE_INDEXES = 20
 
 _NAMESPACE_EXISTS = 48
+_INDEX_NOT_FOUND = 27
 
 FIXED_INDEXES: dict[str, list[IndexModel]] = {
     PROFILE_DATABASES: [],
@@ -51,8 +52,6 @@ FIXED_INDEXES: dict[str, list[IndexModel]] = {
                    name="database_name_folded"),
     ],
     CONTACTS: [
-        IndexModel([("database", ASCENDING), ("id", ASCENDING)], unique=True,
-                   name="database_id"),
         IndexModel([("database", ASCENDING), ("bucket", ASCENDING)], name="database_bucket"),
         IndexModel([("database", ASCENDING), ("lists", ASCENDING)], name="database_lists"),
     ],
@@ -111,9 +110,16 @@ FIXED_INDEXES: dict[str, list[IndexModel]] = {
     WEBHOOKS: [IndexModel([("segment", ASCENDING)], name="segment")],
 }
 
+# Fixed indexes of earlier versions, dropped where a store still has them.
+# contacts' unique `(database, id)`: `_id` (`<database>:<id>`) is unique already, no query
+# reads it, and on SecantusDB a unique index made every contact write about a third
+# slower (docs/compatibility.md).
+RETIRED_INDEXES: dict[str, list[str]] = {CONTACTS: ["database_id"]}
+
 
 async def ensure_collections(db: AsyncDatabase) -> None:
-    """Create the collections and their fixed indexes; idempotent, safe to race."""
+    """Create the collections and their fixed indexes, drop retired ones; idempotent,
+    safe to race."""
     existing = set(await db.list_collection_names())
     for name, indexes in FIXED_INDEXES.items():
         if name not in existing:
@@ -126,6 +132,15 @@ async def ensure_collections(db: AsyncDatabase) -> None:
                     raise
         if indexes:
             await db[name].create_indexes(indexes)
+    for name, retired in RETIRED_INDEXES.items():
+        present = set(await db[name].index_information())
+        for index in retired:
+            if index in present:
+                try:
+                    await db[name].drop_index(index)
+                except OperationFailure as error:
+                    if error.code != _INDEX_NOT_FOUND:  # dropped meanwhile by another process
+                        raise
 
 
 def field_index_path(name: str, text: bool) -> str:

@@ -36,7 +36,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from store import embedded
 from store.catalog import CatalogCache
-from store.collections import FIXED_INDEXES, LIVE_PENDING, SUMMARY_PENDING, ensure_collections
+from store.collections import (FIXED_INDEXES, LIVE_PENDING, RETIRED_INDEXES, SUMMARY_PENDING,
+                               ensure_collections)
 from store.events import abandoned, repair_interrupted
 from store.fields import DEFAULT_DATABASE, STANDARD_FIELDS, ensure_database
 from store.tasks import REPAIR, SUPERVISOR, stop_if_cancelled
@@ -174,7 +175,8 @@ PREPARE_STEPS = 1
 def _opening_checks_key() -> str:
     made = repr((PREPARE_STEPS, DEFAULT_DATABASE, STANDARD_FIELDS,
                  sorted((name, [index.document for index in indexes])
-                        for name, indexes in FIXED_INDEXES.items())))
+                        for name, indexes in FIXED_INDEXES.items()),
+                 sorted(RETIRED_INDEXES.items())))
     return hashlib.sha256(made.encode()).hexdigest()[:16]
 
 

@@ -44,7 +44,7 @@ async def test_open_store_prepares_everything(store) -> None:
     assert schema.to_json() == {"Email": "text", "MobilePhone": "text", "FirstName": "text",
                                 "LastName": "text", "CreateTime": "date"}
     indexes = {tuple(index["key"]) async for index in await store.db[CONTACTS].list_indexes()}
-    assert ("database", "id") in indexes
+    assert ("database", "id") not in indexes  # `_id` is `<database>:<id>`, unique already
     assert ("database", "bucket") in indexes
     assert ("database", "lists") in indexes
     assert ("database", "folded.Email") in indexes
