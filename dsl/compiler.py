@@ -88,6 +88,46 @@ def _conjuncts(query: dict) -> list[dict]:
     return parts
 
 
+def _indexed_path(path: str, schema: FieldSchema) -> bool:
+    """Whether the store may keep a `(database, path)` index on contacts: `folded.<name>`
+    of a text field, `fields.<name>` of another field, `lists`, the `last` of an event
+    type's summary (store/collections.py makes them, within caps)."""
+    kind, _, name = path.partition(".")
+    if kind in ("fields", "folded"):
+        field = schema.get(name)
+        return field is not None and (kind == "folded") == (field.type is FieldType.TEXT)
+    return path == "lists" or (kind == "events" and path.endswith(".last"))
+
+
+def _contacts_index(query: dict, schema: FieldSchema) -> tuple[str, ...]:
+    """The keys of the contacts index a `$match` of `query` should lead with: the counted
+    contacts' `_id`s; else the bucket range (a sample or a share of the contacts, bounded);
+    else the database and the first indexed path the conditions test, in the expression's
+    order."""
+    keys = [key for part in _conjuncts(query) for key in part]
+    if "_id" in keys:
+        return ("_id",)
+    if "bucket" in keys:
+        return ("database", "bucket")
+    indexed = next((key for part in _conjuncts(query) for key, test in part.items()
+                    if _indexed_path(key, schema) and _narrows(test)), None)
+    return ("database", indexed) if indexed else ()
+
+
+_NARROWING = frozenset({"$eq", "$in", "$gt", "$gte", "$lt", "$lte"})
+
+
+def _narrows(test: object) -> bool:
+    """Whether a test reads a short range of its index: a value, bounds, an anchored
+    pattern; not `$nin`, `$ne` or an unanchored pattern, which read most of it."""
+    if not isinstance(test, dict) or not any(str(key).startswith("$") for key in test):
+        return True
+    pattern = test.get("$regex")
+    if pattern is not None:
+        return set(test) <= {"$regex", "$options"} and str(pattern).startswith("^")
+    return set(test) <= _NARROWING
+
+
 def _split_match(query: dict, indexed: tuple[str, ...]) -> list[dict]:
     """`{"$match": query}` as two stages when it mixes the keys of an index with other
     conditions: first the index's keys, then the rest. MongoDB coalesces adjacent `$match`
@@ -96,8 +136,8 @@ def _split_match(query: dict, indexed: tuple[str, ...]) -> list[dict]:
     leading: dict = {}
     rest: list[dict] = []
     for part in _conjuncts(query):
-        keys = set(part) & set(indexed)
-        if keys and not (keys & set(leading)):
+        keys = [key for key in indexed if key in part]  # in the index's order
+        if keys and not set(keys) & set(leading):
             leading.update({key: part[key] for key in keys})
             part = {key: value for key, value in part.items() if key not in keys}
         if part:
@@ -105,6 +145,10 @@ def _split_match(query: dict, indexed: tuple[str, ...]) -> list[dict]:
     if not leading or not rest:
         return [{"$match": query}]
     return [{"$match": leading}, {"$match": _and(*rest)}]
+
+
+def _contacts_match(query: dict, schema: FieldSchema) -> list[dict]:
+    return _split_match(query, _contacts_index(query, schema))
 
 
 def compile_segment(expr: ast.Expression, schema: FieldSchema, *, database: str,
@@ -136,9 +180,9 @@ def compile_segment(expr: ast.Expression, schema: FieldSchema, *, database: str,
     if (low, high) != (0, 10_000):
         first["bucket"] = {"$gte": low, "$lt": high}
     if not compiler.lookups:
-        pipeline = _split_match(_and(first, exact), ("_id",))
+        pipeline = _contacts_match(_and(first, exact), schema)
     else:
-        pipeline = _split_match(_and(first, compiler.prefilter(expr)), ("_id",))
+        pipeline = _contacts_match(_and(first, compiler.prefilter(expr)), schema)
         pipeline.append({"$addFields": {lookup.key: lookup.key_expression
                                         for lookup in compiler.lookups}})
         pipeline.extend(lookup.stage(events_collection) for lookup in compiler.lookups)

@@ -56,3 +56,36 @@ def test_user_text_is_escaped_before_regex():
     pipeline = compile_segment(parse('City starts with "a.*(b"'), SCHEMA, database="main", now=NOW,
                                events_collection="events")
     assert pipeline[0]["$match"]["folded.City"] == {"$regex": r"^a\.\*\(b"}
+
+
+def _first_stages(text: str, **options) -> list[dict]:
+    pipeline = compile_segment(parse(text), SCHEMA, database="main", now=NOW,
+                               events_collection="events", **options)
+    return [stage["$match"] for stage in pipeline if "$match" in stage][:2]
+
+
+def test_the_first_match_holds_one_index_keys_and_the_rest_follows():
+    # SecantusDB uses an index only for a $match its keys cover entirely
+    # (docs/compatibility.md); MongoDB coalesces the two stages into one.
+    first, rest = _first_stages('City equals "Krakow" and event MailClick occurred in last 30 days')
+    assert list(first) == ["database", "folded.City"] and first["folded.City"] == "krakow"
+    assert set(rest) == {"events.MailClick.last", "events.MailClick.first"}
+
+
+def test_the_index_led_with_narrows_its_range():
+    # `is not equal to` ($nor) and `has value` ($nin) read most of an index: the next
+    # condition leads
+    first, rest = _first_stages('City is not equal to "Krakow" and Age > 30')
+    assert first == {"database": "main", "fields.Age": {"$gt": 30}}
+    assert set(rest) == {"$nor"}
+    first, rest = _first_stages('City contains "ra" and Age > 30')
+    assert list(first) == ["database", "fields.Age"]
+    # nothing narrows: one stage, as before
+    assert [list(stage) for stage in _first_stages('Age has value and City has value')] \
+        == [["database", "$and"]]
+
+
+def test_a_bucket_range_leads_before_any_field():
+    first, rest = _first_stages('City equals "Krakow"', range_from=20, range_to=40)
+    assert first == {"database": "main", "bucket": {"$gte": 2000, "$lt": 4000}}
+    assert rest == {"folded.City": "krakow"}
