@@ -31,7 +31,8 @@ from dsl.evaluator import count_matches, value_matches
 from dsl.schema import FieldSchema, FieldType
 from dsl.temporal import UTC, Zone
 from dsl.typecheck import require_valid
-from dsl.values import bucket_bounds, fold, summary_key
+from dsl.values import (bucket_bounds, field_index_path, fold, is_summary_index_path,
+                        summary_key)
 
 MAXIMUM_ORDER = {"bucket": 1, "_id": 1}
 _NEGATED = {ast.CompareOp.NOT_EQUALS: ast.CompareOp.EQUALS,
@@ -89,27 +90,28 @@ def _conjuncts(query: dict) -> list[dict]:
 
 
 def _indexed_path(path: str, schema: FieldSchema) -> bool:
-    """Whether the store may keep a `(database, path)` index on contacts: `folded.<name>`
-    of a text field, `fields.<name>` of another field, `lists`, the `last` of an event
-    type's summary (store/collections.py makes them, within caps)."""
+    """Whether the store may keep a `(database, path)` index on contacts: a declared
+    field's, `lists`, an event type's summary's (dsl/values.py names them)."""
     kind, _, name = path.partition(".")
     if kind in ("fields", "folded"):
         field = schema.get(name)
-        return field is not None and (kind == "folded") == (field.type is FieldType.TEXT)
-    return path == "lists" or (kind == "events" and path.endswith(".last"))
+        return field is not None and \
+            path == field_index_path(name, field.type is FieldType.TEXT)
+    return path == "lists" or is_summary_index_path(path)
 
 
 def _contacts_index(query: dict, schema: FieldSchema) -> tuple[str, ...]:
     """The keys of the contacts index a `$match` of `query` should lead with: the counted
     contacts' `_id`s; else the bucket range (a sample or a share of the contacts, bounded);
     else the database and the first indexed path the conditions test, in the expression's
-    order."""
-    keys = [key for part in _conjuncts(query) for key in part]
+    order, with a test that narrows it."""
+    tests = [(key, test) for part in _conjuncts(query) for key, test in part.items()]
+    keys = {key for key, _ in tests}
     if "_id" in keys:
         return ("_id",)
     if "bucket" in keys:
         return ("database", "bucket")
-    indexed = next((key for part in _conjuncts(query) for key, test in part.items()
+    indexed = next((key for key, test in tests
                     if _indexed_path(key, schema) and _narrows(test)), None)
     return ("database", indexed) if indexed else ()
 

@@ -51,6 +51,27 @@ def summary_key(event_type: str) -> str:
     return "~" + mmh3.hash_bytes(event_type.encode("utf-8")).hex()
 
 
+# The contact paths the store keeps a `(database, path)` index on (store/collections.py,
+# within caps), besides `lists` and `bucket`; the compiler leads its first `$match` with one.
+def field_index_path(name: str, text: bool) -> str:
+    """The contact path a field's index covers: `folded.<name>` for text, else `fields.<name>`."""
+    return f"{'folded' if text else 'fields'}.{name}"
+
+
+_SUMMARY_INDEXED = "last"
+
+
+def summary_index_path(key: str) -> str:
+    """The contact path of an event type's index: the `last` time of its summary."""
+    return f"events.{key}.{_SUMMARY_INDEXED}"
+
+
+def is_summary_index_path(path: str) -> bool:
+    kind, _, rest = path.partition(".")
+    key, _, edge = rest.rpartition(".")
+    return kind == "events" and bool(key) and edge == _SUMMARY_INDEXED
+
+
 def to_millis(moment: dt.datetime) -> dt.datetime:
     """An aware UTC datetime cut to milliseconds, MongoDB's precision."""
     if moment.tzinfo is None:

@@ -143,18 +143,9 @@ async def ensure_collections(db: AsyncDatabase) -> None:
                         raise
 
 
-def field_index_path(name: str, text: bool) -> str:
-    """The contact path a field's index covers: `folded.<name>` for text, else `fields.<name>`."""
-    return f"{'folded' if text else 'fields'}.{name}"
-
-
-def summary_index_path(key: str) -> str:
-    """The contact path of an event type's index: the `last` time of its summary."""
-    return f"events.{key}.last"
-
-
 async def contact_index_paths(db: AsyncDatabase) -> set[str]:
-    """The second key of every `(database, <path>)` index on contacts."""
+    """The second key of every `(database, <path>)` index on contacts (the paths are
+    named by dsl/values.py `field_index_path` and `summary_index_path`)."""
     paths = set()
     async for index in await db[CONTACTS].list_indexes():
         keys = list(index["key"])

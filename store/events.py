@@ -19,11 +19,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from dsl.consent import CONSENT_EVENT_TYPES
-from dsl.values import (ValueRejected, normalize_attributes, parse_iso_datetime, summary_key,
-                        to_millis)
+from dsl.values import (ValueRejected, normalize_attributes, parse_iso_datetime, summary_index_path,
+                        summary_key, to_millis)
 from store.collections import (CONTACTS, EVENT_TYPES, EVENTS, JOURNALED,
-                               MAX_EVENT_TYPE_INDEXES, SUMMARY_PENDING, contact_index_paths,
-                               summary_index_path)
+                               MAX_EVENT_TYPE_INDEXES, SUMMARY_PENDING, contact_index_paths)
 from store.clock import utc_now
 from store.consent import consent_from_event
 from store.contacts import contact_key

@@ -14,10 +14,10 @@ from pymongo.errors import DuplicateKeyError
 from dsl.errors import SegmentTypeError
 from dsl.schema import STANDARD_FIELDS, FieldDef, FieldSchema, FieldType, validate_field_name
 from dsl.temporal import zone_of
-from dsl.values import fold
+from dsl.values import field_index_path, fold
 from store.clock import utc_now
 from store.collections import (CONTACTS, FIELDS, MAX_FIELD_INDEXES, PROFILE_DATABASES,
-                               contact_index_paths, field_index_path)
+                               contact_index_paths)
 from store.errors import StoreInputError
 
 log = logging.getLogger(__name__)
