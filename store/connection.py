@@ -235,6 +235,8 @@ async def open_store(settings: StoreSettings | None = None, *,
                       embedded=lease.server if lease else None)
         if lease is not None:
             tasks.append(asyncio.create_task(_supervise(store, lease), name=SUPERVISOR))
+        if repair_in_background:  # served before the repair loop first looks: say so now
+            await _note_repair(store)
         if lease is not None or repair_in_background:
             # repaired (or found clean) just now unless in the background: the next look
             # is due in REPAIR_SECONDS
@@ -297,22 +299,31 @@ async def run_repair(store: Store) -> int:
     """Repair interrupted imports now (one repair at a time in this process); while it runs
     `store.health.repairing` says so. Returns the number of markers repaired."""
     async with store.repair_lock:
-        waiting = [marker async for marker in store.db[SUMMARY_PENDING].find(
-            {}, {"database": 1, "contacts": 1, "owner": 1})]
-        waiting = [marker for marker in waiting if abandoned(marker)]
-        if not waiting:
+        if not await _note_repair(store):
+            store.health.repairing = None
             return 0
-        contacts = sum(len(marker.get("contacts", ())) for marker in waiting)
-        databases = sorted({marker["database"] for marker in waiting})
-        store.health.repairing = (
-            f"the event summaries of {contacts:,} contact{'s' if contacts != 1 else ''} "
-            f"after an interrupted import (profile database{'s' if len(databases) > 1 else ''} "
-            f"{', '.join(databases)}: conditions on events refused until it is done)")
         log.warning("repairing %s", store.health.repairing)
         try:
             return await repair_interrupted(store.db)
         finally:
             store.health.repairing = None
+
+
+async def _note_repair(store: Store) -> bool:
+    """Whether interrupted imports wait for repair; if so `store.health.repairing` names
+    them (what readiness reports)."""
+    waiting = [marker async for marker in store.db[SUMMARY_PENDING].find(
+        {}, {"database": 1, "contacts": 1, "owner": 1})]
+    waiting = [marker for marker in waiting if abandoned(marker)]
+    if not waiting:
+        return False
+    contacts = sum(len(marker.get("contacts", ())) for marker in waiting)
+    databases = sorted({marker["database"] for marker in waiting})
+    store.health.repairing = (
+        f"the event summaries of {contacts:,} contact{'s' if contacts != 1 else ''} "
+        f"after an interrupted import (profile database{'s' if len(databases) > 1 else ''} "
+        f"{', '.join(databases)}: conditions on events refused until it is done)")
+    return True
 
 
 async def _repair_loop(store: Store, first_look: float = 0) -> None:

@@ -321,3 +321,16 @@ async def test_a_claim_holds_up_only_the_ingests_of_its_own_contacts(contacts):
     assert not held.done()
     await repair_interrupted(store.db)
     assert (await held).stored == 1
+
+
+async def test_a_store_opened_to_repair_beside_serving_says_so_before_it_serves(contacts):
+    """Readiness must not say plain "ready" in the moment between the opening and the
+    repair loop's first look: the answers on events are refused until the repair ends."""
+    from store.connection import open_store
+
+    ingest = EventIngest(contacts.db, "main")
+    await ingest.add([event(1, "a", "MailClick", 3)])
+    ingest.abandon()
+    async with open_store(contacts.settings, repair_in_background=True) as store:
+        assert store.health.repairing and "main" in store.health.repairing
+    assert await repair_interrupted(contacts.db) <= 1  # repaired there or here, once
