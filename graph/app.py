@@ -42,6 +42,7 @@ from dsl.values import parse_iso_datetime
 from graph.auth import Access, ApiKeyBackend, KeyCache, access_of, bearer_token, unauthorized
 from graph.context import Context, context_of
 from graph.errors import unavailable_error
+from graph.heap import start_up_frozen
 from graph.limits import MAX_BODY_BYTES, BodyLimitMiddleware, Gate, RequestDeadlineMiddleware
 from graph.requests import WebSocketAdapter, check_query_string, decode_json, require_object
 from graph.schema import schema
@@ -238,7 +239,8 @@ def create_app(settings: StoreSettings | None = None, *, dev_key: str | None = N
                 await ensure_development_key(store.db, dev_key)
             app.state.store = store
             async with background(store.db, enabled=live_tasks):
-                yield {"store": store}
+                with start_up_frozen():  # full collections skip it (graph/heap.py)
+                    yield {"store": store}
 
     view = GraphQLView(schema, graphql_ide="graphiql")
     routes = [
