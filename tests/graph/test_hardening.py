@@ -207,9 +207,7 @@ def test_a_full_collection_does_not_walk_what_the_server_made_at_start_up(store_
     from graph.schema import schema
     from tests.conftest import drop_database
     from tests.graph.conftest import start_server
-
-    def walked(target: object) -> bool:
-        return any(tracked is target for tracked in gc.get_objects())
+    from tests.graph.test_heap import walked
 
     assert gc.is_tracked(schema)
     thread, server = start_server(store_server)
