@@ -199,7 +199,7 @@ def test_a_slow_request_does_not_delay_health_or_a_cheap_query(seeded) -> None:
 
 def test_a_full_collection_does_not_walk_what_the_server_made_at_start_up(store_server) -> None:
     """A full garbage collection holds the interpreter while it walks every tracked object:
-    the server's start-up objects (schema, grammar, modules) cost 50-150 ms a walk here, a
+    the server's start-up objects (schema, grammar, modules) cost 50-160 ms a walk here, a
     stall of every request in flight (the latency test above failed on one). While the
     server runs they are frozen out of the walk (tests/graph/test_heap.py: and after)."""
     import gc
